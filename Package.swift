@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+// swift-optim: torch.optim for Swift with numerical parity, and a data-parallel CPU trainer.
+
+import PackageDescription
+
+// The elementwise update kernels are written as plain loops that LLVM vectorizes. On x86-64 the
+// baseline ISA has no FMA instruction, so the `fma` that torch's CPU kernels use (and that parity
+// requires) would become a libm call per element. Haswell (2013; every server CPU
+// since) adds AVX2 and FMA. Results do not depend on this flag: fma is exactly specified either way.
+#if arch(x86_64)
+let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let vectorISA: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "swift-optim",
+    products: [
+        .library(name: "Optim", targets: ["Optim"]),
+    ],
+    targets: [
+        // MARK: - Public API
+
+        /// torch.optim: optimizers, LR schedulers, param groups, state dicts, gradient clipping.
+        /// Depends on the standard library only.
+        .target(
+            name: "Optim",
+            swiftSettings: vectorISA
+        ),
+
+        // MARK: - Examples
+
+        /// The seed document's example: a 15-point linear regression fitted by five optimizers.
+        .executableTarget(
+            name: "seed-example",
+            dependencies: ["Optim"],
+            path: "Examples/SeedExample"
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(
+            name: "OptimTests",
+            dependencies: ["Optim"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: vectorISA
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,34 @@
+/// A param group: tensors that share hyperparameters (torch's `optimizer.param_groups[i]`).
+///
+/// Change a group's hyperparameters between steps through `options`, as torch users assign
+/// `group["lr"]`; LR schedulers do the same.
+public struct ParamGroup<Scalar: OptimScalar, Options: Hyperparameters> {
+    /// The parameter buffers of this group, each a list of tensors.
+    public internal(set) var params: [Parameters<Scalar>]
+    /// The group's hyperparameters.
+    public var options: Options
+    /// Keys that LR schedulers add to the group (`initial_lr`, `max_lr`, ...), saved in state dicts.
+    public var schedulerValues: [String: Double] = [:]
+
+    /// The number of tensors in the group (torch counts a group's params by tensor).
+    public var tensorCount: Int { params.reduce(0) { $0 + $1.tensors.count } }
+}
+
+/// What LR schedulers need from an optimizer: its groups' learning rates and momenta, and the
+/// keys they add to groups. Every optimizer of this module conforms.
+public protocol SchedulableOptimizer: AnyObject {
+    /// The number of param groups.
+    var groupCount: Int { get }
+    /// The learning rate of each group (torch: `group["lr"]`).
+    func learningRate(group: Int) -> Double
+    func setLearningRate(_ lr: Double, group: Int)
+    /// The momentum a cyclic scheduler varies: `momentum` (SGD, RMSprop) or `betas[0]` (Adam
+    /// family); nil when the optimizer has neither.
+    func cyclicMomentum(group: Int) -> Double?
+    func setCyclicMomentum(_ value: Double, group: Int)
+    /// Keys schedulers store in each group (`initial_lr`, ...).
+    func schedulerValue(_ key: String, group: Int) -> Double?
+    func setSchedulerValue(_ value: Double?, key: String, group: Int)
+    /// How many times `step()` has run (for the "scheduler stepped before the optimizer" check).
+    var stepCount: Int { get }
+}
