@@ -113,9 +113,11 @@ func strongWolfe<S: OptimScalar>(
     return (bracket[low], evaluations)
 }
 
-/// The dot product, accumulated in `Double`.
+/// The dot product in the vectors' precision, multiply then add in index order: what torch's
+/// `dot` computes for short vectors. (For long ones BLAS reorders the sum; results then agree to
+/// rounding, not bit for bit.)
 func dot<S: OptimScalar>(_ a: [S], _ b: [S]) -> Double {
-    var sum = 0.0
-    for i in a.indices { sum = sum.addingProduct(a[i].doubleValue, b[i].doubleValue) }
-    return sum
+    var sum: S = 0
+    for i in a.indices { sum = sum + a[i] * b[i] }
+    return sum.doubleValue
 }

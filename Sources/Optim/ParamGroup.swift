@@ -32,3 +32,24 @@ public protocol SchedulableOptimizer: AnyObject {
     /// How many times `step()` has run (for the "scheduler stepped before the optimizer" check).
     var stepCount: Int { get }
 }
+
+/// Any optimizer of this module: what a training loop needs to drive one.
+///
+/// ```swift
+/// func train(_ optimizer: some Optimizer<Float>, ...) {
+///     optimizer.step { optimizer.zeroGrad(); return computeLossAndGradients() }
+/// }
+/// ```
+public protocol Optimizer<Scalar>: SchedulableOptimizer {
+    associatedtype Scalar: OptimScalar
+    /// Makes every gradient absent (default, torch's `set_to_none=True`) or zero.
+    func zeroGrad(setToNone: Bool)
+    /// Evaluates `closure` (the loss, after writing the gradients) as the optimizer needs it,
+    /// updates the parameters, and returns the first loss. Elementwise optimizers evaluate it
+    /// once; LBFGS several times.
+    @discardableResult
+    func step(closure: () throws -> Double) rethrows -> Double
+}
+
+extension ElementwiseOptimizer: Optimizer {}
+extension LBFGS: Optimizer {}
