@@ -39,7 +39,7 @@ func strongWolfe<S: OptimScalar>(
     var t = initialT
     var (fNew, gNew) = try evaluate(t)
     var evaluations = 1
-    var gtdNew = dot(gNew, d)
+    var gtdNew = dot(gNew, d).doubleValue
     var previous = LineSearchPoint(t: 0, f: f, g: g, gtd: gtd)
     var done = false
     var iteration = 0
@@ -68,7 +68,7 @@ func strongWolfe<S: OptimScalar>(
         t = next
         (fNew, gNew) = try evaluate(t)
         evaluations += 1
-        gtdNew = dot(gNew, d)
+        gtdNew = dot(gNew, d).doubleValue
         iteration += 1
     }
     if iteration == maxLineSearch {
@@ -95,7 +95,7 @@ func strongWolfe<S: OptimScalar>(
         }
         (fNew, gNew) = try evaluate(t)
         evaluations += 1
-        gtdNew = dot(gNew, d)
+        gtdNew = dot(gNew, d).doubleValue
         iteration += 1
         let current = LineSearchPoint(t: t, f: fNew, g: gNew, gtd: gtdNew)
         if fNew > f + c1 * t * gtd || fNew >= bracket[low].f {
@@ -116,8 +116,8 @@ func strongWolfe<S: OptimScalar>(
 /// The dot product in the vectors' precision, multiply then add in index order: what torch's
 /// `dot` computes for short vectors. (For long ones BLAS reorders the sum; results then agree to
 /// rounding, not bit for bit.)
-func dot<S: OptimScalar>(_ a: [S], _ b: [S]) -> Double {
+func dot<S: OptimScalar>(_ a: [S], _ b: [S]) -> S {
     var sum: S = 0
     for i in a.indices { sum = sum + a[i] * b[i] }
-    return sum.doubleValue
+    return sum
 }

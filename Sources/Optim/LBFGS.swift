@@ -68,6 +68,9 @@ public struct LBFGSOptions: Hyperparameters {
 /// and stops on `maxIter`, `maxEval`, max|g| ≤ `toleranceGrad`, max|t·d| ≤ `toleranceChange`
 /// or |Δloss| < `toleranceChange`. All parameters form one group (torch's rule).
 ///
+/// As in torch, the history's scalars (yᵀs, ρ, H_diag, the α's) are kept in the parameters'
+/// precision, so a `Float` run takes the same decisions as torch's float32 run.
+///
 /// ```swift
 /// let optimizer = try LBFGS([model], lr: 1, maxIter: 20, lineSearchFn: .strongWolfe)
 /// let loss = try optimizer.step { lossAndGradients(model) }
@@ -87,8 +90,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
         var t: Double?
         var oldDirs: [[Scalar]] = []   // the y's, under torch's name
         var oldSteps: [[Scalar]] = []  // the s's
-        var ro: [Double] = []
-        var hDiag: Double = 1
+        var ro: [Scalar] = []
+        var hDiag: Scalar = 1
         var prevFlatGrad: [Scalar]?
         var prevLoss: Double?
     }
@@ -190,8 +193,14 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
             }
             state.prevFlatGrad = flatGrad
             state.prevLoss = loss
-            t = state.nIter == 1 ? min(1.0, 1.0 / sumAbs(flatGrad)) * options.lr : options.lr
-            let gtd = dot(flatGrad, d)
+            if state.nIter == 1 {
+                // torch: min(1.0, 1.0 / g.abs().sum()) * lr, the reciprocal a tensor in the dtype.
+                let reciprocal = 1 / sumAbs(flatGrad)
+                t = reciprocal < 1 ? (reciprocal * Scalar(options.lr)).doubleValue : options.lr
+            } else {
+                t = options.lr
+            }
+            let gtd = dot(flatGrad, d).doubleValue
             if gtd > -options.toleranceChange { break }
 
             var evaluations = 0
@@ -241,38 +250,38 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
         let y = zip(flatGrad, prev).map { $0 - $1 }
         let s = d.map { $0 * tScalar }
         let ys = dot(y, s)
-        guard ys > 1e-10 else { return }
+        guard ys.doubleValue > 1e-10 else { return }
         if state.oldDirs.count == historySize {
             state.oldDirs.removeFirst(); state.oldSteps.removeFirst(); state.ro.removeFirst()
         }
         state.oldDirs.append(y)
         state.oldSteps.append(s)
-        state.ro.append(1.0 / ys)
+        state.ro.append(1 / ys)
         state.hDiag = ys / dot(y, y)
     }
 
     /// The two-loop recursion: −H·g from the stored pairs.
     private func twoLoopDirection(_ state: Memory, flatGrad: [Scalar]) -> [Scalar] {
         let count = state.oldDirs.count
-        var al = [Double](repeating: 0, count: count)
+        var al = [Scalar](repeating: 0, count: count)
         var q = flatGrad.map { -$0 }
         for i in stride(from: count - 1, through: 0, by: -1) {
             al[i] = dot(state.oldSteps[i], q) * state.ro[i]
-            let alpha = Scalar(-al[i])
+            let alpha = -al[i]
             for k in q.indices { q[k] = torchAdd(q[k], state.oldDirs[i][k], alpha: alpha) }
         }
-        let h = Scalar(state.hDiag)
+        let h = state.hDiag
         var r = q.map { $0 * h }
         for i in 0..<count {
             let be = dot(state.oldDirs[i], r) * state.ro[i]
-            let alpha = Scalar(al[i] - be)
+            let alpha = al[i] - be
             for k in r.indices { r[k] = torchAdd(r[k], state.oldSteps[i][k], alpha: alpha) }
         }
         return r
     }
 
     private func maxAbs(_ v: [Scalar]) -> Double { v.reduce(0.0) { max($0, abs($1.doubleValue)) } }
-    private func sumAbs(_ v: [Scalar]) -> Double { v.reduce(0.0) { $0 + abs($1.doubleValue) } }
+    private func sumAbs(_ v: [Scalar]) -> Scalar { v.reduce(0) { $0 + abs($1) } }
 
     // MARK: - SchedulableOptimizer
 
@@ -300,8 +309,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
             entry["d"] = .tensor(d.map(\.doubleValue))
             entry["old_dirs"] = .tensors(memory.oldDirs.map { $0.map(\.doubleValue) })
             entry["old_stps"] = .tensors(memory.oldSteps.map { $0.map(\.doubleValue) })
-            entry["ro"] = .tensor(memory.ro)
-            entry["H_diag"] = .number(memory.hDiag)
+            entry["ro"] = .tensor(memory.ro.map(\.doubleValue))
+            entry["H_diag"] = .number(memory.hDiag.doubleValue)
         }
         if let t = memory.t { entry["t"] = .number(t) }
         if let g = memory.prevFlatGrad { entry["prev_flat_grad"] = .tensor(g.map(\.doubleValue)) }
@@ -335,11 +344,11 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
             restored.t = entry["t"]?.number
             restored.oldDirs = try (entry["old_dirs"]?.tensors ?? []).map { try vector($0, "old_dirs")! }
             restored.oldSteps = try (entry["old_stps"]?.tensors ?? []).map { try vector($0, "old_stps")! }
-            restored.ro = entry["ro"]?.tensor ?? []
+            restored.ro = (entry["ro"]?.tensor ?? []).map { Scalar($0) }
             guard restored.oldDirs.count == restored.oldSteps.count, restored.ro.count == restored.oldDirs.count else {
                 throw OptimError("state 'old_dirs', 'old_stps' and 'ro' must have the same length")
             }
-            restored.hDiag = entry["H_diag"]?.number ?? 1
+            restored.hDiag = Scalar(entry["H_diag"]?.number ?? 1)
             restored.prevFlatGrad = try vector(entry["prev_flat_grad"]?.tensor, "prev_flat_grad")
             restored.prevLoss = entry["prev_loss"]?.number
         }

@@ -43,13 +43,15 @@ func close(_ a: Double, _ b: Double, relative tolerance: Double) -> Bool {
 }
 
 /// Relative tolerances of the parity checks. Double runs follow torch's operation order and
-/// match to rounding; LBFGS sums dot products in another order; a float32 run differs from
-/// torch's by the summation order of its gradient (a few ulps a step, compounding).
+/// match to rounding; LBFGS's long dot products are summed in another order than BLAS sums them.
+/// A float32 run's gradient (a sum over rows) rounds differently from torch's autograd sum, by an
+/// ulp or so a step, which the trajectory carries forward.
 func parityTolerance(_ fixture: Fixture) -> Double {
     switch (fixture.dtype, fixture.optimizer) {
     case ("float64", "LBFGS"): 1e-8
     case ("float64", _): 1e-10
-    default: 2e-4
+    case (_, "LBFGS"): 1e-4
+    default: 1e-5
     }
 }
 

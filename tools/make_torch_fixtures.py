@@ -1,0 +1,213 @@
+"""PyTorch reference trajectories for swift-optim's parity tests.
+
+Extends the project's seed fixtures (same problems, same JSON layout) to every optimizer and LR
+scheduler of torch.optim, in float64 and float32. Each run sets torch's default dtype to the
+run's dtype, so the initial values are drawn and the scalar state (`step`, ASGD's `eta`, NAdam's
+`mu_product`) is kept in that dtype, as for a torch user working in that precision.
+
+Needs torch from PyPI, in a virtual environment outside the repository (never in CI):
+
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.15.0
+    /tmp/torchenv/bin/python tools/make_torch_fixtures.py Tests/OptimTests/Fixtures
+
+Scheduler arguments name nested schedulers as {"name", "arguments"} objects and LambdaLR /
+MultiplicativeLR functions by the expression strings in LAMBDAS (the Swift tests know them).
+"""
+import json, math, os, sys
+import torch
+
+SEED_X = [3.3, 4.4, 5.5, 6.71, 6.93, 4.168, 9.779, 6.182, 7.59, 2.167, 7.042, 10.791, 5.313, 7.997, 3.1]
+SEED_Y = [1.7, 2.76, 2.09, 3.19, 1.694, 1.573, 3.366, 2.596, 2.53, 1.221, 2.827, 3.465, 1.65, 2.904, 1.3]
+
+LAMBDAS = {
+    "0.95 ** epoch": lambda e: 0.95 ** e,
+    "1 / (1 + epoch)": lambda e: 1 / (1 + e),
+    "0.9": lambda e: 0.9,
+}
+
+
+def seed_init():
+    torch.manual_seed(42)
+    lin = torch.nn.Linear(1, 1)
+    return [lin.weight.item(), lin.bias.item()]
+
+
+def problem(name, dtype):
+    """Returns (description, initial params, loss(params) -> scalar tensor)."""
+    if name == "seed_linear":
+        X = torch.tensor(SEED_X, dtype=dtype); Y = torch.tensor(SEED_Y, dtype=dtype)
+        def f(p): return ((p[0] * X + p[1] - Y) ** 2).mean()
+        return ("seed data set (15 points); params [w, b]; loss mean((w*x + b - y)^2); initial: torch.manual_seed(42) nn.Linear(1,1) in the run's dtype", seed_init(), f)
+    if name == "rosenbrock":
+        def f(p): return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+        return ("params [x, y]; loss (1-x)^2 + 100*(y-x^2)^2", [-1.2, 1.0], f)
+    if name == "lsq5":
+        n, d = 20, 5
+        c = [1.0, -2.0, 0.5, 3.0, -1.0]
+        X = torch.tensor([[math.sin(0.3 * (i + 1) * (j + 1)) + 0.1 * j for j in range(d)] for i in range(n)], dtype=dtype)
+        Y = torch.tensor([sum(c[j] * X[i, j].item() for j in range(d)) + 0.5 + 0.01 * math.cos(i) for i in range(n)], dtype=dtype)
+        def f(p): return ((X @ p[:d] + p[d] - Y) ** 2).mean()
+        return ("n=20, d=5: X[i][j] = sin(0.3*(i+1)*(j+1)) + 0.1*j; y[i] = sum_j c[j]*X[i][j] + 0.5 + 0.01*cos(i), c = [1,-2,0.5,3,-1]; params [w0..w4, b]; loss mean((X w + b - y)^2)", [0.0] * (d + 1), f)
+    if name == "beale":
+        def f(p):
+            x, y = p[0], p[1]
+            return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2 + (2.625 - x + x * y ** 3) ** 2
+        return ("params [x, y]; loss (1.5-x+xy)^2 + (2.25-x+xy^2)^2 + (2.625-x+xy^3)^2", [1.0, 1.0], f)
+    if name == "logistic8":
+        n, d = 32, 3
+        X = torch.tensor([[math.cos(0.7 * (i + 1) * (j + 2)) for j in range(d)] for i in range(n)], dtype=dtype)
+        T = torch.tensor([1.0 if (X[i, 0] - 0.5 * X[i, 1] + 0.25 * X[i, 2] + 0.1 * math.sin(3 * i)) > 0 else 0.0 for i in range(n)], dtype=dtype)
+        def f(p): return torch.nn.functional.binary_cross_entropy_with_logits(X @ p[:d] + p[d], T)
+        return ("n=32, d=3: X[i][j] = cos(0.7*(i+1)*(j+2)); t[i] = 1 if X[i][0] - 0.5*X[i][1] + 0.25*X[i][2] + 0.1*sin(3*i) > 0 else 0; params [w0,w1,w2,b]; loss mean BCE with logits", [0.0] * (d + 1), f)
+    raise ValueError(name)
+
+
+def make_scheduler(opt, name, args):
+    kwargs = dict(args)
+    if "lr_lambda" in kwargs:
+        kwargs["lr_lambda"] = LAMBDAS[kwargs["lr_lambda"]]
+    if "schedulers" in kwargs:
+        kwargs["schedulers"] = [make_scheduler(opt, s["name"], s["arguments"]) for s in kwargs["schedulers"]]
+    cls = getattr(torch.optim.lr_scheduler, name)
+    if name == "ChainedScheduler":
+        return cls(kwargs["schedulers"])
+    return cls(opt, **kwargs)
+
+
+def run(problem_name, opt_name, hp, steps, dtype=torch.float64, sched=None):
+    torch.set_default_dtype(dtype)
+    desc, init, f = problem(problem_name, dtype)
+    p = torch.tensor(init, dtype=dtype, requires_grad=True)
+    opt = getattr(torch.optim, opt_name)([p], **hp)
+    scheduler = make_scheduler(opt, *sched) if sched is not None else None
+    losses, traj, evals, lrs = [], [], [], []
+    count = [0]
+    def closure():
+        count[0] += 1
+        opt.zero_grad()
+        loss = f(p)
+        loss.backward()
+        return loss
+    for _ in range(steps):
+        before = count[0]
+        if opt_name == "LBFGS":
+            loss = opt.step(closure)
+        else:
+            loss = closure(); opt.step()
+        losses.append(float(loss))
+        traj.append([float(v) for v in p.detach()])
+        evals.append(count[0] - before)
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        if scheduler is not None:
+            if sched[0] == "ReduceLROnPlateau":
+                scheduler.step(float(loss))
+            else:
+                scheduler.step()
+    fx = {
+        "problem": problem_name, "problem_description": desc,
+        "optimizer": opt_name, "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in hp.items()},
+        "dtype": "float64" if dtype == torch.float64 else "float32",
+        "initial": [float(v) for v in init], "steps": steps,
+        "losses": losses, "params": traj, "lr_used": lrs,
+        "torch_version": torch.__version__,
+    }
+    if opt_name == "LBFGS":
+        fx["closure_evaluations"] = evals
+    if sched is not None:
+        fx["scheduler"] = {"name": sched[0], "arguments": sched[1]}
+    return fx
+
+
+F32 = torch.float32
+F64 = torch.float64
+
+OPTIMIZERS = [
+    ("lsq5", "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}, 30, F64),
+    ("lsq5", "SGD", {"lr": 0.01, "momentum": 0.9, "dampening": 0.5, "maximize": True}, 10, F64),
+    ("lsq5", "Adam", {"lr": 0.05, "weight_decay": 0.1, "amsgrad": True}, 40, F64),
+    ("lsq5", "Adam", {"lr": 0.01, "maximize": True, "weight_decay": 0.1}, 10, F64),
+    ("rosenbrock", "Adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, 60, F64),
+    ("lsq5", "AdamW", {"lr": 0.05}, 40, F64),
+    ("rosenbrock", "AdamW", {"lr": 0.02, "weight_decay": 0.05, "amsgrad": True, "betas": (0.8, 0.99)}, 60, F64),
+    ("beale", "Adagrad", {"lr": 0.1, "lr_decay": 0.5, "weight_decay": 0.1, "initial_accumulator_value": 0.1}, 60, F64),
+    ("lsq5", "Adagrad", {"lr": 0.1, "maximize": True}, 10, F64),
+    ("lsq5", "RMSprop", {"lr": 0.01, "weight_decay": 0.1, "centered": True, "momentum": 0.1}, 40, F64),
+    ("beale", "RMSprop", {"lr": 0.001, "centered": True}, 60, F64),
+    ("rosenbrock", "Adadelta", {}, 60, F64),
+    ("lsq5", "Adadelta", {"lr": 0.5, "rho": 0.95, "weight_decay": 0.9}, 40, F64),
+    ("beale", "Adamax", {"lr": 0.1}, 60, F64),
+    ("lsq5", "Adamax", {"lr": 0.05, "weight_decay": 0.1, "maximize": True}, 10, F64),
+    ("lsq5", "ASGD", {"lr": 0.05}, 40, F64),
+    ("lsq5", "ASGD", {"lr": 0.05, "lambd": 0.01, "t0": 10, "alpha": 0.5, "weight_decay": 0.1}, 40, F64),
+    ("rosenbrock", "NAdam", {"lr": 0.01}, 60, F64),
+    ("lsq5", "NAdam", {"lr": 0.05, "weight_decay": 0.1, "momentum_decay": 6e-3, "decoupled_weight_decay": True}, 40, F64),
+    ("lsq5", "RAdam", {"lr": 0.05}, 40, F64),
+    ("beale", "RAdam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-6}, 60, F64),
+    ("rosenbrock", "Rprop", {}, 60, F64),
+    ("lsq5", "Rprop", {"lr": 2e-4, "etas": (0.5, 1.5), "step_sizes": (2e-6, 100), "maximize": True}, 20, F64),
+    ("rosenbrock", "LBFGS", {"lr": 1, "line_search_fn": "strong_wolfe"}, 6, F64),
+    ("lsq5", "LBFGS", {"lr": 0.5, "max_iter": 10, "history_size": 3}, 6, F64),
+    ("logistic8", "LBFGS", {"lr": 1, "max_iter": 20, "line_search_fn": "strong_wolfe", "tolerance_grad": 1e-6}, 4, F64),
+    ("beale", "LBFGS", {"lr": 0.1, "max_iter": 7, "max_eval": 9, "tolerance_change": 1e-12}, 8, F64),
+    ("logistic8", "SGD", {"lr": 0.5, "momentum": 0.5}, 40, F64),
+    ("logistic8", "Adam", {"lr": 0.05}, 40, F64),
+    # float32: torch's kernels in single precision
+    ("seed_linear", "SGD", {"lr": 0.01, "momentum": 0.9}, 100, F32),
+    ("seed_linear", "Adam", {"lr": 0.001}, 100, F32),
+    ("seed_linear", "RMSprop", {"lr": 0.01}, 100, F32),
+    ("seed_linear", "LBFGS", {"lr": 1, "max_iter": 20}, 5, F32),
+    ("lsq5", "SGD", {"lr": 0.05, "weight_decay": 0.1, "momentum": 0.5}, 40, F32),
+    ("lsq5", "AdamW", {"lr": 0.05, "amsgrad": True}, 40, F32),
+    ("lsq5", "Adagrad", {"lr": 0.1, "lr_decay": 0.01}, 40, F32),
+    ("lsq5", "RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}, 40, F32),
+    ("lsq5", "Adadelta", {"lr": 1.0}, 40, F32),
+    ("lsq5", "Adamax", {"lr": 0.05}, 40, F32),
+    ("lsq5", "ASGD", {"lr": 0.05, "t0": 5, "lambd": 0.01}, 40, F32),
+    ("lsq5", "NAdam", {"lr": 0.05}, 40, F32),
+    ("lsq5", "RAdam", {"lr": 0.05}, 40, F32),
+    ("lsq5", "Rprop", {"lr": 0.01}, 40, F32),
+    ("logistic8", "Adam", {"lr": 0.05, "weight_decay": 0.01}, 40, F32),
+    ("lsq5", "LBFGS", {"lr": 1, "line_search_fn": "strong_wolfe"}, 3, F32),
+]
+
+SGD_M = {"lr": 0.05, "momentum": 0.9}
+SCHEDULERS = [
+    ("lsq5", "SGD", SGD_M, 30, F64, ("StepLR", {"step_size": 5, "gamma": 0.5})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("MultiStepLR", {"milestones": [3, 7, 7, 12], "gamma": 0.5})),
+    ("lsq5", "Adam", {"lr": 0.05}, 30, F64, ("ConstantLR", {"factor": 0.25, "total_iters": 6})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("LinearLR", {"start_factor": 0.25, "end_factor": 1.0, "total_iters": 8})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("ExponentialLR", {"gamma": 0.9})),
+    ("lsq5", "Adam", {"lr": 0.05}, 30, F64, ("PolynomialLR", {"total_iters": 12, "power": 2.0})),
+    ("lsq5", "SGD", SGD_M, 40, F64, ("CosineAnnealingLR", {"T_max": 8, "eta_min": 0.001})),
+    ("lsq5", "SGD", SGD_M, 40, F64, ("CosineAnnealingWarmRestarts", {"T_0": 4, "T_mult": 2, "eta_min": 0.0005})),
+    ("lsq5", "SGD", SGD_M, 40, F64, ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4, "mode": "triangular2"})),
+    ("lsq5", "Adam", {"lr": 0.05}, 40, F64, ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.05, "step_size_up": 3, "step_size_down": 5, "mode": "exp_range", "gamma": 0.95})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("OneCycleLR", {"max_lr": 0.1, "total_steps": 30})),
+    ("lsq5", "Adam", {"lr": 0.05}, 30, F64, ("OneCycleLR", {"max_lr": 0.05, "total_steps": 30, "three_phase": True, "anneal_strategy": "linear", "pct_start": 0.25})),
+    ("rosenbrock", "SGD", {"lr": 1e-3, "momentum": 0.5}, 60, F64, ("ReduceLROnPlateau", {"patience": 2, "factor": 0.5, "threshold": 0.05})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("LambdaLR", {"lr_lambda": "0.95 ** epoch"})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("MultiplicativeLR", {"lr_lambda": "0.9"})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("SequentialLR", {"schedulers": [
+        {"name": "LinearLR", "arguments": {"start_factor": 0.1, "total_iters": 5}},
+        {"name": "ExponentialLR", "arguments": {"gamma": 0.9}}], "milestones": [5]})),
+    ("lsq5", "SGD", SGD_M, 30, F64, ("ChainedScheduler", {"schedulers": [
+        {"name": "ConstantLR", "arguments": {"factor": 0.5, "total_iters": 4}},
+        {"name": "ExponentialLR", "arguments": {"gamma": 0.95}}]})),
+    ("lsq5", "Adam", {"lr": 0.05}, 30, F32, ("CosineAnnealingLR", {"T_max": 10})),
+]
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    items = [run(pn, on, hp, st, dt) for pn, on, hp, st, dt in OPTIMIZERS]
+    items += [run(pn, on, hp, st, dt, sc) for pn, on, hp, st, dt, sc in SCHEDULERS]
+    for k, fx in enumerate(items):
+        name = f"x{k:02d}_{fx['problem']}_{fx['optimizer']}_{fx['dtype']}" + (f"_{fx['scheduler']['name']}" if "scheduler" in fx else "") + ".json"
+        with open(os.path.join(out, name), "w") as fh:
+            json.dump(fx, fh, indent=1)
+    print(len(items), "fixtures ->", out)
+
+
+if __name__ == "__main__":
+    main()
