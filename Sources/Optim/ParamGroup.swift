@@ -42,6 +42,12 @@ public protocol SchedulableOptimizer: AnyObject {
 /// ```
 public protocol Optimizer<Scalar>: SchedulableOptimizer {
     associatedtype Scalar: OptimScalar
+    /// The hyperparameter type of a param group, saved under torch's names.
+    associatedtype Options: Hyperparameters
+    /// torch's `state_dict()`.
+    func stateDict() -> OptimizerStateDict<Options>
+    /// torch's `load_state_dict`.
+    func loadStateDict(_ dict: OptimizerStateDict<Options>) throws
     /// Makes every gradient absent (default, torch's `set_to_none=True`) or zero.
     func zeroGrad(setToNone: Bool)
     /// Evaluates `closure` (the loss, after writing the gradients) as the optimizer needs it,

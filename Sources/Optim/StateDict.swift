@@ -24,9 +24,12 @@ public enum StateValue: Codable, Equatable, Sendable {
         }
     }
 
-    var number: Double? { if case .number(let x) = self { x } else { nil } }
-    var tensor: [Double]? { if case .tensor(let t) = self { t } else { nil } }
-    var tensors: [[Double]]? { if case .tensors(let ts) = self { ts } else { nil } }
+    /// The number, if this is one.
+    public var number: Double? { if case .number(let x) = self { x } else { nil } }
+    /// The tensor's elements, if this is a tensor.
+    public var tensor: [Double]? { if case .tensor(let t) = self { t } else { nil } }
+    /// The list of tensors, if this is one.
+    public var tensors: [[Double]]? { if case .tensors(let ts) = self { ts } else { nil } }
 }
 
 /// Hyperparameters that can be saved in a state dict under torch's key names.
