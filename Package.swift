@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(
             name: "OptimTests",
             dependencies: ["Optim"],
-            resources: [.copy("Fixtures")],
+            resources: [.copy("Fixtures"), .copy("Reference")],
             swiftSettings: vectorISA
         ),
     ],

@@ -197,9 +197,34 @@ SCHEDULERS = [
 ]
 
 
+def clipping_cases():
+    """torch.nn.utils.clip_grad_norm_ / clip_grad_value_ on two gradient tensors, per dtype."""
+    cases = []
+    grads = [[0.5, -3.0, 2.25, 0.0, 1e-3], [4.0, -0.75]]
+    for dtype in (F64, F32):
+        for norm_type in (2.0, 1.0, 3.0, 0.5, float("inf")):
+            for max_norm in (1.0, 100.0):
+                ts = [torch.tensor(g, dtype=dtype, requires_grad=True) for g in grads]
+                for t, g in zip(ts, grads):
+                    t.grad = torch.tensor(g, dtype=dtype)
+                total = torch.nn.utils.clip_grad_norm_(ts, max_norm, norm_type=norm_type)
+                cases.append({"kind": "norm", "dtype": str(dtype).split(".")[1], "norm_type": "inf" if math.isinf(norm_type) else norm_type,
+                              "max": max_norm, "grads": grads, "total_norm": float(total),
+                              "clipped": [[float(v) for v in t.grad] for t in ts]})
+        ts = [torch.tensor(g, dtype=dtype, requires_grad=True) for g in grads]
+        for t, g in zip(ts, grads):
+            t.grad = torch.tensor(g, dtype=dtype)
+        torch.nn.utils.clip_grad_value_(ts, 1.0)
+        cases.append({"kind": "value", "dtype": str(dtype).split(".")[1], "max": 1.0, "grads": grads,
+                      "clipped": [[float(v) for v in t.grad] for t in ts]})
+    return cases
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "..", "Reference", "clip_grad.json"), "w") as fh:
+        json.dump({"torch_version": torch.__version__, "cases": clipping_cases()}, fh, indent=1)
     items = [run(pn, on, hp, st, dt) for pn, on, hp, st, dt in OPTIMIZERS]
     items += [run(pn, on, hp, st, dt, sc) for pn, on, hp, st, dt, sc in SCHEDULERS]
     for k, fx in enumerate(items):
