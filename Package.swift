@@ -8,7 +8,7 @@ import PackageDescription
 // requires) would become a libm call per element. Haswell (2013; every server CPU
 // since) adds AVX2 and FMA. Results do not depend on this flag: fma is exactly specified either way.
 #if arch(x86_64)
-let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Xcc", "-fno-math-errno"])]
 #else
 let vectorISA: [SwiftSetting] = []
 #endif

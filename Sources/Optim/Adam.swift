@@ -69,7 +69,7 @@ public struct AdamOptions: ElementwiseRule {
         state.step += 1
         let t = state.step.doubleValue
         let transform = GradientTransform<S>(maximize: maximize, weightDecay: decoupledWeightDecay ? 0 : weightDecay)
-        let decay = S(1 - lr * weightDecay), decays = decoupledWeightDecay && weightDecay != 0
+        let decay = DecoupledDecay<S>(enabled: decoupledWeightDecay, lr: lr, weightDecay: weightDecay)
         let weight = LerpWeight<S>(1 - betas.0)
         let beta2 = S(betas.1), oneMinusBeta2 = S(1 - betas.1)
         let biasCorrection1 = 1 - PyMath.pow(betas.0, t)
@@ -81,22 +81,24 @@ public struct AdamOptions: ElementwiseRule {
         if amsgrad {
             let vmax = run.buffers[2]
             for i in 0..<n {
-                if decays { p[i] = p[i] * decay }
-                let grad = transform(g[i], p[i])
-                m[i] = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
-                v[i] = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
-                vmax[i] = torchMaximum(vmax[i], v[i])
-                let denom = vmax[i].squareRootValue() / biasCorrection2Sqrt + epsilon
-                p[i] = torchAddcdiv(p[i], m[i], denom, value: negStepSize)
+                let theta = decay(p[i])
+                let grad = transform(g[i], theta)
+                let mean = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
+                let variance = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
+                let peak = torchMaximum(vmax[i], variance)
+                let denom = peak.squareRootValue() / biasCorrection2Sqrt + epsilon
+                m[i] = mean; v[i] = variance; vmax[i] = peak
+                p[i] = torchAddcdiv(theta, mean, denom, value: negStepSize)
             }
         } else {
             for i in 0..<n {
-                if decays { p[i] = p[i] * decay }
-                let grad = transform(g[i], p[i])
-                m[i] = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
-                v[i] = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
-                let denom = v[i].squareRootValue() / biasCorrection2Sqrt + epsilon
-                p[i] = torchAddcdiv(p[i], m[i], denom, value: negStepSize)
+                let theta = decay(p[i])
+                let grad = transform(g[i], theta)
+                let mean = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
+                let variance = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
+                let denom = variance.squareRootValue() / biasCorrection2Sqrt + epsilon
+                m[i] = mean; v[i] = variance
+                p[i] = torchAddcdiv(theta, mean, denom, value: negStepSize)
             }
         }
     }

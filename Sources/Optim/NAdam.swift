@@ -71,7 +71,7 @@ public struct NAdamOptions: ElementwiseRule {
         let t = state.step.doubleValue
         let biasCorrection2 = 1 - PyMath.pow(betas.1, t)
         let transform = GradientTransform<S>(maximize: maximize, weightDecay: decoupledWeightDecay ? 0 : weightDecay)
-        let decay = S(1 - lr * weightDecay), decays = decoupledWeightDecay && weightDecay != 0
+        let decay = DecoupledDecay<S>(enabled: decoupledWeightDecay, lr: lr, weightDecay: weightDecay)
         let mu = betas.0 * (1.0 - 0.5 * PyMath.pow(0.96, t * momentumDecay))
         let muNext = betas.0 * (1.0 - 0.5 * PyMath.pow(0.96, (t + 1) * momentumDecay))
         // torch keeps the product as a 0-dim tensor: it is rounded to the dtype every step.
@@ -84,13 +84,13 @@ public struct NAdamOptions: ElementwiseRule {
         let momentumCoefficient = S((-lr * muNext) / (1.0 - muProductNext))
         let p = run.param, g = run.grad, m = run.buffers[0], v = run.buffers[1]
         for i in 0..<run.count {
-            if decays { p[i] = p[i] * decay }
-            let grad = transform(g[i], p[i])
-            m[i] = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
-            v[i] = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
-            let denom = (v[i] / bc2).squareRootValue() + epsilon
-            p[i] = torchAddcdiv(p[i], grad, denom, value: gradCoefficient)
-            p[i] = torchAddcdiv(p[i], m[i], denom, value: momentumCoefficient)
+            let theta = decay(p[i])
+            let grad = transform(g[i], theta)
+            let mean = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
+            let variance = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
+            let denom = (variance / bc2).squareRootValue() + epsilon
+            m[i] = mean; v[i] = variance
+            p[i] = torchAddcdiv(torchAddcdiv(theta, grad, denom, value: gradCoefficient), mean, denom, value: momentumCoefficient)
         }
     }
 }

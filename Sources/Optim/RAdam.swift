@@ -62,7 +62,7 @@ public struct RAdamOptions: ElementwiseRule {
         state.step += 1
         let t = state.step.doubleValue
         let transform = GradientTransform<S>(maximize: maximize, weightDecay: decoupledWeightDecay ? 0 : weightDecay)
-        let decay = S(1 - lr * weightDecay), decays = decoupledWeightDecay && weightDecay != 0
+        let decay = DecoupledDecay<S>(enabled: decoupledWeightDecay, lr: lr, weightDecay: weightDecay)
         let weight = LerpWeight<S>(1 - betas.0), beta2 = S(betas.1), oneMinusBeta2 = S(1 - betas.1)
         let biasCorrection1 = 1 - PyMath.pow(betas.0, t)
         let biasCorrection2 = 1 - PyMath.pow(betas.1, t)
@@ -75,18 +75,15 @@ public struct RAdamOptions: ElementwiseRule {
         let bc2Sqrt = S(PyMath.pow(biasCorrection2, 0.5)), r = S(rect)
         let p = run.param, g = run.grad, m = run.buffers[0], v = run.buffers[1]
         for i in 0..<run.count {
-            if decays { p[i] = p[i] * decay }
-            let grad = transform(g[i], p[i])
-            m[i] = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
-            v[i] = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
-            let scaled = m[i] / bc1 * learningRate
-            if rectified {
-                // torch computes `scalar / tensor` as `tensor.reciprocal() * scalar`.
-                let adaptive = 1 / (v[i].squareRootValue() + epsilon) * bc2Sqrt
-                p[i] = torchAdd(p[i], scaled * adaptive * r, alpha: -1)
-            } else {
-                p[i] = torchAdd(p[i], scaled, alpha: -1)
-            }
+            let theta = decay(p[i])
+            let grad = transform(g[i], theta)
+            let mean = torchLerp(m[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
+            let variance = torchAddcmul(v[i] * beta2, grad, grad, value: oneMinusBeta2)
+            m[i] = mean; v[i] = variance
+            let scaled = mean / bc1 * learningRate
+            // torch computes `scalar / tensor` as `tensor.reciprocal() * scalar`.
+            let adaptive = 1 / (variance.squareRootValue() + epsilon) * bc2Sqrt
+            p[i] = torchAdd(theta, rectified ? scaled * adaptive * r : scaled, alpha: -1)
         }
     }
 }

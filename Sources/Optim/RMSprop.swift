@@ -63,26 +63,35 @@ public struct RMSpropOptions: ElementwiseRule {
         let a = S(alpha), oneMinusAlpha = S(1 - alpha), weight = LerpWeight<S>(1 - alpha)
         let epsilon = S(eps), mu = S(momentum), negLR = S(-lr)
         let p = run.param, g = run.grad, sq = run.buffers[0]
-        let usesMomentum = momentum > 0
-        let buf = usesMomentum ? run.buffers[1] : sq
-        let gradAvg = centered ? run.buffers[usesMomentum ? 2 : 1] : sq
-        for i in 0..<run.count {
+        let buf = momentum > 0 ? run.buffers[1] : sq
+        let gradAvg = centered ? run.buffers[momentum > 0 ? 2 : 1] : sq
+        // One loop per variant, so that each vectorizes without branches.
+        @inline(__always) func element(_ i: Int, centered: Bool, usesMomentum: Bool) {
             let grad = transform(g[i], p[i])
-            sq[i] = torchAddcmul(sq[i] * a, grad, grad, value: oneMinusAlpha)
+            let square = torchAddcmul(sq[i] * a, grad, grad, value: oneMinusAlpha)
+            sq[i] = square
             var avg: S
             if centered {
-                gradAvg[i] = torchLerp(gradAvg[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
-                avg = torchAddcmul(sq[i], gradAvg[i], gradAvg[i], value: -1).squareRootValue()
+                let mean = torchLerp(gradAvg[i], grad, weight: weight.w, weightMinusOne: weight.wm1, small: weight.small)
+                gradAvg[i] = mean
+                avg = torchAddcmul(square, mean, mean, value: -1).squareRootValue()
             } else {
-                avg = sq[i].squareRootValue()
+                avg = square.squareRootValue()
             }
             avg = avg + epsilon
             if usesMomentum {
-                buf[i] = torchAddcdiv(buf[i] * mu, grad, avg, value: 1)
-                p[i] = torchAdd(p[i], buf[i], alpha: negLR)
+                let velocity = torchAddcdiv(buf[i] * mu, grad, avg, value: 1)
+                buf[i] = velocity
+                p[i] = torchAdd(p[i], velocity, alpha: negLR)
             } else {
                 p[i] = torchAddcdiv(p[i], grad, avg, value: negLR)
             }
+        }
+        switch (centered, momentum > 0) {
+        case (false, false): for i in 0..<run.count { element(i, centered: false, usesMomentum: false) }
+        case (false, true): for i in 0..<run.count { element(i, centered: false, usesMomentum: true) }
+        case (true, false): for i in 0..<run.count { element(i, centered: true, usesMomentum: false) }
+        case (true, true): for i in 0..<run.count { element(i, centered: true, usesMomentum: true) }
         }
     }
 }

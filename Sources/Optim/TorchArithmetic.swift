@@ -42,18 +42,37 @@ struct LerpWeight<S: OptimScalar> {
 
 /// The gradient as every for-loop optimizer first transforms it: negated under `maximize`, then
 /// `grad.add(param, alpha=weight_decay)` when the decay is coupled (L2).
+///
+/// Written without branches (a multiplication by ±1 is exact, a select picks one exact value), so
+/// that the loops that use it vectorize.
 @usableFromInline
 struct GradientTransform<S: OptimScalar> {
-    @usableFromInline let negate: Bool
+    @usableFromInline let sign: S
     @usableFromInline let decay: S
     @usableFromInline let decays: Bool
     @inline(__always) @usableFromInline init(maximize: Bool, weightDecay: Double) {
-        negate = maximize
+        sign = maximize ? -1 : 1
         decay = S(weightDecay)
         decays = weightDecay != 0
     }
     @inline(__always) @usableFromInline func callAsFunction(_ g: S, _ p: S) -> S {
-        let signed = negate ? -g : g
-        return decays ? torchAdd(signed, p, alpha: decay) : signed
+        let signed = g * sign
+        let decayed = torchAdd(signed, p, alpha: decay)
+        return decays ? decayed : signed
+    }
+}
+
+/// Decoupled weight decay θ ← θ(1 − γλ), as a select so that loops vectorize.
+@usableFromInline
+struct DecoupledDecay<S: OptimScalar> {
+    @usableFromInline let factor: S
+    @usableFromInline let decays: Bool
+    @inline(__always) @usableFromInline init(enabled: Bool, lr: Double, weightDecay: Double) {
+        factor = S(1 - lr * weightDecay)
+        decays = enabled && weightDecay != 0
+    }
+    @inline(__always) @usableFromInline func callAsFunction(_ p: S) -> S {
+        let decayed = p * factor
+        return decays ? decayed : p
     }
 }

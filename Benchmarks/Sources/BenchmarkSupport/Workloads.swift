@@ -1,0 +1,57 @@
+import Optim
+
+/// The benchmark workloads: one optimizer step over `count` Float parameters, every gradient
+/// defined, state already created (a step was taken before timing), as in a training loop.
+public enum StepWorkload: String, CaseIterable, Sendable {
+    case sgdMomentum = "SGD-momentum"
+    case adam = "Adam"
+    case adamW = "AdamW"
+
+    /// Parameters and an optimizer ready to step: values and gradients filled, one warm-up step.
+    public func prepare(count: Int) throws -> (Parameters<Float>, any Optimizer<Float>) {
+        let params = Parameters<Float>(shapes: [(name: "weight", shape: [count])])
+        params.values.withUnsafeMutableBufferPointer { v in
+            for i in v.indices { v[i] = Float(i % 1000) * 1e-3 - 0.5 }
+        }
+        params.grad.withUnsafeMutableBufferPointer { g in
+            for i in g.indices { g[i] = Float(i % 777) * 1e-4 - 0.03 }
+        }
+        params.markAllGradientsDefined()
+        let optimizer: any Optimizer<Float> = switch self {
+        case .sgdMomentum: try SGD([params], lr: 1e-3, momentum: 0.9)
+        case .adam: try Adam([params], lr: 1e-3)
+        case .adamW: try AdamW([params], lr: 1e-3)
+        }
+        optimizer.step { 0 }
+        return (params, optimizer)
+    }
+
+    /// Bytes one step moves: SGD-momentum reads θ, g, b and writes θ, b; Adam reads θ, g, m, v
+    /// and writes θ, m, v.
+    public var bytesPerParameter: Int { self == .sgdMomentum ? 5 * 4 : 7 * 4 }
+}
+
+/// A STREAM-like triad, a[i] = b[i] + s·c[i], over Float arrays: the memory-bandwidth yardstick.
+/// It moves 12 bytes per element (two reads, one write).
+public final class Triad {
+    public let a: AlignedStorage<Float>, b: AlignedStorage<Float>, c: AlignedStorage<Float>
+
+    public init(count: Int) {
+        a = AlignedStorage(count: count, repeating: 0)
+        b = AlignedStorage(count: count, repeating: 1)
+        c = AlignedStorage(count: count, repeating: 2)
+    }
+
+    @inline(never)
+    public func run(scalar: Float = 3) {
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeBufferPointer { c in
+                    for i in 0..<a.count { a[i] = b[i] + scalar * c[i] }
+                }
+            }
+        }
+    }
+
+    public static var bytesPerElement: Int { 12 }
+}

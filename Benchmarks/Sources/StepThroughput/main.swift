@@ -1,0 +1,39 @@
+// Times one optimizer step over P Float parameters (and a STREAM-like triad over P elements) and
+// prints the medians as JSON: the Swift side of tools/compare_step_with_torch.py.
+//
+//   swift run -c release --package-path Benchmarks step-throughput [P] [repetitions]
+
+import BenchmarkSupport
+import Foundation
+import Optim
+
+let arguments = CommandLine.arguments
+let count = arguments.count > 1 ? Int(arguments[1])! : 16 * 1024 * 1024
+let repetitions = arguments.count > 2 ? Int(arguments[2])! : 21
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+func seconds(_ body: () -> Void) -> Double {
+    let start = ContinuousClock.now
+    body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
+
+var results: [String: Double] = [:]
+let triad = Triad(count: count)
+triad.run()
+let triadSeconds = median((0..<repetitions).map { _ in seconds { triad.run() } })
+results["triad_GBps"] = Double(count * Triad.bytesPerElement) / triadSeconds / 1e9
+
+for workload in StepWorkload.allCases {
+    let (params, optimizer) = try workload.prepare(count: count)
+    let time = median((0..<repetitions).map { _ in seconds { optimizer.step { 0 } } })
+    results["\(workload.rawValue)_Gparam_per_s"] = Double(count) / time / 1e9
+    results["\(workload.rawValue)_GBps"] = Double(count * workload.bytesPerParameter) / time / 1e9
+    precondition(params.values[0].isFinite)
+}
+
+let json = try JSONSerialization.data(withJSONObject: results.merging(["parameters": Double(count)]) { a, _ in a },
+                                      options: [.sortedKeys])
+print(String(decoding: json, as: UTF8.self))
