@@ -24,6 +24,7 @@ public struct ASGDOptions: ElementwiseRule {
     /// Maximize the objective (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 1e-2, lambd: Double = 1e-4, alpha: Double = 0.75, t0: Double = 1e6,
                 weightDecay: Double = 0, maximize: Bool = false) {
         self.lr = lr; self.lambd = lambd; self.alpha = alpha; self.t0 = t0

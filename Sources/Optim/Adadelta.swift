@@ -22,6 +22,7 @@ public struct AdadeltaOptions: ElementwiseRule {
     /// Maximize the objective (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 1.0, rho: Double = 0.9, eps: Double = 1e-6, weightDecay: Double = 0,
                 maximize: Bool = false) {
         self.lr = lr; self.rho = rho; self.eps = eps; self.weightDecay = weightDecay; self.maximize = maximize

@@ -24,6 +24,7 @@ public struct AdagradOptions: ElementwiseRule {
     /// Maximize the objective (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 1e-2, lrDecay: Double = 0, weightDecay: Double = 0,
                 initialAccumulatorValue: Double = 0, eps: Double = 1e-10, maximize: Bool = false) {
         self.lr = lr; self.lrDecay = lrDecay; self.weightDecay = weightDecay

@@ -32,6 +32,7 @@ public struct AdamOptions: ElementwiseRule {
     /// Decay θ directly instead of adding λθ to g (torch: `decoupled_weight_decay`; true in AdamW).
     public var decoupledWeightDecay: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
                 weightDecay: Double = 0, amsgrad: Bool = false, maximize: Bool = false,
                 decoupledWeightDecay: Bool = false) {
@@ -47,11 +48,7 @@ public struct AdamOptions: ElementwiseRule {
     }
 
     public func validate() throws {
-        try Check.nonNegative(lr, "learning rate")
-        try Check.nonNegative(eps, "epsilon value")
-        try Check.beta(betas.0, index: 0)
-        try Check.beta(betas.1, index: 1)
-        try Check.nonNegative(weightDecay, "weight_decay value")
+        try Check.adamFamily(lr: lr, eps: eps, betas: betas, weightDecay: weightDecay)
     }
 
     public var stateBufferNames: [String] {

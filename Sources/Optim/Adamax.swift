@@ -25,6 +25,7 @@ public struct AdamaxOptions: ElementwiseRule {
     /// Maximize the objective (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 2e-3, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
                 weightDecay: Double = 0, maximize: Bool = false) {
         self.lr = lr; storedBetas = HyperparameterPair(betas); self.eps = eps
@@ -38,11 +39,7 @@ public struct AdamaxOptions: ElementwiseRule {
     }
 
     public func validate() throws {
-        try Check.nonNegative(lr, "learning rate")
-        try Check.nonNegative(eps, "epsilon value")
-        try Check.beta(betas.0, index: 0)
-        try Check.beta(betas.1, index: 1)
-        try Check.nonNegative(weightDecay, "weight_decay value")
+        try Check.adamFamily(lr: lr, eps: eps, betas: betas, weightDecay: weightDecay)
     }
 
     public var stateBufferNames: [String] { ["exp_avg", "exp_inf"] }

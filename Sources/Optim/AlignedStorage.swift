@@ -8,6 +8,7 @@ public final class AlignedStorage<Scalar: OptimScalar> {
     /// Alignment in bytes: one cache line, and one AVX-512 vector.
     public static var alignment: Int { 64 }
 
+    /// The number of elements.
     public let count: Int
     @usableFromInline let base: UnsafeMutablePointer<Scalar>
 

@@ -46,8 +46,11 @@ extension ElementwiseRule {
 /// A contiguous run of elements to update: parameters, gradients and state buffers, aligned
 /// element for element.
 public struct UpdateRun<Scalar: OptimScalar> {
+    /// The number of elements.
     public let count: Int
+    /// The parameters θ of the run (read and written).
     public let param: UnsafeMutablePointer<Scalar>
+    /// The gradients of the run (read only: torch never modifies `p.grad` in a step).
     public let grad: UnsafePointer<Scalar>
     /// The state buffers, in the order of ``ElementwiseRule/stateBufferNames``.
     public let buffers: [UnsafeMutablePointer<Scalar>]
@@ -56,7 +59,9 @@ public struct UpdateRun<Scalar: OptimScalar> {
 /// The per-tensor scalar state: torch's `step` (stored in the tensor's dtype, as torch stores it
 /// in the default dtype) and any others (``ElementwiseRule/scalarStateNames``).
 public struct TensorStepState<Scalar: OptimScalar>: Equatable, Sendable {
+    /// torch's `step`: the number of updates so far.
     public var step: Scalar
+    /// The values of ``ElementwiseRule/scalarStateNames``.
     public var scalars: [Scalar]
     /// True until the first update after the state was created: SGD's "momentum buffer is None".
     public var isFresh: Bool

@@ -24,6 +24,8 @@ public struct LBFGSOptions: Hyperparameters {
     /// Maximize the objective (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
+    /// `maxEval` nil means torch's default, `maxIter * 5 / 4`.
     public init(lr: Double = 1, maxIter: Int = 20, maxEval: Int? = nil, toleranceGrad: Double = 1e-7,
                 toleranceChange: Double = 1e-9, historySize: Int = 100, lineSearchFn: LineSearch? = nil,
                 maximize: Bool = false) {
@@ -122,6 +124,7 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
         throw OptimError("LBFGS doesn't support per-parameter options (parameter groups)")
     }
 
+    /// torch's `zero_grad`: makes every gradient absent (default), or zero.
     public func zeroGrad(setToNone: Bool = true) {
         for p in paramGroups[0].params { p.zeroGrad(setToNone: setToNone) }
     }

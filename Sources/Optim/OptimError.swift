@@ -9,18 +9,23 @@ public struct OptimError: Error, Equatable, Sendable, CustomStringConvertible {
         case keyError = "KeyError"
     }
 
+    /// The Python exception torch raises for the same mistake.
     public let kind: Kind
+    /// What went wrong, in torch's words where torch has them.
     public let message: String
 
+    /// A `ValueError`-kind error with `message`.
     public init(_ message: String) {
         self.init(.valueError, message)
     }
 
+    /// An error of `kind` with `message`.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
 
@@ -39,6 +44,15 @@ func pythonRepr(_ pair: (Double, Double)) -> String {
 enum Check {
     static func nonNegative(_ value: Double, _ what: String) throws(OptimError) {
         guard value >= 0 else { throw OptimError("Invalid \(what): \(pythonRepr(value))") }
+    }
+
+    /// The checks every Adam-family optimizer makes, in torch's order.
+    static func adamFamily(lr: Double, eps: Double, betas: (Double, Double), weightDecay: Double) throws(OptimError) {
+        try nonNegative(lr, "learning rate")
+        try nonNegative(eps, "epsilon value")
+        try beta(betas.0, index: 0)
+        try beta(betas.1, index: 1)
+        try nonNegative(weightDecay, "weight_decay value")
     }
 
     static func beta(_ value: Double, index: Int) throws(OptimError) {

@@ -16,7 +16,9 @@
 public final class Parameters<Scalar: OptimScalar> {
     /// One named tensor: where its elements sit in the flat buffer, and its shape.
     public struct Tensor: Sendable, Equatable {
+        /// The tensor's name (torch: the parameter's name in `named_parameters()`).
         public let name: String
+        /// The tensor's shape; the elements are laid out in row-major order.
         public let shape: [Int]
         /// Index of the tensor's first element in `values` and `grad`.
         public let offset: Int

@@ -27,6 +27,7 @@ public struct RMSpropOptions: ElementwiseRule {
     /// Maximize the objective (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 1e-2, alpha: Double = 0.99, eps: Double = 1e-8, weightDecay: Double = 0,
                 momentum: Double = 0, centered: Bool = false, maximize: Bool = false) {
         self.lr = lr; self.alpha = alpha; self.eps = eps; self.weightDecay = weightDecay

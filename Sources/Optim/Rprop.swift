@@ -29,6 +29,7 @@ public struct RpropOptions: ElementwiseRule {
     /// Maximize the objective (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 1e-2, etas: (Double, Double) = (0.5, 1.2),
                 stepSizes: (Double, Double) = (1e-6, 50), maximize: Bool = false) {
         self.lr = lr; storedEtas = HyperparameterPair(etas); storedStepSizes = HyperparameterPair(stepSizes)

@@ -25,6 +25,7 @@ public struct SGDOptions: ElementwiseRule {
     /// Maximize the objective instead of minimizing (torch: `maximize`, default false).
     public var maximize: Bool
 
+    /// Hyperparameters under their Swift names; torch's names and defaults are on each property.
     public init(lr: Double = 1e-3, momentum: Double = 0, dampening: Double = 0,
                 weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) {
         self.lr = lr; self.momentum = momentum; self.dampening = dampening

@@ -39,12 +39,14 @@ public typealias Hyperparameters = Codable & Equatable & Sendable
 /// the keys that LR schedulers add (`initial_lr`, `max_lr`, ...), and `params`, the global indices
 /// of its tensors.
 public struct ParamGroupState<Options: Hyperparameters>: Codable, Equatable, Sendable {
+    /// The group's hyperparameters, saved under torch's names beside `params`.
     public var options: Options
     /// Keys added by schedulers, e.g. `initial_lr`.
     public var schedulerValues: [String: Double]
     /// Global parameter indices, numbered over all groups in order.
     public var params: [Int]
 
+    /// A group record, as `state_dict()` makes it.
     public init(options: Options, schedulerValues: [String: Double], params: [Int]) {
         self.options = options
         self.schedulerValues = schedulerValues
@@ -88,9 +90,12 @@ public struct ParamGroupState<Options: Hyperparameters>: Codable, Equatable, Sen
 /// Saving after step k and loading into a fresh optimizer over the same parameters continues the
 /// very same trajectory. Values are stored as `Double`, which holds `Float` state exactly.
 public struct OptimizerStateDict<Options: Hyperparameters>: Codable, Equatable, Sendable {
+    /// Per-tensor state by global tensor index; only tensors that have state appear.
     public var state: [Int: [String: StateValue]]
+    /// Each group's hyperparameters and tensor indices (torch: `param_groups`).
     public var paramGroups: [ParamGroupState<Options>]
 
+    /// A state dict with the given state and groups.
     public init(state: [Int: [String: StateValue]], paramGroups: [ParamGroupState<Options>]) {
         self.state = state
         self.paramGroups = paramGroups
@@ -105,10 +110,14 @@ public struct OptimizerStateDict<Options: Hyperparameters>: Codable, Equatable, 
 /// Two numbers saved as a JSON array, the way torch saves `betas`, `etas` and `step_sizes`.
 /// Optimizers expose it as a tuple.
 public struct HyperparameterPair: Hyperparameters {
+    /// The first number (`betas[0]`, `etas[0]`, `step_sizes[0]`).
     public var first: Double
+    /// The second number.
     public var second: Double
 
+    /// The pair `(first, second)`.
     public init(_ pair: (Double, Double)) { (first, second) = pair }
+    /// The pair as a tuple.
     public var tuple: (Double, Double) {
         get { (first, second) }
         set { (first, second) = newValue }

@@ -7,12 +7,18 @@
 /// let schedule = try SequentialLR(optimizer, schedulers: [warmup, decay], milestones: [5])
 /// ```
 public final class SequentialLR: Scheduler {
+    /// The optimizer whose learning rates this scheduler sets.
     public let optimizer: any SchedulableOptimizer
+    /// The schedulers, in the order they take over (torch: `schedulers`).
     public let schedulers: [LRScheduler]
+    /// The epochs at which the next scheduler takes over (torch: `milestones`).
     public let milestones: [Int]
+    /// The epoch counter (torch: `last_epoch`).
     public private(set) var lastEpoch: Int
+    /// The learning rates set by the last step (torch: `get_last_lr()`).
     public private(set) var lastLR: [Double]
 
+    /// - Parameters: torch's: `schedulers`, and `milestones`, one fewer than the schedulers.
     public init(_ optimizer: any SchedulableOptimizer, schedulers: [LRScheduler], milestones: [Int], lastEpoch: Int = -1) throws {
         guard !schedulers.isEmpty else {
             throw OptimError("SequentialLR expects at least one scheduler, but got no scheduler.")
@@ -72,9 +78,12 @@ public final class SequentialLR: Scheduler {
 /// Steps several schedulers together, so that their multiplicative effects compose
 /// (torch: `ChainedScheduler`).
 public final class ChainedScheduler: Scheduler {
+    /// The schedulers stepped together, in order (torch: `schedulers`).
     public let schedulers: [any Scheduler]
+    /// The learning rates set by the last step (torch: `get_last_lr()`).
     public private(set) var lastLR: [Double]
 
+    /// Chains `schedulers`, all over the same optimizer.
     public init(_ schedulers: [any Scheduler]) throws {
         guard let last = schedulers.last else {
             throw OptimError("ChainedScheduler expects at least one scheduler to be chained, but got no scheduler.")

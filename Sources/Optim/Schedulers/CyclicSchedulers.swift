@@ -27,14 +27,23 @@ public final class CyclicLR: LRScheduler {
         case expRange = "exp_range"
     }
 
+    /// The lower learning rate of the cycle, per group (torch: `base_lr`).
     public let cycleBaseLRs: [Double]
+    /// The upper learning rate of the cycle, per group (torch: `max_lr`).
     public let maxLRs: [Double]
+    /// Steps per cycle, up plus down (torch: `total_size`).
     public let totalSize: Double
+    /// The share of a cycle spent going up (torch: `step_ratio`).
     public let stepRatio: Double
+    /// The amplitude policy (torch: `mode`).
     public let mode: Mode
+    /// Decay factor (torch: `gamma`).
     public let gamma: Double
+    /// Whether momentum cycles inversely to the learning rate (torch: `cycle_momentum`).
     public let cycleMomentum: Bool
+    /// The lower momentum, per group (torch: `base_momentum`).
     public let baseMomentums: [Double]
+    /// The upper momentum, per group (torch: `max_momentum`).
     public let maxMomentums: [Double]
 
     /// - Parameters: torch's: `baseLR` (`base_lr`, one value or one per group), `maxLR` (`max_lr`),
@@ -111,8 +120,11 @@ public final class OneCycleLR: LRScheduler {
         let startMomentum: String, endMomentum: String
     }
 
+    /// The length of the cycle in steps (torch: `total_steps`).
     public let totalSteps: Int
+    /// How each phase interpolates (torch: `anneal_strategy`).
     public let annealStrategy: AnnealStrategy
+    /// Whether momentum cycles inversely to the learning rate (torch: `cycle_momentum`).
     public let cycleMomentum: Bool
     let phases: [Phase]
 
@@ -217,9 +229,11 @@ public final class CosineAnnealingWarmRestarts: LRScheduler {
     public let etaMin: Double
     /// Current period length and position in it (torch: `T_i`, `T_cur`).
     public private(set) var tI: Double
+    /// Epochs since the last restart (torch: `T_cur`).
     public private(set) var tCur: Double
     private var explicitEpoch: Double?
 
+    /// - Parameters: torch's: `t0` (`T_0`, > 0), `tMult` (`T_mult`, ≥ 1), `etaMin` (`eta_min`).
     public init(_ optimizer: any SchedulableOptimizer, t0: Int, tMult: Int = 1, etaMin: Double = 0.0, lastEpoch: Int = -1) throws {
         guard t0 > 0 else { throw OptimError("Expected positive integer T_0, but got \(t0)") }
         guard tMult >= 1 else { throw OptimError("Expected integer T_mult >= 1, but got \(tMult)") }

@@ -129,6 +129,7 @@ public final class StepLR: LRScheduler {
     /// Decay factor γ (torch: `gamma`, default 0.1).
     public let gamma: Double
 
+    /// - Parameters: torch's: `stepSize` (`step_size`, > 0), `gamma` (0.1), `lastEpoch` (`last_epoch`).
     public init(_ optimizer: any SchedulableOptimizer, stepSize: Int, gamma: Double = 0.1, lastEpoch: Int = -1) throws {
         guard stepSize > 0 else { throw OptimError("step_size must be a positive integer, got \(stepSize)") }
         self.stepSize = stepSize; self.gamma = gamma
@@ -153,6 +154,7 @@ public final class MultiStepLR: LRScheduler {
     /// Decay factor γ (torch: `gamma`, default 0.1).
     public let gamma: Double
 
+    /// - Parameters: torch's: `milestones` (epochs), `gamma` (0.1), `lastEpoch` (`last_epoch`).
     public init(_ optimizer: any SchedulableOptimizer, milestones: [Int], gamma: Double = 0.1, lastEpoch: Int = -1) throws {
         self.milestones = milestones.sorted(); self.gamma = gamma
         try super.init(optimizer: optimizer, lastEpoch: lastEpoch)
@@ -178,6 +180,7 @@ public final class ConstantLR: LRScheduler {
     /// Epochs during which it applies (torch: `total_iters`, default 5).
     public let totalIters: Int
 
+    /// - Parameters: torch's: `factor` (1/3, in [0, 1]), `totalIters` (`total_iters`, 5).
     public init(_ optimizer: any SchedulableOptimizer, factor: Double = 1.0 / 3, totalIters: Int = 5, lastEpoch: Int = -1) throws {
         guard factor <= 1.0, factor >= 0 else {
             throw OptimError("Constant multiplicative factor expected to be between 0 and 1.")
@@ -207,6 +210,7 @@ public final class LinearLR: LRScheduler {
     /// Length of the ramp (torch: `total_iters`).
     public let totalIters: Int
 
+    /// - Parameters: torch's: `startFactor` (`start_factor`), `endFactor` (`end_factor`), `totalIters` (`total_iters`).
     public init(_ optimizer: any SchedulableOptimizer, startFactor: Double = 1.0 / 3, endFactor: Double = 1.0,
                 totalIters: Int = 5, lastEpoch: Int = -1) throws {
         guard startFactor <= 1.0, startFactor > 0 else {
@@ -239,6 +243,7 @@ public final class ExponentialLR: LRScheduler {
     /// Decay factor γ (torch: `gamma`).
     public let gamma: Double
 
+    /// - Parameters: torch's: `gamma`, `lastEpoch` (`last_epoch`).
     public init(_ optimizer: any SchedulableOptimizer, gamma: Double, lastEpoch: Int = -1) throws {
         self.gamma = gamma
         try super.init(optimizer: optimizer, lastEpoch: lastEpoch)
@@ -256,6 +261,7 @@ public final class PolynomialLR: LRScheduler {
     /// The polynomial's power (torch: `power`, default 1.0).
     public let power: Double
 
+    /// - Parameters: torch's: `totalIters` (`total_iters`, 5), `power` (1.0).
     public init(_ optimizer: any SchedulableOptimizer, totalIters: Int = 5, power: Double = 1.0, lastEpoch: Int = -1) throws {
         self.totalIters = totalIters; self.power = power
         try super.init(optimizer: optimizer, lastEpoch: lastEpoch)
@@ -282,6 +288,7 @@ public final class CosineAnnealingLR: LRScheduler {
     /// Minimum learning rate (torch: `eta_min`, default 0).
     public let etaMin: Double
 
+    /// - Parameters: torch's: `tMax` (`T_max`, > 0), `etaMin` (`eta_min`, 0).
     public init(_ optimizer: any SchedulableOptimizer, tMax: Int, etaMin: Double = 0.0, lastEpoch: Int = -1) throws {
         guard tMax > 0 else { throw OptimError("T_max must be a positive integer, got \(tMax)") }
         self.tMax = tMax; self.etaMin = etaMin
@@ -313,13 +320,11 @@ public final class LambdaLR: LRScheduler {
 
     /// - Parameter lrLambda: one function for every group, or one per group (torch: `lr_lambda`).
     public init(_ optimizer: any SchedulableOptimizer, lrLambda: [(Int) -> Double], lastEpoch: Int = -1) throws {
-        guard lrLambda.count == 1 || lrLambda.count == optimizer.groupCount else {
-            throw OptimError("Expected \(optimizer.groupCount) lr_lambdas, but got \(lrLambda.count)")
-        }
-        lambdas = lrLambda.count == 1 ? Array(repeating: lrLambda[0], count: optimizer.groupCount) : lrLambda
+        lambdas = try perGroupLambdas(lrLambda, optimizer)
         try super.init(optimizer: optimizer, lastEpoch: lastEpoch)
     }
 
+    /// One function for every group (torch: `lr_lambda`).
     public convenience init(_ optimizer: any SchedulableOptimizer, lrLambda: @escaping (Int) -> Double, lastEpoch: Int = -1) throws {
         try self.init(optimizer, lrLambda: [lrLambda], lastEpoch: lastEpoch)
     }
@@ -333,13 +338,11 @@ public final class MultiplicativeLR: LRScheduler {
 
     /// - Parameter lrLambda: one function for every group, or one per group (torch: `lr_lambda`).
     public init(_ optimizer: any SchedulableOptimizer, lrLambda: [(Int) -> Double], lastEpoch: Int = -1) throws {
-        guard lrLambda.count == 1 || lrLambda.count == optimizer.groupCount else {
-            throw OptimError("Expected \(optimizer.groupCount) lr_lambdas, but got \(lrLambda.count)")
-        }
-        lambdas = lrLambda.count == 1 ? Array(repeating: lrLambda[0], count: optimizer.groupCount) : lrLambda
+        lambdas = try perGroupLambdas(lrLambda, optimizer)
         try super.init(optimizer: optimizer, lastEpoch: lastEpoch)
     }
 
+    /// One function for every group (torch: `lr_lambda`).
     public convenience init(_ optimizer: any SchedulableOptimizer, lrLambda: @escaping (Int) -> Double, lastEpoch: Int = -1) throws {
         try self.init(optimizer, lrLambda: [lrLambda], lastEpoch: lastEpoch)
     }
@@ -347,6 +350,14 @@ public final class MultiplicativeLR: LRScheduler {
     public override func computeLR() throws -> [Double] {
         isInitial ? currentLRs : zip(currentLRs, lambdas).map { $0 * $1(lastEpoch) }
     }
+}
+
+/// One function per group: `lambdas` as given, or its single function repeated.
+private func perGroupLambdas(_ lambdas: [(Int) -> Double], _ optimizer: any SchedulableOptimizer) throws -> [(Int) -> Double] {
+    guard lambdas.count == 1 || lambdas.count == optimizer.groupCount else {
+        throw OptimError("Expected \(optimizer.groupCount) lr_lambdas, but got \(lambdas.count)")
+    }
+    return lambdas.count == 1 ? Array(repeating: lambdas[0], count: optimizer.groupCount) : lambdas
 }
 
 /// Python's `//` on integers (floor division).

@@ -5,23 +5,38 @@
 /// then `cooldown` epochs pass before bad epochs count again. Call `step(metric:)` after
 /// validation, with the metric to watch.
 public final class ReduceLROnPlateau {
+    /// Whether the metric should go down (`min`, a loss) or up (`max`, an accuracy) (torch: `mode`).
     public enum Mode: String, Sendable, CaseIterable { case min, max }
+    /// Whether `threshold` is relative or absolute (torch: `threshold_mode`).
     public enum ThresholdMode: String, Sendable, CaseIterable { case rel, abs }
 
+    /// The optimizer whose learning rates this scheduler sets.
     public let optimizer: any SchedulableOptimizer
+    /// The amplitude policy (torch: `mode`).
     public let mode: Mode
+    /// The reduction factor (torch: `factor`).
     public let factor: Double
+    /// Epochs without improvement tolerated (torch: `patience`).
     public let patience: Int
+    /// The least change that counts as improvement (torch: `threshold`).
     public let threshold: Double
+    /// How `threshold` applies (torch: `threshold_mode`).
     public let thresholdMode: ThresholdMode
+    /// Epochs to wait after a reduction (torch: `cooldown`).
     public let cooldown: Int
+    /// The lowest learning rate per group (torch: `min_lr`).
     public let minLRs: [Double]
+    /// Reductions smaller than this are skipped (torch: `eps`).
     public let eps: Double
     /// The best metric so far (torch: `best`).
     public private(set) var best: Double
+    /// Epochs without improvement so far (torch: `num_bad_epochs`).
     public private(set) var numBadEpochs = 0
+    /// Cooldown epochs left (torch: `cooldown_counter`).
     public private(set) var cooldownCounter = 0
+    /// Metrics seen (torch: `last_epoch`).
     public private(set) var lastEpoch = 0
+    /// The learning rates set by the last step (torch: `get_last_lr()`).
     public private(set) var lastLR: [Double]
 
     /// - Parameters: torch's: `mode` (min), `factor` (0.1, < 1), `patience` (10), `threshold`
