@@ -14,8 +14,20 @@ func options<O: Hyperparameters>(_ defaults: O, overriddenBy torchValues: [Strin
     return try JSONDecoder().decode(O.self, from: JSONEncoder().encode(object))
 }
 
+/// torch's flags that choose an implementation, not a result: accepted when off (all of torch's
+/// CPU implementations compute the for-loop path's numbers, or close to them).
+let implementationFlags: Set<String> = ["foreach", "fused", "capturable", "differentiable"]
+
 /// Builds the torch optimizer called `name` over `params` with torch-named hyperparameters.
-func makeOptimizer<S: OptimScalar>(_ name: String, _ params: [Parameters<S>], _ hp: [String: JSONValue]) throws -> any Optimizer<S> {
+func makeOptimizer<S: OptimScalar>(_ name: String, _ params: [Parameters<S>], _ torchArguments: [String: JSONValue]) throws -> any Optimizer<S> {
+    var hp = torchArguments
+    for flag in implementationFlags {
+        switch hp[flag] {
+        case nil: continue
+        case .null?, .bool(false)?: hp[flag] = nil
+        default: throw OptimError("\(flag)=true is not supported: swift-optim has one implementation of each optimizer")
+        }
+    }
     func configured<O: ElementwiseRule>(_ optimizer: ElementwiseOptimizer<S, O>) throws -> any Optimizer<S> {
         optimizer.paramGroups[0].options = try options(optimizer.defaults, overriddenBy: hp)
         try optimizer.paramGroups[0].options.validate()
