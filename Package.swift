@@ -17,6 +17,7 @@ let package = Package(
     name: "swift-optim",
     products: [
         .library(name: "Optim", targets: ["Optim"]),
+        .library(name: "Topology", targets: ["Topology"]),
     ],
     targets: [
         // MARK: - Public API
@@ -26,6 +27,22 @@ let package = Package(
         .target(
             name: "Optim",
             swiftSettings: vectorISA
+        ),
+
+        /// The machine as hwloc sees it (cores, NUMA nodes, caches, allowed CPUs), worker
+        /// placement plans, and thread binding with a soft fallback.
+        .target(
+            name: "Topology",
+            dependencies: ["CHwloc"]
+        ),
+
+        // MARK: - Implementation details
+
+        /// hwloc's C API (Debian: libhwloc-dev). No stable API of its own.
+        .systemLibrary(
+            name: "CHwloc",
+            pkgConfig: "hwloc",
+            providers: [.apt(["libhwloc-dev"])]
         ),
 
         // MARK: - Examples
@@ -39,6 +56,10 @@ let package = Package(
 
         // MARK: - Tests
 
+        .testTarget(
+            name: "TopologyTests",
+            dependencies: ["Topology"]
+        ),
         .testTarget(
             name: "OptimTests",
             dependencies: ["Optim"],
