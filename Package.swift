@@ -18,6 +18,11 @@ let package = Package(
     products: [
         .library(name: "Optim", targets: ["Optim"]),
         .library(name: "Topology", targets: ["Topology"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Models", targets: ["Models"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // MARK: - Public API
@@ -34,6 +39,22 @@ let package = Package(
         .target(
             name: "Topology",
             dependencies: ["CHwloc"]
+        ),
+
+        /// Data sets in memory (row-major, aligned) and counter-based synthetic regressions with
+        /// known true weights.
+        .target(
+            name: "Datasets",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: vectorISA
+        ),
+
+        /// Linear, logistic and softmax regression and small MLPs, each a fused SIMD kernel:
+        /// forward + loss + backward over a block of rows.
+        .target(
+            name: "Models",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: vectorISA
         ),
 
         // MARK: - Implementation details
@@ -56,6 +77,14 @@ let package = Package(
 
         // MARK: - Tests
 
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: ["Models"]
+        ),
+        .testTarget(
+            name: "DatasetsTests",
+            dependencies: ["Datasets"]
+        ),
         .testTarget(
             name: "TopologyTests",
             dependencies: ["Topology"]

@@ -1,0 +1,104 @@
+/// A data set in memory: n rows of d features (row-major, 64-byte aligned) and their targets
+/// (n rows of k values: regression targets, 0/1 labels, or class indices).
+///
+/// A class because it owns (possibly large, possibly memory-mapped) storage that models and
+/// workers read in place. It is never mutated after creation.
+public final class Dataset {
+    /// Number of rows.
+    public let rows: Int
+    /// Number of features per row (d).
+    public let features: Int
+    /// Number of target values per row (k).
+    public let targetsPerRow: Int
+    /// The features, row after row.
+    public let x: FloatStorage
+    /// The targets, row after row.
+    public let y: FloatStorage
+    /// The weights that generated the data, when known (synthetic data), by tensor name.
+    public let trueWeights: [String: [Float]]?
+    /// What the data is, for reports ("synthetic linear regression, seed 42", a file name).
+    public let name: String
+
+    /// Wraps features and targets already in storage. Throws when the shapes disagree.
+    public init(name: String, x: FloatStorage, y: FloatStorage, rows: Int, features: Int, targetsPerRow: Int = 1,
+                trueWeights: [String: [Float]]? = nil) throws(DatasetError) {
+        guard rows > 0 else { throw .empty(name) }
+        guard features > 0 else { throw .shape("\(name): rows need at least one feature") }
+        guard x.count == rows * features else {
+            throw .shape("\(name): \(x.count) feature values do not make \(rows) rows of \(features)")
+        }
+        guard y.count == rows * targetsPerRow else {
+            throw .shape("\(name): \(y.count) targets for \(rows) rows of \(targetsPerRow) target(s) each")
+        }
+        self.name = name; self.x = x; self.y = y; self.rows = rows; self.features = features
+        self.targetsPerRow = targetsPerRow; self.trueWeights = trueWeights
+    }
+
+    /// A data set from arrays: `x` holds rows × features values, `y` rows × targetsPerRow.
+    public convenience init(name: String = "in-memory data", x: [Float], y: [Float], features: Int, targetsPerRow: Int = 1)
+        throws(DatasetError)
+    {
+        guard features > 0 else { throw .shape("\(name): rows need at least one feature") }
+        guard x.count % features == 0 else {
+            throw .shape("\(name): \(x.count) feature values are not a whole number of rows of \(features)")
+        }
+        try self.init(name: name, x: FloatStorage(x), y: FloatStorage(y), rows: x.count / features, features: features,
+                      targetsPerRow: targetsPerRow)
+    }
+
+    /// Throws, naming the first row and column, when a feature or target is NaN or infinite.
+    public func validateFinite() throws(DatasetError) {
+        if let bad = x.firstNonFinite() {
+            throw .nonFinite(name, row: bad / features, column: bad % features, value: x[bad], what: "feature")
+        }
+        if let bad = y.firstNonFinite() {
+            throw .nonFinite(name, row: bad / targetsPerRow, column: bad % targetsPerRow, value: y[bad], what: "target")
+        }
+    }
+
+    /// Rows `range` as a new data set that shares this one's storage.
+    public func slice(_ range: Range<Int>, name: String? = nil) throws(DatasetError) -> Dataset {
+        guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= rows else {
+            throw .shape("\(self.name): rows \(range) are not within 0..<\(rows)")
+        }
+        return try Dataset(
+            name: name ?? "\(self.name)[\(range.lowerBound)..<\(range.upperBound)]",
+            x: x.view(range.lowerBound * features..<range.upperBound * features),
+            y: y.view(range.lowerBound * targetsPerRow..<range.upperBound * targetsPerRow),
+            rows: range.count, features: features, targetsPerRow: targetsPerRow, trueWeights: trueWeights)
+    }
+
+    /// Splits off the last `fraction` of the rows as validation data: (training, validation).
+    /// Synthetic rows are independent draws, so the tail is as good a sample as any.
+    public func split(validationFraction fraction: Double) throws(DatasetError) -> (training: Dataset, validation: Dataset?) {
+        guard fraction >= 0, fraction < 1 else { throw .shape("validation fraction must be in [0, 1), got \(fraction)") }
+        let validationRows = Int((Double(rows) * fraction).rounded())
+        guard validationRows > 0 else { return (self, nil) }
+        guard validationRows < rows else { throw .shape("\(name): a validation fraction of \(fraction) leaves no training rows") }
+        let cut = rows - validationRows
+        return (try slice(0..<cut, name: "\(name) (training)"), try slice(cut..<rows, name: "\(name) (validation)"))
+    }
+
+    /// Bytes of features, what one pass over the data reads.
+    public var featureBytes: Int { rows * features * MemoryLayout<Float>.stride }
+}
+
+/// Why a data set is unusable; each message names the data and, where it applies, the row and
+/// column.
+public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
+    case empty(String)
+    case shape(String)
+    case nonFinite(String, row: Int, column: Int, value: Float, what: String)
+    case invalidTarget(String, row: Int, value: Float, expected: String)
+
+    public var description: String {
+        switch self {
+        case .empty(let name): "\(name): the data set has no rows"
+        case .shape(let message): message
+        case let .nonFinite(name, row, column, value, what):
+            "\(name): \(what) at row \(row), column \(column) is \(value); data must be finite"
+        case let .invalidTarget(name, row, value, expected):
+            "\(name): target at row \(row) is \(value), expected \(expected)"
+        }
+    }
+}

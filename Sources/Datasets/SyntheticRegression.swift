@@ -1,0 +1,152 @@
+import RealModule
+
+/// A synthetic regression problem with known true weights: features are standard normal,
+/// targets come from the true model plus noise. Row i is a pure function of (seed, i), so the
+/// data is the same however many threads generate it, in whatever order, and can be generated
+/// in parallel or streamed.
+///
+/// | task | targets | true model (torch names) |
+/// |---|---|---|
+/// | `linear` | y = xWᵀ + b + noise·ε, `outputs` columns | `weight` [outputs, d], `bias` [outputs] |
+/// | `logistic` | 1 if xwᵀ + b + noise·ε > 0, else 0 | `weight` [1, d], `bias` [1] |
+/// | `multiclass` | argmax over classes of xWᵀ + b + noise·ε | `weight` [classes, d], `bias` [classes] |
+/// | `nonlinear` | y = w₂·tanh(W₁x + b₁) + b₂ + noise·ε | `0.weight` [16, d], `0.bias`, `2.weight` [1, 16], `2.bias` |
+public struct SyntheticRegression: Sendable, Equatable {
+    /// The kind of target.
+    public enum Task: String, Sendable, CaseIterable {
+        case linear, logistic, multiclass, nonlinear
+    }
+
+    public let task: Task
+    public let rows: Int
+    public let features: Int
+    /// Output columns (`linear`) or classes (`multiclass`); 1 otherwise.
+    public let outputs: Int
+    /// Standard deviation of the noise added before the target is formed.
+    public let noise: Float
+    public let seed: UInt64
+
+    /// Hidden units of the `nonlinear` task's true network.
+    public static var hiddenUnits: Int { 16 }
+
+    public init(task: Task, rows: Int, features: Int, outputs: Int = 1, noise: Float = 0.1, seed: UInt64 = 0) throws(DatasetError) {
+        guard rows > 0 else { throw .empty("synthetic \(task.rawValue) data") }
+        guard features > 0 else { throw .shape("synthetic data needs at least one feature, got \(features)") }
+        guard outputs > 0, task == .multiclass ? outputs >= 2 : true else {
+            throw .shape(task == .multiclass ? "multiclass data needs at least 2 classes, got \(outputs)" : "outputs must be positive, got \(outputs)")
+        }
+        guard noise >= 0, noise.isFinite else { throw .shape("noise must be a finite, non-negative standard deviation, got \(noise)") }
+        self.task = task; self.rows = rows; self.features = features
+        self.outputs = task == .linear || task == .multiclass ? outputs : 1
+        self.noise = noise; self.seed = seed
+    }
+
+    /// Target values per row: `outputs` for linear data, 1 otherwise (a class index for multiclass).
+    public var targetsPerRow: Int { task == .linear ? outputs : 1 }
+
+    /// The tensors of the true model, by torch name, with their shapes.
+    public var trueShapes: [(name: String, shape: [Int])] {
+        switch task {
+        case .linear, .multiclass: [("weight", [outputs, features]), ("bias", [outputs])]
+        case .logistic: [("weight", [1, features]), ("bias", [1])]
+        case .nonlinear: [("0.weight", [Self.hiddenUnits, features]), ("0.bias", [Self.hiddenUnits]),
+                          ("2.weight", [1, Self.hiddenUnits]), ("2.bias", [1])]
+        }
+    }
+
+    private var generator: Philox4x32 { Philox4x32(seed: seed) }
+    private static let featureStream: UInt32 = 0, weightStream: UInt32 = 1, noiseStream: UInt32 = 2
+
+    /// The true model's weights, by torch name: normal, scaled by 1/√(fan-in) (2/√d for the
+    /// logistic task, for clear margins); biases N(0, 0.5²).
+    public var trueWeights: [String: [Float]] {
+        var result: [String: [Float]] = [:]
+        for (tensor, (name, shape)) in trueShapes.enumerated() {
+            let count = shape.reduce(1, *)
+            let fanIn = shape.count == 2 ? Float(shape[1]) : 0
+            let scale: Float = shape.count == 2 ? (task == .logistic ? 2 : 1) / fanIn.squareRoot() : 0.5
+            result[name] = (0..<count).map { i in
+                lane(generator.normals(stream: Self.weightStream, row: tensor, block: i / 4), i % 4) * scale
+            }
+        }
+        return result
+    }
+
+    /// Writes rows `range` of the features (row-major, `features` per row) and targets into `x`
+    /// and `y`, which point at row 0's storage.
+    public func fill(rows range: Range<Int>, x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, weights: [String: [Float]]) {
+        let g = generator
+        let d = features
+        var hidden = [Float](repeating: 0, count: Self.hiddenUnits)
+        for row in range {
+            let features = x + row * d
+            var block = 0
+            while block * 4 < d {
+                let n = g.normals(stream: Self.featureStream, row: row, block: block)
+                for k in 0..<min(4, d - block * 4) { features[block * 4 + k] = lane(n, k) }
+                block += 1
+            }
+            let targets = y + row * targetsPerRow
+            func noiseTerm(_ index: Int) -> Float {
+                lane(g.normals(stream: Self.noiseStream, row: row, block: index / 4), index % 4) * noise
+            }
+            func affine(_ w: [Float], _ b: [Float], _ output: Int, input: UnsafePointer<Float>, width: Int) -> Float {
+                var sum: Float = 0
+                for j in 0..<width { sum += w[output * width + j] * input[j] }
+                return sum + b[output]
+            }
+            switch task {
+            case .linear:
+                for o in 0..<outputs {
+                    targets[o] = affine(weights["weight"]!, weights["bias"]!, o, input: features, width: d) + noiseTerm(o)
+                }
+            case .logistic:
+                targets[0] = affine(weights["weight"]!, weights["bias"]!, 0, input: features, width: d) + noiseTerm(0) > 0 ? 1 : 0
+            case .multiclass:
+                var best = 0
+                var bestScore = -Float.infinity
+                for c in 0..<outputs {
+                    let score = affine(weights["weight"]!, weights["bias"]!, c, input: features, width: d) + noiseTerm(c)
+                    if score > bestScore { best = c; bestScore = score }
+                }
+                targets[0] = Float(best)
+            case .nonlinear:
+                for h in 0..<Self.hiddenUnits {
+                    hidden[h] = Float.tanh(affine(weights["0.weight"]!, weights["0.bias"]!, h, input: features, width: d))
+                }
+                targets[0] = hidden.withUnsafeBufferPointer {
+                    affine(weights["2.weight"]!, weights["2.bias"]!, 0, input: $0.baseAddress!, width: Self.hiddenUnits)
+                } + noiseTerm(0)
+            }
+        }
+    }
+
+    /// The whole data set, generated on the calling thread (DataParallel generates it on the
+    /// pinned workers instead; the values are the same).
+    public func generate() throws(DatasetError) -> Dataset {
+        let x = FloatStorage(count: rows * features), y = FloatStorage(count: rows * targetsPerRow)
+        let weights = trueWeights
+        fill(rows: 0..<rows, x: x.base, y: y.base, weights: weights)
+        return try dataset(x: x, y: y, weights: weights)
+    }
+
+    /// Wraps generated storage as a data set.
+    public func dataset(x: FloatStorage, y: FloatStorage, weights: [String: [Float]]) throws(DatasetError) -> Dataset {
+        try Dataset(name: description, x: x, y: y, rows: rows, features: features, targetsPerRow: targetsPerRow, trueWeights: weights)
+    }
+
+    public var description: String {
+        "synthetic \(task.rawValue) regression, \(rows) rows × \(features) features, noise \(noise), seed \(seed)"
+    }
+}
+
+/// Element `k` of a 4-tuple.
+@inline(__always)
+func lane(_ t: (Float, Float, Float, Float), _ k: Int) -> Float {
+    switch k {
+    case 0: t.0
+    case 1: t.1
+    case 2: t.2
+    default: t.3
+    }
+}

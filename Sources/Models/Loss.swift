@@ -1,0 +1,41 @@
+import RealModule
+
+/// The training losses, under torch's names, each averaged over rows (and outputs) as torch's
+/// default `reduction="mean"` does.
+public enum Loss: String, Sendable, CaseIterable, Codable {
+    /// Squared error (torch: `MSELoss`).
+    case mse
+    /// Absolute error (torch: `L1Loss`).
+    case l1
+    /// Huber loss with δ = 1 (torch: `HuberLoss`): quadratic within δ, linear beyond.
+    case huber
+    /// Binary cross-entropy on logits, targets 0 or 1 (torch: `BCEWithLogitsLoss`).
+    case bceWithLogits = "bce_with_logits"
+    /// Cross-entropy on logits, targets class indices (torch: `CrossEntropyLoss`).
+    case crossEntropy = "cross_entropy"
+
+    /// Whether the loss compares a prediction to a real-valued target.
+    public var isRegression: Bool { self == .mse || self == .l1 || self == .huber }
+
+    /// Loss and its derivative for a regression residual r = prediction − target.
+    @inline(__always)
+    func residual(_ r: Float) -> (loss: Float, derivative: Float) {
+        switch self {
+        case .mse: return (r * r, 2 * r)
+        case .l1: return (abs(r), r > 0 ? 1 : r < 0 ? -1 : 0)
+        case .huber:
+            let a = abs(r)
+            return a < 1 ? (0.5 * r * r, r) : (a - 0.5, r > 0 ? 1 : -1)
+        case .bceWithLogits, .crossEntropy: preconditionFailure("not a regression loss")
+        }
+    }
+
+    /// Binary cross-entropy on logit z with target t, and its derivative σ(z) − t.
+    @inline(__always)
+    static func binaryCrossEntropy(logit z: Float, target t: Float) -> (loss: Double, derivative: Float) {
+        let zd = Double(z)
+        let loss = max(zd, 0) - zd * Double(t) + Double.log(onePlus: Double.exp(-abs(zd)))
+        let sigmoid = 1 / (1 + Float.exp(-z))
+        return (loss, sigmoid - t)
+    }
+}

@@ -1,0 +1,169 @@
+import RealModule
+
+/// A multilayer perceptron with one or two hidden layers (torch: `nn.Sequential(nn.Linear(d, h₁),
+/// act, [nn.Linear(h₁, h₂), act,] nn.Linear(h, k))`), trained with a regression loss, binary
+/// cross-entropy on one logit, or cross-entropy on one logit per class.
+///
+/// Tensors are named as in that `nn.Sequential`: `0.weight`, `0.bias`, `2.weight`, `2.bias`, and
+/// `4.weight`, `4.bias` with two hidden layers.
+public struct MLP: Model, Equatable {
+    /// The hidden layers' nonlinearity.
+    public enum Activation: String, Sendable, CaseIterable, Codable {
+        /// max(0, z) (torch: `nn.ReLU`).
+        case relu
+        /// tanh(z) (torch: `nn.Tanh`).
+        case tanh
+    }
+
+    /// Widths of the layers: input, hidden..., output.
+    public let widths: [Int]
+    public let activation: Activation
+    public let loss: Loss
+
+    /// - Parameters:
+    ///   - features: inputs per row (d).
+    ///   - hidden: one or two hidden widths.
+    ///   - outputs: outputs (regression), 1 (`.bceWithLogits`) or classes (`.crossEntropy`).
+    ///   - activation: `.relu` (default) or `.tanh`.
+    ///   - loss: any ``Loss``.
+    public init(features: Int, hidden: [Int], outputs: Int = 1, activation: Activation = .relu, loss: Loss = .mse) {
+        precondition(hidden.count == 1 || hidden.count == 2, "an MLP here has one or two hidden layers")
+        precondition(features > 0 && outputs > 0 && hidden.allSatisfy { $0 > 0 }, "layer widths must be positive")
+        precondition(loss != .bceWithLogits || outputs == 1, "binary cross-entropy takes one output")
+        precondition(loss != .crossEntropy || outputs >= 2, "cross-entropy takes one output per class, at least 2")
+        widths = [features] + hidden + [outputs]
+        self.activation = activation
+        self.loss = loss
+    }
+
+    public var description: String {
+        "MLP \(widths.map(String.init).joined(separator: " → ")), \(activation.rawValue), \(loss.rawValue)"
+    }
+    public var inputFeatures: Int { widths[0] }
+    public var outputsPerRow: Int { widths[widths.count - 1] }
+    public var targetsPerRow: Int { loss.isRegression ? outputsPerRow : 1 }
+    public var lossElementsPerRow: Int { loss.isRegression ? outputsPerRow : 1 }
+
+    public var parameterShapes: [(name: String, shape: [Int])] {
+        var shapes: [(name: String, shape: [Int])] = []
+        for layer in 0..<(widths.count - 1) {
+            let fanIn: Int = widths[layer], fanOut: Int = widths[layer + 1]
+            shapes.append((name: "\(2 * layer).weight", shape: [fanOut, fanIn]))
+            shapes.append((name: "\(2 * layer).bias", shape: [fanOut]))
+        }
+        return shapes
+    }
+
+    /// Offsets of each layer's weight and bias in the flat parameters.
+    private var layerOffsets: [(weight: Int, bias: Int)] {
+        var offset = 0
+        return (0..<(widths.count - 1)).map { layer in
+            let weight = offset
+            offset += widths[layer + 1] * widths[layer]
+            let bias = offset
+            offset += widths[layer + 1]
+            return (weight, bias)
+        }
+    }
+
+    public func initialParameters(seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<(widths.count - 1)).flatMap { layer in
+            linearLayerInitialization(fanIn: widths[layer], count: widths[layer + 1] * (widths[layer] + 1), state: &state)
+        }
+    }
+
+    /// Forward through every layer: activations[l] is layer l's output (after the nonlinearity for
+    /// hidden layers; raw for the last).
+    @inline(__always)
+    private func forward(_ w: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ activations: [UnsafeMutablePointer<Float>],
+                         _ offsets: [(weight: Int, bias: Int)]) {
+        var layerInput = input
+        for layer in 0..<(widths.count - 1) {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            let out = activations[layer]
+            let hidden = layer < widths.count - 2
+            for o in 0..<fanOut {
+                let z = dot(w + offsets[layer].weight + o * fanIn, layerInput, fanIn) + w[offsets[layer].bias + o]
+                out[o] = !hidden ? z : activation == .relu ? max(z, 0) : Float.tanh(z)
+            }
+            layerInput = UnsafePointer(out)
+        }
+    }
+
+    public func accumulateGradient(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                   rows: Int, gradient g: UnsafeMutablePointer<Float>) -> Double {
+        let offsets = layerOffsets
+        let layers = widths.count - 1
+        let maxWidth = widths.max()!
+        // Per layer: activations and the loss's derivative with respect to them.
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * layers * maxWidth)
+        defer { scratch.deallocate() }
+        let activations = (0..<layers).map { scratch + $0 * maxWidth }
+        let deltas = (0..<layers).map { scratch + (layers + $0) * maxWidth }
+        let k = outputsPerRow
+        var total = 0.0
+        for row in 0..<rows {
+            let input = x + row * widths[0]
+            forward(w, input, activations, offsets)
+            // The loss's derivative with respect to the outputs.
+            let out = activations[layers - 1], delta = deltas[layers - 1]
+            switch loss {
+            case .mse, .l1, .huber:
+                var rowLoss: Float = 0
+                for o in 0..<k {
+                    let (l, dz) = loss.residual(out[o] - y[row * k + o])
+                    rowLoss += l
+                    delta[o] = dz
+                }
+                total += Double(rowLoss)
+            case .bceWithLogits:
+                let (l, dz) = Loss.binaryCrossEntropy(logit: out[0], target: y[row])
+                total += l
+                delta[0] = dz
+            case .crossEntropy:
+                var peak = -Float.infinity
+                for o in 0..<k { peak = max(peak, out[o]) }
+                var sum: Float = 0
+                for o in 0..<k { sum += Float.exp(out[o] - peak) }
+                let target = Int(y[row])
+                total += Double(peak) + Double.log(Double(sum)) - Double(out[target])
+                for o in 0..<k { delta[o] = Float.exp(out[o] - peak) / sum - (o == target ? 1 : 0) }
+            }
+            // Backward, last layer first.
+            for layer in stride(from: layers - 1, through: 0, by: -1) {
+                let fanIn = widths[layer], fanOut = widths[layer + 1]
+                let layerInput = layer == 0 ? input : UnsafePointer(activations[layer - 1])
+                let delta = deltas[layer]
+                for o in 0..<fanOut {
+                    axpy(delta[o], layerInput, g + offsets[layer].weight + o * fanIn, fanIn)
+                    g[offsets[layer].bias + o] += delta[o]
+                }
+                guard layer > 0 else { break }
+                // δ of the layer below: Wᵀδ, times the nonlinearity's derivative.
+                let below = deltas[layer - 1], belowActivation = activations[layer - 1]
+                below.update(repeating: 0, count: fanIn)
+                for o in 0..<fanOut { axpy(delta[o], w + offsets[layer].weight + o * fanIn, below, fanIn) }
+                for i in 0..<fanIn {
+                    let a = belowActivation[i]
+                    below[i] *= activation == .relu ? (a > 0 ? 1 : 0) : 1 - a * a
+                }
+            }
+        }
+        return total
+    }
+
+    public func predict(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs: UnsafeMutablePointer<Float>) {
+        let offsets = layerOffsets
+        let layers = widths.count - 1
+        let maxWidth = widths.max()!
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layers * maxWidth)
+        defer { scratch.deallocate() }
+        let activations = (0..<layers).map { scratch + $0 * maxWidth }
+        let k = outputsPerRow
+        for row in 0..<rows {
+            forward(w, x + row * widths[0], activations, offsets)
+            (outputs + row * k).update(from: activations[layers - 1], count: k)
+        }
+    }
+}

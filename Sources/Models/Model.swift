@@ -1,0 +1,66 @@
+/// A model the trainer can fit: its parameter layout, and one fused kernel that runs forward,
+/// loss and backward over a block of rows.
+///
+/// Parameters are one flat `Float` vector, the tensors of ``parameterShapes`` end to end, named
+/// and shaped as torch's modules name and shape them (`weight` [outputs, inputs], `bias`).
+/// Kernels run on many threads at once on disjoint rows; they read the parameters and write only
+/// the gradient slot they are given.
+public protocol Model: Sendable {
+    /// A short description ("linear regression, 32 → 1, MSE").
+    var description: String { get }
+    /// Features per row (d).
+    var inputFeatures: Int { get }
+    /// Target values per row in the data: outputs for regression, 1 for classification.
+    var targetsPerRow: Int { get }
+    /// Values the model predicts per row: outputs, or one logit per class.
+    var outputsPerRow: Int { get }
+    /// The loss the kernel computes.
+    var loss: Loss { get }
+    /// The tensors, in layout order, with torch's names and shapes.
+    var parameterShapes: [(name: String, shape: [Int])] { get }
+    /// Loss terms per row that the mean divides by: outputs for regression losses (torch's
+    /// `MSELoss` averages over every element), 1 for classification.
+    var lossElementsPerRow: Int { get }
+
+    /// Initial parameters as torch's `nn.Linear` draws them (U(−1/√fan_in, 1/√fan_in)), from `seed`.
+    func initialParameters(seed: UInt64) -> [Float]
+
+    /// Adds Σ over `rows` rows of ∂loss/∂θ into `gradient` and returns Σ of the rows' losses.
+    /// `x` and `y` point at the first row.
+    func accumulateGradient(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                            rows: Int, gradient: UnsafeMutablePointer<Float>) -> Double
+
+    /// Writes the raw outputs (predictions, or logits) of `rows` rows into `outputs`.
+    func predict(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs: UnsafeMutablePointer<Float>)
+}
+
+extension Model {
+    /// The number of parameters.
+    public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+
+    /// nil when `value` is a valid target for this model, else what was expected.
+    public func targetProblem(_ value: Float) -> String? {
+        switch loss {
+        case .bceWithLogits: value == 0 || value == 1 ? nil : "0 or 1"
+        case .crossEntropy:
+            value >= 0 && value < Float(outputsPerRow) && value.rounded() == value
+                ? nil : "a class index in 0..<\(outputsPerRow)"
+        default: nil
+        }
+    }
+}
+
+/// torch's default initialization of an `nn.Linear(fan_in, fan_out)` layer: weights and bias
+/// uniform in ±1/√fan_in. Deterministic in `seed` (SplitMix64).
+func linearLayerInitialization(fanIn: Int, count: Int, state: inout UInt64) -> [Float] {
+    let bound = 1 / Float(fanIn).squareRoot()
+    return (0..<count).map { _ in
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let unit = Float(z >> 40) * 0x1p-24
+        return (2 * unit - 1) * bound
+    }
+}

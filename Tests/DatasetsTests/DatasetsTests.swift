@@ -1,0 +1,66 @@
+import Datasets
+import Testing
+
+@Suite("Datasets")
+struct DatasetsTests {
+    @Test("Synthetic rows are a pure function of (seed, row): generating in pieces gives the same data",
+          arguments: SyntheticRegression.Task.allCases)
+    func counterBased(task: SyntheticRegression.Task) throws {
+        let spec = try SyntheticRegression(task: task, rows: 50, features: 13, outputs: task == .multiclass ? 4 : 1, seed: 9)
+        let whole = try spec.generate()
+        let x = FloatStorage(count: 50 * 13), y = FloatStorage(count: 50 * spec.targetsPerRow)
+        let weights = spec.trueWeights
+        for range in [30..<50, 0..<7, 7..<30] { spec.fill(rows: range, x: x.base, y: y.base, weights: weights) }
+        #expect(x.array == whole.x.array)
+        #expect(y.array == whole.y.array)
+        let other = try SyntheticRegression(task: task, rows: 50, features: 13, outputs: task == .multiclass ? 4 : 1, seed: 10).generate()
+        #expect(other.x.array != whole.x.array, "another seed gives other data")
+        #expect(Set(spec.trueShapes.map(\.name)) == Set(weights.keys))
+    }
+
+    @Test("Synthetic data looks like what it claims: standard normal features, targets from the true model")
+    func statistics() throws {
+        let spec = try SyntheticRegression(task: .linear, rows: 20_000, features: 4, noise: 0, seed: 1)
+        let data = try spec.generate()
+        let values = data.x.array.map(Double.init)
+        let mean = values.reduce(0, +) / Double(values.count)
+        let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
+        #expect(abs(mean) < 0.02 && abs(variance - 1) < 0.03, "mean \(mean), variance \(variance)")
+        let w = spec.trueWeights["weight"]!, b = spec.trueWeights["bias"]![0]
+        for row in [0, 17, 19_999] {
+            let predicted = (0..<4).reduce(Float(0)) { $0 + w[$1] * data.x[row * 4 + $1] } + b
+            #expect(abs(predicted - data.y[row]) < 1e-5)
+        }
+        let labels = try SyntheticRegression(task: .multiclass, rows: 3000, features: 5, outputs: 3, seed: 2).generate().y.array
+        #expect(Set(labels) == [0, 1, 2])
+        let binary = try SyntheticRegression(task: .logistic, rows: 3000, features: 5, seed: 2).generate().y.array
+        let positives = binary.filter { $0 == 1 }.count
+        #expect(Set(binary) == [0, 1] && positives > 500 && positives < 2500)
+    }
+
+    @Test("Bad data is refused with a message naming the row and column")
+    func badInput() throws {
+        do {
+            try Dataset(x: [1, 2, 3, 4, 5, .nan], y: [0, 1], features: 3).validateFinite()
+            Issue.record("NaN accepted")
+        } catch {
+            #expect(error.description == "in-memory data: feature at row 1, column 2 is nan; data must be finite")
+        }
+        do {
+            try Dataset(x: [1, 2, 3, 4], y: [0, .infinity], features: 2).validateFinite()
+            Issue.record("infinity accepted")
+        } catch {
+            #expect(error.description == "in-memory data: target at row 1, column 0 is inf; data must be finite")
+        }
+        #expect(throws: DatasetError.self) { try Dataset(x: [1, 2, 3, 4], y: [0], features: 2) }
+        #expect(throws: DatasetError.self) { try Dataset(x: [1, 2, 3], y: [0], features: 2) }
+        #expect(throws: DatasetError.self) { try Dataset(x: [], y: [], features: 2) }
+        #expect(throws: DatasetError.self) { try SyntheticRegression(task: .multiclass, rows: 10, features: 2, outputs: 1) }
+        #expect(throws: DatasetError.self) { try SyntheticRegression(task: .linear, rows: 0, features: 2) }
+        let data = try Dataset(x: [1, 2, 3, 4, 5, 6, 7, 8], y: [0, 1, 2, 3], features: 2)
+        let (training, validation) = try data.split(validationFraction: 0.25)
+        #expect(training.rows == 3 && validation?.rows == 1 && validation?.y[0] == 3)
+        #expect(throws: DatasetError.self) { try data.split(validationFraction: 1) }
+    }
+}
+
