@@ -20,12 +20,22 @@ let package = Package(
         .library(name: "Topology", targets: ["Topology"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "DataParallel", targets: ["DataParallel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // MARK: - Public API
+
+        /// The trainer: minibatches sharded over pinned workers (concurrentPerform), partial
+        /// gradients summed in a fixed tree order (results identical for any worker count), one
+        /// optimizer step; metrics, early stopping, cancellation, and parallel data generation.
+        .target(
+            name: "DataParallel",
+            dependencies: ["Optim", "Models", "Datasets", "Topology", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: vectorISA
+        ),
 
         /// torch.optim: optimizers, LR schedulers, param groups, state dicts, gradient clipping.
         /// Depends on the standard library only.
@@ -77,6 +87,10 @@ let package = Package(
 
         // MARK: - Tests
 
+        .testTarget(
+            name: "DataParallelTests",
+            dependencies: ["DataParallel", "Models", "Datasets", "Optim", "Topology"]
+        ),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models"]

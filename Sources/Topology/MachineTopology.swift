@@ -126,6 +126,13 @@ public struct WorkerPlan: Sendable, Equatable, CustomStringConvertible {
     /// How many physical cores the process may use.
     public let physicalCores: Int
 
+    /// A plan: `units[w]` for worker w, out of `allowedUnits` PUs on `physicalCores` cores.
+    public init(units: [Int], allowedUnits: Int, physicalCores: Int) {
+        self.units = units
+        self.allowedUnits = allowedUnits
+        self.physicalCores = physicalCores
+    }
+
     /// Whether some workers share a processing unit (more workers than allowed PUs).
     public var sharesProcessingUnits: Bool { units.count > allowedUnits }
     /// Whether some workers run on SMT siblings of other workers' cores.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CHwloc
 
 /// Binding of the calling thread to processing units, with a soft fallback: where the system
@@ -20,6 +23,16 @@ public enum ThreadBinding {
         let bitmap = makeBitmap(units)
         defer { hwloc_bitmap_free(bitmap) }
         return hwloc_set_cpubind(topology.handle, bitmap, Int32(HWLOC_CPUBIND_THREAD.rawValue)) == 0
+    }
+
+    /// Binds another thread of this process, by its pthread handle, to `units`. Returns false when
+    /// the system refuses (for instance because the thread has exited).
+    @discardableResult
+    public static func bind(thread: pthread_t, to units: [Int]) -> Bool {
+        guard !units.isEmpty, let topology = try? HwlocTopology.shared.get() else { return false }
+        let bitmap = makeBitmap(units)
+        defer { hwloc_bitmap_free(bitmap) }
+        return hwloc_set_thread_cpubind(topology.handle, thread, bitmap, Int32(HWLOC_CPUBIND_THREAD.rawValue)) == 0
     }
 
     /// The OS index of the PU the calling thread last ran on; nil when hwloc cannot tell.

@@ -1,0 +1,251 @@
+import Datasets
+import Models
+import Optim
+import Synchronization
+import Topology
+
+/// How to train.
+public struct FitConfiguration: Sendable, Equatable {
+    /// Rows per minibatch (one optimizer step each).
+    public var batchSize: Int
+    /// Passes over the training data.
+    public var epochs: Int
+    /// Workers; nil means every allowed core (capped by the CPU quota). More workers than cores is
+    /// allowed: they share cores, and the report says so.
+    public var workers: Int?
+    /// Pin workers to cores (hwloc); false lets the scheduler place them.
+    public var bind: Bool
+    /// Seed of the minibatch order.
+    public var seed: UInt64
+    /// Visit minibatches in a seeded random order each epoch (rows within a minibatch keep their
+    /// order, so reads stream).
+    public var shuffle: Bool
+    /// Rows per partial gradient. Fixed for a given minibatch, whatever the worker count: this is
+    /// what makes results identical for any number of workers.
+    public var chunkRows: Int
+    /// Stop when the validation loss has not improved by `minDelta` for `patience` epochs, and
+    /// keep the best weights; nil trains every epoch.
+    public var earlyStopping: EarlyStopping?
+
+    /// When to stop early.
+    public struct EarlyStopping: Sendable, Equatable {
+        public var patience: Int
+        public var minDelta: Double
+        public init(patience: Int = 3, minDelta: Double = 0) {
+            self.patience = patience
+            self.minDelta = minDelta
+        }
+    }
+
+    public init(batchSize: Int = 4096, epochs: Int = 10, workers: Int? = nil, bind: Bool = true, seed: UInt64 = 0,
+                shuffle: Bool = true, chunkRows: Int = 4096, earlyStopping: EarlyStopping? = nil) {
+        self.batchSize = batchSize; self.epochs = epochs; self.workers = workers; self.bind = bind
+        self.seed = seed; self.shuffle = shuffle; self.chunkRows = chunkRows; self.earlyStopping = earlyStopping
+    }
+
+    /// Checks the settings, throwing a message that names the bad one.
+    public func validate() throws(TrainingError) {
+        guard batchSize > 0 else { throw .invalidConfiguration("batch size must be at least 1, got \(batchSize)") }
+        guard epochs >= 0 else { throw .invalidConfiguration("epochs must be 0 or more, got \(epochs)") }
+        if let workers, workers < 1 { throw .invalidConfiguration("workers must be at least 1, got \(workers)") }
+        guard chunkRows > 0 else { throw .invalidConfiguration("chunk rows must be at least 1, got \(chunkRows)") }
+        if let early = earlyStopping, early.patience < 1 {
+            throw .invalidConfiguration("early-stopping patience must be at least 1, got \(early.patience)")
+        }
+    }
+
+    /// The worker count to use: the configured one, or every allowed core.
+    public var resolvedWorkers: Int { workers ?? defaultWorkerCount() }
+}
+
+/// A learning-rate schedule stepped once per epoch.
+public enum EpochSchedule {
+    /// Any stepping scheduler (StepLR, CosineAnnealingLR, ...).
+    case stepping(any Scheduler)
+    /// ReduceLROnPlateau, stepped on the validation loss (the training loss without validation).
+    case plateau(ReduceLROnPlateau)
+}
+
+/// Stops a running fit between minibatches, from any thread.
+public final class CancellationFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    public init() {}
+    /// Asks the fit to stop after the current step.
+    public func cancel() { raised.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { raised.load(ordering: .relaxed) }
+}
+
+/// Every allowed core, capped by the CPU quota the process runs under.
+func defaultWorkerCount() -> Int {
+    let cores = (try? MachineTopology.current().cores.count) ?? 1
+    return max(1, cores)
+}
+
+extension Model {
+    /// The model's parameters as an optimizer takes them, initialized as torch's `nn.Linear` would.
+    public func makeParameters(seed: UInt64 = 0) -> Parameters<Float> {
+        let parameters = Parameters<Float>(shapes: parameterShapes)
+        parameters.values.assign(initialParameters(seed: seed))
+        return parameters
+    }
+
+    /// Throws, naming the problem, when `data` cannot train this model.
+    public func check(_ data: Dataset) throws(TrainingError) {
+        guard data.features == inputFeatures else {
+            throw .incompatibleData("\(data.name): rows have \(data.features) features, the model takes \(inputFeatures)")
+        }
+        guard data.targetsPerRow == targetsPerRow else {
+            throw .incompatibleData("\(data.name): rows have \(data.targetsPerRow) target(s), the model needs \(targetsPerRow)")
+        }
+        do { try data.validateFinite() } catch { throw .incompatibleData(error.description) }
+        if loss == .bceWithLogits || loss == .crossEntropy {
+            for row in 0..<data.rows {
+                if let expected = targetProblem(data.y[row]) {
+                    throw .incompatibleData(DatasetError.invalidTarget(data.name, row: row, value: data.y[row], expected: expected).description)
+                }
+            }
+        }
+    }
+}
+
+/// Fits `model` to `data`, data-parallel on every allowed core, one optimizer step per minibatch.
+///
+/// Each minibatch is cut into chunks of ``FitConfiguration/chunkRows`` rows; the workers compute
+/// the chunks' partial gradients with the model's fused kernel, the partials are summed in a
+/// fixed tree order into `parameters.grad`, and the optimizer steps once (LBFGS re-evaluates its
+/// closure as further full passes over the minibatch). The weights after training are bitwise the
+/// same for any number of workers and from run to run.
+///
+/// ```swift
+/// let data = try SyntheticRegression(task: .linear, rows: 1 << 20, features: 32).generate()
+/// let model = LinearRegression(features: 32)
+/// let parameters = model.makeParameters(seed: 1)
+/// let report = try fit(model, parameters: parameters, data: data,
+///                      optimizer: Adam([parameters], lr: 0.01),
+///                      configuration: FitConfiguration(batchSize: 65_536, epochs: 5))
+/// print(report.epochs.last!.trainingLoss, report.rowsPerSecond)
+/// ```
+///
+/// - Parameters:
+///   - parameters: the model's parameters (``Models/Model/makeParameters(seed:)``), trained in place.
+///   - validation: data scored after each epoch (and used by early stopping and plateau schedules).
+///   - optimizer: any optimizer of `Optim` over `parameters`.
+///   - schedule: a learning-rate schedule stepped after each epoch.
+///   - progress: called after each epoch, on the calling thread.
+///   - cancellation: raise it to stop between minibatches.
+/// - Throws: ``TrainingError`` for a bad configuration or data that does not fit the model (before
+///   any step), or when the loss diverges (the parameters then hold the last finite weights).
+public func fit<M: Model>(
+    _ model: M, parameters: Parameters<Float>, data: Dataset, validation: Dataset? = nil,
+    optimizer: any Optimizer<Float>, schedule: EpochSchedule? = nil, configuration: FitConfiguration = .init(),
+    progress: ((EpochReport) -> Void)? = nil, cancellation: CancellationFlag? = nil
+) throws(TrainingError) -> TrainingReport {
+    try configuration.validate()
+    guard parameters.count == model.parameterCount,
+          parameters.tensors.map(\.shape) == model.parameterShapes.map(\.shape) else {
+        throw .invalidConfiguration("the parameters' tensors \(parameters.tensors.map(\.shape)) are not the model's \(model.parameterShapes.map(\.shape))")
+    }
+    try model.check(data)
+    if let validation { try model.check(validation) }
+
+    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
+    defer { pool.release() }
+    let batchSize = min(configuration.batchSize, data.rows)
+    let engine = GradientEngine(model: model, pool: pool, chunkRows: min(configuration.chunkRows, batchSize), maxRows: batchSize)
+    var report = TrainingReport()
+    report.placement = pool.placement
+    let batches = (data.rows + batchSize - 1) / batchSize
+    let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Float>.stride
+    var lastFinite = parameters.values.array
+    var best: (loss: Double, weights: [Float])?
+    var epochsWithoutImprovement = 0
+
+    training: for epoch in 1...max(configuration.epochs, 1) where configuration.epochs > 0 {
+        let epochStart = ContinuousClock.now
+        let learningRate = optimizer.learningRate(group: 0)
+        let order = batchOrder(batches, epoch: epoch, seed: configuration.seed, shuffle: configuration.shuffle)
+        var lossSum = 0.0
+        var rowsThisEpoch = 0
+        for (position, batch) in order.enumerated() {
+            if cancellation?.isCancelled == true { report.stopReason = .cancelled; break training }
+            let rows = (batch * batchSize)..<min((batch + 1) * batchSize, data.rows)
+            var closureSeconds = 0.0
+            let stepStart = ContinuousClock.now
+            let loss = optimizer.step {
+                let start = ContinuousClock.now
+                defer { closureSeconds += seconds(ContinuousClock.now - start) }
+                return engine.gradient(of: parameters, data: data, rows: rows)
+            }
+            report.stepSeconds += seconds(ContinuousClock.now - stepStart) - closureSeconds
+            guard loss.isFinite, parameters.values.array.allSatisfy(\.isFinite) else {
+                parameters.values.assign(lastFinite)
+                finish(&report, engine, pool)
+                throw .diverged(epoch: epoch, batch: position + 1, loss: loss.isFinite ? .nan : loss, report: report)
+            }
+            lastFinite = parameters.values.array
+            lossSum += loss * Double(rows.count)
+            rowsThisEpoch += rows.count
+        }
+        let trainingTime = seconds(ContinuousClock.now - epochStart)
+        report.trainingSeconds += trainingTime
+        report.rowsProcessed += rowsThisEpoch
+        report.bytesRead += rowsThisEpoch * bytesPerRow
+        guard rowsThisEpoch > 0 else { break }
+        let metrics = validation.map { evaluate(model, parameters: parameters, data: $0, pool: pool, chunkRows: engine.chunkRows) }
+        let epochReport = EpochReport(epoch: epoch, trainingLoss: lossSum / Double(rowsThisEpoch), validation: metrics,
+                                      learningRate: learningRate, seconds: trainingTime,
+                                      rowsPerSecond: Double(rowsThisEpoch) / max(trainingTime, 1e-9))
+        report.epochs.append(epochReport)
+        progress?(epochReport)
+        if report.stopReason == .cancelled { break }
+
+        let monitored = metrics?.loss ?? epochReport.trainingLoss
+        switch schedule {
+        case .stepping(let scheduler)?: try? scheduler.step()
+        case .plateau(let plateau)?: plateau.step(metric: monitored)
+        case nil: break
+        }
+        if let early = configuration.earlyStopping {
+            if best == nil || monitored < best!.loss - early.minDelta {
+                best = (monitored, parameters.values.array)
+                epochsWithoutImprovement = 0
+            } else {
+                epochsWithoutImprovement += 1
+                if epochsWithoutImprovement >= early.patience {
+                    parameters.values.assign(best!.weights)
+                    report.stopReason = .earlyStopped
+                    break training
+                }
+            }
+        }
+    }
+    report.finalMetrics = evaluate(model, parameters: parameters, data: validation ?? data, pool: pool, chunkRows: engine.chunkRows)
+    report.trueWeightDistance = distanceToTruth(parameters, data.trueWeights)
+    finish(&report, engine, pool)
+    return report
+}
+
+private func finish<M>(_ report: inout TrainingReport, _ engine: GradientEngine<M>, _ pool: WorkerPool) {
+    report.computeSeconds = engine.computeSeconds
+    report.reduceSeconds = engine.reduceSeconds
+    report.placement = pool.placement
+}
+
+/// The order of the minibatches in `epoch`: a seeded permutation (SplitMix64-driven Fisher-Yates)
+/// that depends on the seed and the epoch, never on the workers.
+func batchOrder(_ count: Int, epoch: Int, seed: UInt64, shuffle: Bool) -> [Int] {
+    var order = Array(0..<count)
+    guard shuffle, count > 1 else { return order }
+    var state = seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+    func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    for i in stride(from: count - 1, to: 0, by: -1) {
+        order.swapAt(i, Int(next() % UInt64(i + 1)))
+    }
+    return order
+}

@@ -1,0 +1,92 @@
+import Datasets
+import Models
+import Optim
+
+/// Computes the mean loss and its gradient over a block of rows, data-parallel and
+/// deterministic: chunk partials on the workers, a fixed-order tree reduction in parallel over
+/// cache-line-aligned slices of the gradient, the result in the parameters' gradient buffer.
+final class GradientEngine<M: Model> {
+    let model: M
+    let pool: WorkerPool
+    let chunkRows: Int
+    let parameterCount: Int
+    /// Slot stride in floats: the parameter count rounded up to a cache line (16 floats), so that
+    /// no two workers' slots share a line.
+    let stride: Int
+    private var slots: SharedBuffer<Float>
+    private var losses: SharedBuffer<Double>
+    private var capacity: Int
+    private(set) var computeSeconds = 0.0
+    private(set) var reduceSeconds = 0.0
+
+    init(model: M, pool: WorkerPool, chunkRows: Int, maxRows: Int) {
+        self.model = model
+        self.pool = pool
+        self.chunkRows = chunkRows
+        parameterCount = model.parameterCount
+        stride = (model.parameterCount + 15) / 16 * 16
+        capacity = (maxRows + chunkRows - 1) / chunkRows
+        slots = .allocate(count: capacity * stride, repeating: 0)
+        losses = .allocate(count: capacity, repeating: 0)
+    }
+
+    deinit {
+        slots.deallocate()
+        losses.deallocate()
+    }
+
+    /// Writes ∂(mean loss)/∂θ over `rows` of `data` into `parameters.grad` and returns the mean loss.
+    func gradient(of parameters: Parameters<Float>, data: Dataset, rows: Range<Int>) -> Double {
+        let plan = ShardPlan(rows: rows, chunkRows: chunkRows)
+        let chunkCount = plan.chunkCount
+        precondition(chunkCount <= capacity, "minibatch larger than the engine was sized for")
+        let model = self.model, stride = self.stride, count = parameterCount
+        let slots = self.slots, losses = self.losses, workers = pool.workers
+        let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: count)
+        let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
+        let d = data.features, k = data.targetsPerRow
+
+        var start = ContinuousClock.now
+        pool.run { w in
+            for c in plan.chunks(worker: w, of: workers) {
+                let slot = slots.base + c * stride
+                slot.update(repeating: 0, count: stride)
+                let chunk = plan.chunk(c)
+                losses[c] = model.accumulateGradient(
+                    parameters: theta.base, x: x.base + chunk.lowerBound * d, y: y.base + chunk.lowerBound * k,
+                    rows: chunk.count, gradient: slot)
+            }
+        }
+        var now = ContinuousClock.now
+        computeSeconds += seconds(now - start)
+        start = now
+
+        // Reduce in parallel over slices when there is enough to share; the order per element is
+        // the same either way.
+        if chunkCount > 1 {
+            if chunkCount * count >= 1 << 16 && workers > 1 {
+                let slice = ((count + workers - 1) / workers + 15) / 16 * 16
+                pool.run { w in
+                    let lower = min(w * slice, count), upper = min(lower + slice, count)
+                    if lower < upper { reduceTree(slots, stride: stride, count: chunkCount, elements: lower..<upper) }
+                }
+            } else {
+                reduceTree(slots, stride: stride, count: chunkCount, elements: 0..<count)
+            }
+        }
+        let lossSum = reduceTree(losses, count: chunkCount)
+        let elements = Float(rows.count * model.lossElementsPerRow)
+        let scale = 1 / elements
+        parameters.grad.withUnsafeMutableBufferPointer { g in
+            for j in 0..<count { g[j] = slots[j] * scale }
+        }
+        parameters.markAllGradientsDefined()
+        now = ContinuousClock.now
+        reduceSeconds += seconds(now - start)
+        return lossSum / Double(elements)
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}

@@ -1,0 +1,40 @@
+/// A raw buffer that worker threads share: the one place in the trainer where memory crosses
+/// threads without Swift's checking.
+///
+/// Why it is safe, by construction of every use in this module:
+/// - During a parallel phase (one `DispatchQueue.concurrentPerform`), worker w writes only its own
+///   disjoint elements (its chunks' gradient slots and loss partials, its slice of the reduction,
+///   its rows of generated data) and reads only data no one writes in that phase (the features,
+///   the parameters, other chunks' finished partials).
+/// - Phases are separated by `concurrentPerform`'s return, which happens-after every iteration,
+///   so what one phase wrote is visible to the next.
+/// - The storage outlives every phase: its owner (a `FloatStorage`, `Parameters`, or a scratch
+///   allocation the trainer frees after its last phase) is held by the caller throughout.
+struct SharedBuffer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+    let count: Int
+
+    init(_ base: UnsafeMutablePointer<Element>, count: Int) {
+        self.base = base
+        self.count = count
+    }
+
+    /// A new allocation of `count` elements, 64-byte aligned, initialized to `value`; release it
+    /// with ``deallocate()``.
+    static func allocate(count: Int, repeating value: Element) -> SharedBuffer {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Element>.stride, alignment: 64)
+        let base = raw.bindMemory(to: Element.self, capacity: max(count, 1))
+        base.initialize(repeating: value, count: max(count, 1))
+        return SharedBuffer(base, count: count)
+    }
+
+    func deallocate() {
+        base.deinitialize(count: max(count, 1))
+        UnsafeMutableRawPointer(base).deallocate()
+    }
+
+    subscript(index: Int) -> Element {
+        get { base[index] }
+        nonmutating set { base[index] = newValue }
+    }
+}

@@ -1,0 +1,135 @@
+import Dispatch
+import Synchronization
+import Topology
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the workers ran.
+public struct Placement: Sendable, Equatable, Codable {
+    /// The number of workers.
+    public var workers: Int
+    /// The OS index of each worker's processing unit; empty when unpinned.
+    public var units: [Int]
+    /// Whether workers were bound to their units.
+    public var pinned: Bool
+    /// Why workers ran unpinned, or that some shared processing units; nil when neither.
+    public var note: String?
+}
+
+/// Runs `workers` iterations of a body with `DispatchQueue.concurrentPerform`, iteration w bound
+/// to processing unit plan[w].
+///
+/// libdispatch hands iterations to threads dynamically, the calling thread takes part, and its
+/// pool threads live on between calls. So binding is by iteration, cached per thread (no system
+/// call when a thread is already where iteration w must run), the caller's own binding is put
+/// back after each run, and ``release()`` unbinds every thread the pool pinned when a fit ends
+/// (by its pthread handle; a generation count invalidates the threads' caches), so that work
+/// after the fit still spreads over every allowed core.
+final class WorkerPool {
+    let workers: Int
+    let plan: WorkerPlan
+    private(set) var pinned: Bool
+    private let allowedUnits: [Int]
+    private let refusals = Counter()
+    private let pinnedThreads = ThreadSet()
+    private(set) var note: String?
+
+    /// - Parameters:
+    ///   - workers: how many iterations each run has (may exceed the allowed cores).
+    ///   - bind: whether to pin workers; false runs them where the scheduler puts them.
+    init(workers: Int, bind: Bool) {
+        self.workers = workers
+        let machine = try? MachineTopology.current()
+        plan = machine?.plan(workers: workers) ?? WorkerPlan(units: [], allowedUnits: 0, physicalCores: 0)
+        allowedUnits = machine?.processingUnits ?? []
+        pinned = bind && !plan.units.isEmpty
+        if bind && machine == nil { note = "hwloc could not read the machine: workers run unpinned" }
+        if plan.sharesProcessingUnits {
+            note = "\(workers) workers on \(plan.allowedUnits) allowed processing units: some workers share a core"
+        }
+    }
+
+    var placement: Placement {
+        Placement(workers: workers, units: pinned ? plan.units : [], pinned: pinned, note: note)
+    }
+
+    /// Runs `body(w)` for w in 0..<workers, in parallel, each on its planned unit.
+    func run(_ body: @Sendable (Int) -> Void) {
+        guard pinned else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+            return
+        }
+        let callerBinding = ThreadBinding.current()
+        let units = plan.units
+        let refusals = self.refusals
+        let pinnedThreads = self.pinnedThreads
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let unit = units[w]
+            if boundUnit() != unit {
+                if ThreadBinding.bind(to: [unit]) {
+                    setBoundUnit(unit)
+                    pinnedThreads.threads.withLock { _ = $0.insert(pthread_self()) }
+                } else {
+                    refusals.value.add(1, ordering: .relaxed)
+                }
+            }
+            body(w)
+        }
+        if let callerBinding { ThreadBinding.bind(to: callerBinding) }
+        setBoundUnit(nil)
+        if refusals.value.load(ordering: .relaxed) > 0 {
+            // The system refused (EINVAL, EPERM, ENOSYS): run unpinned from now on, and say so once.
+            pinned = false
+            note = "binding refused by the system: workers run unpinned"
+        }
+    }
+
+    /// Unbinds every thread this pool pinned, so that later work is not confined to the units of
+    /// this fit, and invalidates the threads' cached bindings.
+    func release() {
+        guard !allowedUnits.isEmpty else { return }
+        let threads = pinnedThreads.threads.withLock { threads in
+            defer { threads.removeAll() }
+            return threads
+        }
+        // A thread that has since exited just refuses; pool threads idle for 5 s before exiting,
+        // so the ones pinned by this fit are still there.
+        for thread in threads { ThreadBinding.bind(thread: thread, to: allowedUnits) }
+        bindingGeneration.value.add(1, ordering: .relaxed)
+    }
+}
+
+/// The threads a pool pinned, shared by the iterations of its runs.
+final class ThreadSet: Sendable {
+    let threads = Mutex<Set<pthread_t>>([])
+}
+
+/// A count shared by the iterations of a run.
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// The unit the calling thread is bound to by a pool (thread-local), or nil.
+private let boundUnitKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
+
+/// Incremented when a pool releases its threads: cached bindings of older generations are stale.
+private let bindingGeneration = Counter()
+
+/// The unit the calling thread was bound to in this generation, or nil. The thread-local value
+/// packs (generation, unit + 1).
+private func boundUnit() -> Int? {
+    guard let value = pthread_getspecific(boundUnitKey) else { return nil }
+    let packed = Int(bitPattern: value)
+    guard packed >> 24 == bindingGeneration.value.load(ordering: .relaxed) & 0xFF_FFFF else { return nil }
+    return (packed & 0xFF_FFFF) - 1
+}
+
+private func setBoundUnit(_ unit: Int?) {
+    let generation = bindingGeneration.value.load(ordering: .relaxed) & 0xFF_FFFF
+    pthread_setspecific(boundUnitKey, unit.flatMap { UnsafeRawPointer(bitPattern: generation << 24 | ($0 + 1)) })
+}

@@ -1,0 +1,196 @@
+import DataParallel
+import Datasets
+import Dispatch
+import Foundation
+import Models
+import Optim
+import Synchronization
+import Testing
+import Topology
+
+extension DataParallelTests {
+@Suite("Trainer")
+struct TrainerTests {
+    @Test("A linear regression fit recovers the true weights and reports what it did")
+    func fitsLinearRegression() throws {
+        let spec = try SyntheticRegression(task: .linear, rows: 20_000, features: 16, noise: 0.05, seed: 1)
+        let (training, validation) = try spec.generate(workers: 2).split(validationFraction: 0.2)
+        let model = LinearRegression(features: 16)
+        let parameters = model.makeParameters(seed: 1)
+        var seen: [Int] = []
+        let report = try fit(model, parameters: parameters, data: training, validation: validation,
+                             optimizer: Adam([parameters], lr: 0.05),
+                             configuration: FitConfiguration(batchSize: 1024, epochs: 8, workers: 2)) { seen.append($0.epoch) }
+        #expect(seen == Array(1...8))
+        #expect(report.epochs.count == 8 && report.stopReason == .completed)
+        #expect(report.epochs.last!.trainingLoss < report.epochs.first!.trainingLoss)
+        let final = try #require(report.finalMetrics)
+        #expect(final.r2! > 0.99, "R² \(final.r2!)")
+        #expect(abs(final.mse! - 0.0025) < 0.002, "noise variance is 0.0025, MSE \(final.mse!)")
+        #expect(report.trueWeightDistance! < 0.02)
+        #expect(report.rowsProcessed == 8 * training.rows)
+        #expect(report.bytesRead == report.rowsProcessed * 17 * 4)
+        #expect(report.rowsPerSecond > 0 && report.computeSeconds > 0 && report.placement.workers == 2)
+    }
+
+    @Test("Classification fits report accuracy and log-loss")
+    func fitsClassifiers() throws {
+        let binary = try SyntheticRegression(task: .logistic, rows: 8000, features: 10, noise: 0.1, seed: 2).generate()
+        let logistic = LogisticRegression(features: 10)
+        let p1 = logistic.makeParameters()
+        let r1 = try fit(logistic, parameters: p1, data: binary, optimizer: Adam([p1], lr: 0.05),
+                         configuration: FitConfiguration(batchSize: 512, epochs: 5, workers: 2))
+        #expect(r1.finalMetrics!.accuracy! > 0.95 && r1.finalMetrics!.logLoss! < 0.2)
+        let classes = try SyntheticRegression(task: .multiclass, rows: 8000, features: 10, outputs: 3, noise: 0.1, seed: 2).generate()
+        let softmax = SoftmaxRegression(features: 10, classes: 3)
+        let p2 = softmax.makeParameters()
+        let r2 = try fit(softmax, parameters: p2, data: classes, optimizer: Adam([p2], lr: 0.05),
+                         configuration: FitConfiguration(batchSize: 512, epochs: 5, workers: 2))
+        #expect(r2.finalMetrics!.accuracy! > 0.9, "accuracy \(r2.finalMetrics!.accuracy!)")
+    }
+
+    @Test("Generating data on the workers gives the serial generator's values")
+    func parallelGeneration() throws {
+        let spec = try SyntheticRegression(task: .nonlinear, rows: 10_000, features: 7, seed: 4)
+        let serial = try spec.generate()
+        for workers in [1, 3, 8] {
+            let parallel = try spec.generate(workers: workers, chunkRows: 333)
+            #expect(parallel.x.array == serial.x.array && parallel.y.array == serial.y.array)
+        }
+    }
+
+    @Test("After a pinned fit, the caller's binding is what it was and plain concurrentPerform spreads over every allowed core")
+    func bindingDoesNotLeak() throws {
+        let machine = try MachineTopology.current()
+        let callerBefore = ThreadBinding.current()
+        let data = try SyntheticRegression(task: .linear, rows: 20_000, features: 8, seed: 1).generate()
+        let model = LinearRegression(features: 8)
+        let parameters = model.makeParameters()
+        let report = try fit(model, parameters: parameters, data: data, optimizer: SGD([parameters], lr: 0.01),
+                             configuration: FitConfiguration(batchSize: 2048, epochs: 2, workers: machine.processingUnits.count, bind: true))
+        #expect(ThreadBinding.current() == callerBefore)
+        if report.placement.pinned { #expect(report.placement.units.count == machine.processingUnits.count) }
+
+        // Busy iterations long enough that libdispatch spreads them; retry against noise.
+        var covered: Set<Int> = []
+        for _ in 0..<5 where covered != Set(machine.processingUnits) {
+            let seen = Mutex<Set<Int>>([])
+            let bindings = Mutex<Set<[Int]>>([])
+            DispatchQueue.concurrentPerform(iterations: machine.processingUnits.count * 2) { _ in
+                let start = ContinuousClock.now
+                var spin = 0.0
+                while ContinuousClock.now - start < .milliseconds(30) { spin += 1 }
+                if let unit = ThreadBinding.lastProcessingUnit() { seen.withLock { _ = $0.insert(unit) } }
+                if let binding = ThreadBinding.current() { bindings.withLock { _ = $0.insert(binding) } }
+            }
+            covered = seen.withLock { $0 }
+            #expect(bindings.withLock { $0 }.allSatisfy { Set($0) == Set(machine.processingUnits) },
+                    "a thread is still pinned after the fit: \(bindings.withLock { $0 })")
+        }
+        #expect(covered == Set(machine.processingUnits))
+    }
+
+    @Test("More workers than cores is allowed, and the report says the workers share cores")
+    func oversubscription() throws {
+        let machine = try MachineTopology.current()
+        let data = try SyntheticRegression(task: .linear, rows: 4000, features: 4, seed: 1).generate()
+        let model = LinearRegression(features: 4)
+        let parameters = model.makeParameters()
+        let report = try fit(model, parameters: parameters, data: data, optimizer: SGD([parameters], lr: 0.01),
+                             configuration: FitConfiguration(batchSize: 1000, epochs: 1, workers: machine.processingUnits.count + 3))
+        #expect(report.placement.note?.contains("share a core") == true)
+    }
+
+    @Test("Bad input is a clear error before any step, never a crash")
+    func badInput() throws {
+        let model = LinearRegression(features: 3)
+        let parameters = model.makeParameters()
+        let optimizer = try SGD([parameters], lr: 0.1)
+        let good = try Dataset(x: [1, 2, 3, 4, 5, 6], y: [1, 2], features: 3)
+        func message(_ body: () throws -> Void) -> String? {
+            do { try body(); return nil } catch { return "\(error)" }
+        }
+        #expect(message { _ = try fit(model, parameters: parameters, data: good, optimizer: optimizer,
+                                      configuration: FitConfiguration(batchSize: 0)) } == "invalid configuration: batch size must be at least 1, got 0")
+        #expect(message { _ = try fit(model, parameters: parameters, data: good, optimizer: optimizer,
+                                      configuration: FitConfiguration(workers: 0)) } == "invalid configuration: workers must be at least 1, got 0")
+        let wide = try Dataset(x: [1, 2, 3, 4], y: [1, 2], features: 2)
+        #expect(message { _ = try fit(model, parameters: parameters, data: wide, optimizer: optimizer) }
+                == "in-memory data: rows have 2 features, the model takes 3")
+        let nan = try Dataset(x: [1, 2, 3, 4, .infinity, 6], y: [1, 2], features: 3)
+        #expect(message { _ = try fit(model, parameters: parameters, data: nan, optimizer: optimizer) }
+                == "in-memory data: feature at row 1, column 1 is inf; data must be finite")
+        let labels = try Dataset(x: [1, 2, 3, 4, 5, 6], y: [1, 2], features: 3)
+        let logistic = LogisticRegression(features: 3)
+        let lp = logistic.makeParameters()
+        #expect(message { _ = try fit(logistic, parameters: lp, data: labels, optimizer: SGD([lp])) }
+                == "in-memory data: target at row 1 is 2.0, expected 0 or 1")
+        let other = LinearRegression(features: 3, outputs: 2).makeParameters()
+        #expect(message { _ = try fit(model, parameters: other, data: good, optimizer: optimizer) }?
+            .hasPrefix("invalid configuration: the parameters' tensors [[2, 3], [2]] are not the model's [[1, 3], [1]]") == true)
+        #expect(parameters.values.array == model.initialParameters(seed: 0), "no step was taken")
+    }
+
+    @Test("A diverging fit stops with a clear error and keeps the last finite weights")
+    func divergence() throws {
+        let data = try SyntheticRegression(task: .linear, rows: 4000, features: 8, seed: 1).generate()
+        let model = LinearRegression(features: 8)
+        let parameters = model.makeParameters()
+        do {
+            _ = try fit(model, parameters: parameters, data: data, optimizer: SGD([parameters], lr: 50),
+                        configuration: FitConfiguration(batchSize: 500, epochs: 20, workers: 2))
+            Issue.record("lr 50 did not diverge")
+        } catch let error as TrainingError {
+            guard case .diverged = error else { Issue.record("\(error)"); return }
+            #expect("\(error)".hasPrefix("training diverged"))
+            #expect(parameters.values.array.allSatisfy { $0.isFinite })
+        }
+    }
+
+    @Test("Early stopping keeps the best weights; cancellation stops between minibatches")
+    func stoppingEarly() throws {
+        let spec = try SyntheticRegression(task: .linear, rows: 6000, features: 6, noise: 0.5, seed: 3)
+        let (training, validation) = try spec.generate().split(validationFraction: 0.3)
+        let model = LinearRegression(features: 6)
+        let parameters = model.makeParameters()
+        let report = try fit(model, parameters: parameters, data: training, validation: validation,
+                             optimizer: SGD([parameters], lr: 0.1),
+                             configuration: FitConfiguration(batchSize: 256, epochs: 200, workers: 2,
+                                                             earlyStopping: .init(patience: 2, minDelta: 1e-4)))
+        #expect(report.stopReason == .earlyStopped && report.epochs.count < 200)
+        let best = report.epochs.compactMap { $0.validation?.loss }.min()!
+        #expect(abs(report.finalMetrics!.loss - best) < 1e-9, "the best epoch's weights were kept")
+
+        let flag = CancellationFlag()
+        let cancelled = try fit(model, parameters: parameters, data: training, optimizer: SGD([parameters], lr: 0.01),
+                                configuration: FitConfiguration(batchSize: 256, epochs: 50, workers: 2)) { epoch in
+            if epoch.epoch == 3 { flag.cancel() }
+        }
+        #expect(cancelled.stopReason == .completed, "without the flag passed, the fit runs to the end")
+        let another = CancellationFlag()
+        let stopped = try fit(model, parameters: parameters, data: training, optimizer: SGD([parameters], lr: 0.01),
+                              configuration: FitConfiguration(batchSize: 256, epochs: 50, workers: 2),
+                              progress: { if $0.epoch == 3 { another.cancel() } }, cancellation: another)
+        #expect(stopped.stopReason == .cancelled && stopped.epochs.count == 3)
+    }
+
+    @Test("Schedules step once per epoch; LBFGS fits through full data-parallel closures")
+    func schedulesAndLBFGS() throws {
+        let data = try SyntheticRegression(task: .linear, rows: 4000, features: 5, noise: 0.01, seed: 9).generate()
+        let model = LinearRegression(features: 5)
+        let parameters = model.makeParameters()
+        let optimizer = try SGD([parameters], lr: 0.1)
+        let report = try fit(model, parameters: parameters, data: data, optimizer: optimizer,
+                             schedule: .stepping(StepLR(optimizer, stepSize: 2, gamma: 0.5)),
+                             configuration: FitConfiguration(batchSize: 1000, epochs: 5, workers: 2))
+        #expect(report.epochs.map(\.learningRate) == [0.1, 0.1, 0.05, 0.05, 0.025])
+
+        let lp = model.makeParameters()
+        let lbfgs = try LBFGS([lp], lr: 1, maxIter: 20, lineSearchFn: .strongWolfe)
+        let full = try fit(model, parameters: lp, data: data, optimizer: lbfgs,
+                           configuration: FitConfiguration(batchSize: 4000, epochs: 3, workers: 2))
+        #expect(full.finalMetrics!.r2! > 0.999)
+        #expect(full.trueWeightDistance! < 0.01)
+    }
+}
+}
