@@ -32,12 +32,17 @@ final class WorkerPool {
     private(set) var pinned: Bool
     private let allowedUnits: [Int]
     private let refusals = Counter()
-    private let pinnedThreads = ThreadSet()
+    /// Threads this pool has pinned (read and written by the caller only).
+    private var pinnedThreads: Set<pthread_t> = []
+    /// Slot w: the thread that pinned itself for iteration w in the current run, or 0.
+    private let newlyPinned: SharedBuffer<pthread_t>
     private(set) var note: String?
 
     /// - Parameters:
     ///   - workers: how many iterations each run has (may exceed the allowed cores).
     ///   - bind: whether to pin workers; false runs them where the scheduler puts them.
+    deinit { newlyPinned.deallocate() }
+
     init(workers: Int, bind: Bool) {
         self.workers = workers
         let machine = try? MachineTopology.current()
@@ -45,6 +50,7 @@ final class WorkerPool {
         allowedUnits = machine?.processingUnits ?? []
         pinned = bind && !plan.units.isEmpty
         if bind && machine == nil { note = "hwloc could not read the machine: workers run unpinned" }
+        newlyPinned = .allocate(count: workers, repeating: 0)
         if plan.sharesProcessingUnits {
             note = "\(workers) workers on \(plan.allowedUnits) allowed processing units: some workers share a core"
         }
@@ -63,13 +69,13 @@ final class WorkerPool {
         let callerBinding = ThreadBinding.current()
         let units = plan.units
         let refusals = self.refusals
-        let pinnedThreads = self.pinnedThreads
+        let newlyPinned = self.newlyPinned
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let unit = units[w]
             if boundUnit() != unit {
                 if ThreadBinding.bind(to: [unit]) {
                     setBoundUnit(unit)
-                    pinnedThreads.threads.withLock { _ = $0.insert(pthread_self()) }
+                    newlyPinned[w] = pthread_self()
                 } else {
                     refusals.value.add(1, ordering: .relaxed)
                 }
@@ -78,6 +84,11 @@ final class WorkerPool {
         }
         if let callerBinding { ThreadBinding.bind(to: callerBinding) }
         setBoundUnit(nil)
+        for w in 0..<workers where newlyPinned[w] != 0 {
+            pinnedThreads.insert(newlyPinned[w])
+            newlyPinned[w] = 0
+        }
+        pinnedThreads.remove(pthread_self())
         if refusals.value.load(ordering: .relaxed) > 0 {
             // The system refused (EINVAL, EPERM, ENOSYS): run unpinned from now on, and say so once.
             pinned = false
@@ -89,20 +100,13 @@ final class WorkerPool {
     /// this fit, and invalidates the threads' cached bindings.
     func release() {
         guard !allowedUnits.isEmpty else { return }
-        let threads = pinnedThreads.threads.withLock { threads in
-            defer { threads.removeAll() }
-            return threads
-        }
+        let threads = pinnedThreads
+        pinnedThreads.removeAll()
         // A thread that has since exited just refuses; pool threads idle for 5 s before exiting,
         // so the ones pinned by this fit are still there.
         for thread in threads { ThreadBinding.bind(thread: thread, to: allowedUnits) }
         bindingGeneration.value.add(1, ordering: .relaxed)
     }
-}
-
-/// The threads a pool pinned, shared by the iterations of its runs.
-final class ThreadSet: Sendable {
-    let threads = Mutex<Set<pthread_t>>([])
 }
 
 /// A count shared by the iterations of a run.

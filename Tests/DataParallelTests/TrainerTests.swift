@@ -4,7 +4,6 @@ import Dispatch
 import Foundation
 import Models
 import Optim
-import Synchronization
 import Testing
 import Topology
 
@@ -74,8 +73,8 @@ struct TrainerTests {
         // Busy iterations long enough that libdispatch spreads them; retry against noise.
         var covered: Set<Int> = []
         for _ in 0..<5 where covered != Set(machine.processingUnits) {
-            let seen = Mutex<Set<Int>>([])
-            let bindings = Mutex<Set<[Int]>>([])
+            let seen = Locked<Set<Int>>([])
+            let bindings = Locked<Set<[Int]>>([])
             DispatchQueue.concurrentPerform(iterations: machine.processingUnits.count * 2) { _ in
                 let start = ContinuousClock.now
                 var spin = 0.0
@@ -193,4 +192,16 @@ struct TrainerTests {
         #expect(full.trueWeightDistance! < 0.01)
     }
 }
+}
+
+/// A value behind an NSLock (a pthread mutex, which ThreadSanitizer understands).
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
 }
