@@ -32,6 +32,17 @@ let package = Package(
             swiftSettings: vectorISA,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        /// The trainer's throughput (gradient pass, speedup, epoch, reduce share) against a triad, as JSON.
+        .executableTarget(
+            name: "train-throughput",
+            dependencies: [
+                .product(name: "DataParallel", package: "swift-optim"), .product(name: "Models", package: "swift-optim"),
+                .product(name: "Datasets", package: "swift-optim"), .product(name: "Optim", package: "swift-optim"),
+                .product(name: "Topology", package: "swift-optim"),
+            ],
+            path: "Sources/TrainThroughput",
+            swiftSettings: vectorISA
+        ),
         /// The same workloads timed by hand, medians printed as JSON for tools/compare_step_with_torch.py.
         .executableTarget(
             name: "step-throughput",

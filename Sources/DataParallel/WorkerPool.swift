@@ -22,8 +22,8 @@ public struct Placement: Sendable, Equatable, Codable {
 ///
 /// libdispatch hands iterations to threads dynamically, the calling thread takes part, and its
 /// pool threads live on between calls. So binding is by iteration, cached per thread (no system
-/// call when a thread is already where iteration w must run), the caller's own binding is put
-/// back after each run, and ``release()`` unbinds every thread the pool pinned when a fit ends
+/// call when a thread is already where iteration w must run), the calling thread is never
+/// pinned, and ``release()`` unbinds every thread the pool pinned when a fit ends
 /// (by its pthread handle; a generation count invalidates the threads' caches), so that work
 /// after the fit still spreads over every allowed core.
 final class WorkerPool {
@@ -66,13 +66,15 @@ final class WorkerPool {
             DispatchQueue.concurrentPerform(iterations: workers, execute: body)
             return
         }
-        let callerBinding = ThreadBinding.current()
+        // The calling thread takes part in the run but is never pinned: pinning it would cost a
+        // save and a restore (and a migration) per run, and it must not stay pinned after the fit.
+        let caller = pthread_self()
         let units = plan.units
         let refusals = self.refusals
         let newlyPinned = self.newlyPinned
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let unit = units[w]
-            if boundUnit() != unit {
+            if !pthread_equal(pthread_self(), caller).isTrue && boundUnit() != unit {
                 if ThreadBinding.bind(to: [unit]) {
                     setBoundUnit(unit)
                     newlyPinned[w] = pthread_self()
@@ -82,13 +84,11 @@ final class WorkerPool {
             }
             body(w)
         }
-        if let callerBinding { ThreadBinding.bind(to: callerBinding) }
-        setBoundUnit(nil)
         for w in 0..<workers where newlyPinned[w] != 0 {
             pinnedThreads.insert(newlyPinned[w])
             newlyPinned[w] = 0
         }
-        pinnedThreads.remove(pthread_self())
+
         if refusals.value.load(ordering: .relaxed) > 0 {
             // The system refused (EINVAL, EPERM, ENOSYS): run unpinned from now on, and say so once.
             pinned = false
@@ -136,4 +136,8 @@ private func boundUnit() -> Int? {
 private func setBoundUnit(_ unit: Int?) {
     let generation = bindingGeneration.value.load(ordering: .relaxed) & 0xFF_FFFF
     pthread_setspecific(boundUnitKey, unit.flatMap { UnsafeRawPointer(bitPattern: generation << 24 | ($0 + 1)) })
+}
+
+extension Int32 {
+    fileprivate var isTrue: Bool { self != 0 }
 }

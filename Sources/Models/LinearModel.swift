@@ -19,6 +19,9 @@ struct LinearKernel: Sendable, Equatable {
         let d = features, k = outputs
         let bias = w + k * d, gradBias = g + k * d
         var total = 0.0
+        if k == 1 && loss != .crossEntropy {
+            return accumulateSingleOutput(w, x, y, rows, g)
+        }
         switch loss {
         case .mse, .l1, .huber:
             for row in 0..<rows {
@@ -62,6 +65,42 @@ struct LinearKernel: Sendable, Equatable {
                 }
             }
         }
+        return total
+    }
+
+    /// One output (linear regression, logistic regression): rows in blocks of four, four dot
+    /// products, then one pass adding the four rows' gradient contributions.
+    private func accumulateSingleOutput(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                        _ rows: Int, _ g: UnsafeMutablePointer<Float>) -> Double {
+        let d = features, bias = w[d]
+        var total = 0.0
+        @inline(__always) func lossAndDerivative(_ z: Float, _ target: Float) -> (Double, Float) {
+            if loss == .bceWithLogits { return Loss.binaryCrossEntropy(logit: z, target: target) }
+            let (l, dz) = loss.residual(z - target)
+            return (Double(l), dz)
+        }
+        var gradBias: Float = 0
+        var row = 0
+        while row + 4 <= rows {
+            let x0 = x + row * d, x1 = x0 + d, x2 = x1 + d, x3 = x2 + d
+            let (l0, d0) = lossAndDerivative(dot(w, x0, d) + bias, y[row])
+            let (l1, d1) = lossAndDerivative(dot(w, x1, d) + bias, y[row + 1])
+            let (l2, d2) = lossAndDerivative(dot(w, x2, d) + bias, y[row + 2])
+            let (l3, d3) = lossAndDerivative(dot(w, x3, d) + bias, y[row + 3])
+            total += (l0 + l1) + (l2 + l3)
+            axpy4(d0, x0, d1, x1, d2, x2, d3, x3, g, d)
+            gradBias += (d0 + d1) + (d2 + d3)
+            row += 4
+        }
+        while row < rows {
+            let features = x + row * d
+            let (l, dz) = lossAndDerivative(dot(w, features, d) + bias, y[row])
+            total += l
+            axpy(dz, features, g, d)
+            gradBias += dz
+            row += 1
+        }
+        g[d] += gradBias
         return total
     }
 

@@ -1,0 +1,39 @@
+import Datasets
+import Models
+import Optim
+
+/// One data-parallel, deterministic evaluation of a model's mean loss and gradient over rows of a
+/// data set: what ``fit(_:parameters:data:validation:optimizer:schedule:configuration:progress:cancellation:)``
+/// does for each minibatch, for callers that drive their own loop (or an LBFGS closure).
+///
+/// ```swift
+/// let evaluator = GradientEvaluator(model: model, workers: 4, maxRows: data.rows)
+/// let loss = optimizer.step { evaluator.evaluate(parameters, on: data) }   // full-batch LBFGS
+/// ```
+public final class GradientEvaluator<M: Model> {
+    let engine: GradientEngine<M>
+    let pool: WorkerPool
+
+    /// - Parameters:
+    ///   - workers: workers (nil: every allowed core); the result is the same for any count.
+    ///   - bind: pin workers to cores.
+    ///   - chunkRows: rows per partial gradient (fixed, whatever the worker count).
+    ///   - maxRows: the most rows one evaluation will cover.
+    public init(model: M, workers: Int? = nil, bind: Bool = true, chunkRows: Int = 4096, maxRows: Int) {
+        pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+        engine = GradientEngine(model: model, pool: pool, chunkRows: max(1, min(chunkRows, maxRows)), maxRows: maxRows)
+    }
+
+    deinit { pool.release() }
+
+    /// Writes ∂(mean loss)/∂θ over `rows` (default: all) into `parameters.grad`; returns the mean loss.
+    public func evaluate(_ parameters: Parameters<Float>, on data: Dataset, rows: Range<Int>? = nil) -> Double {
+        engine.gradient(of: parameters, data: data, rows: rows ?? 0..<data.rows)
+    }
+
+    /// Seconds spent in the parallel kernels, and reducing partials, so far.
+    public var computeSeconds: Double { engine.computeSeconds }
+    public var reduceSeconds: Double { engine.reduceSeconds }
+    /// Where the workers run.
+    public var placement: Placement { pool.placement }
+}
