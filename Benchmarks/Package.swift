@@ -32,10 +32,24 @@ let package = Package(
             swiftSettings: vectorISA,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        /// The trainer's workloads (gradient passes, an epoch) beside a STREAM-like triad.
+        .executableTarget(
+            name: "Training",
+            dependencies: [
+                "BenchmarkSupport", .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "DataParallel", package: "swift-optim"), .product(name: "Models", package: "swift-optim"),
+                .product(name: "Datasets", package: "swift-optim"), .product(name: "Optim", package: "swift-optim"),
+                .product(name: "Topology", package: "swift-optim"),
+            ],
+            path: "Benchmarks/Training",
+            swiftSettings: vectorISA,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         /// The trainer's throughput (gradient pass, speedup, epoch, reduce share) against a triad, as JSON.
         .executableTarget(
             name: "train-throughput",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "DataParallel", package: "swift-optim"), .product(name: "Models", package: "swift-optim"),
                 .product(name: "Datasets", package: "swift-optim"), .product(name: "Optim", package: "swift-optim"),
                 .product(name: "Topology", package: "swift-optim"),

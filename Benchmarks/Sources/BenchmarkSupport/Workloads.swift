@@ -1,3 +1,4 @@
+import Dispatch
 import Optim
 
 /// The benchmark workloads: one optimizer step over `count` Float parameters, every gradient
@@ -31,8 +32,8 @@ public enum StepWorkload: String, CaseIterable, Sendable {
     public var bytesPerParameter: Int { self == .sgdMomentum ? 5 * 4 : 7 * 4 }
 }
 
-/// A STREAM-like triad, a[i] = b[i] + s·c[i], over Float arrays: the memory-bandwidth yardstick.
-/// It moves 12 bytes per element (two reads, one write).
+/// A STREAM-like triad, a[i] = b[i] + s·c[i], over Float arrays, optionally split over threads:
+/// the memory-bandwidth yardstick. It moves 12 bytes per element (two reads, one write).
 public final class Triad {
     public let a: AlignedStorage<Float>, b: AlignedStorage<Float>, c: AlignedStorage<Float>
 
@@ -42,16 +43,25 @@ public final class Triad {
         c = AlignedStorage(count: count, repeating: 2)
     }
 
+    /// Runs the triad once on `threads` threads (contiguous halves, thirds, ...).
     @inline(never)
-    public func run(scalar: Float = 3) {
-        a.withUnsafeMutableBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                c.withUnsafeBufferPointer { c in
-                    for i in 0..<a.count { a[i] = b[i] + scalar * c[i] }
-                }
-            }
+    public func run(threads: Int = 1, scalar: Float = 3) {
+        let arrays = TriadArrays(a: a.withUnsafeMutableBufferPointer { $0.baseAddress! },
+                                 b: b.withUnsafeBufferPointer { $0.baseAddress! },
+                                 c: c.withUnsafeBufferPointer { $0.baseAddress! })
+        let n = a.count
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * n / threads, hi = (t + 1) * n / threads
+            for i in lo..<hi { arrays.a[i] = arrays.b[i] + scalar * arrays.c[i] }
         }
     }
 
+    /// Bytes one run moves, STREAM's way of counting.
+    public var bytes: Int { 12 * a.count }
     public static var bytesPerElement: Int { 12 }
+}
+
+/// The triad's arrays, shared with the threads of one run; each thread touches its own range.
+struct TriadArrays: @unchecked Sendable {
+    let a: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>
 }
