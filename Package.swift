@@ -85,6 +85,13 @@ let package = Package(
             path: "Examples/SeedExample"
         ),
 
+        /// The README's data-parallel fit, as a program.
+        .executableTarget(
+            name: "fit-example",
+            dependencies: ["DataParallel", "Datasets", "Models", "Optim"],
+            path: "Examples/FitExample"
+        ),
+
         // MARK: - Tests
 
         .testTarget(
