@@ -26,6 +26,9 @@ public struct FitConfiguration: Sendable, Equatable {
     /// Stop when the validation loss has not improved by `minDelta` for `patience` epochs, and
     /// keep the best weights; nil trains every epoch.
     public var earlyStopping: EarlyStopping?
+    /// Without validation data, score the training data once more at the end (one more pass over
+    /// it) for the report's final metrics.
+    public var scoreTrainingData: Bool
 
     /// When to stop early.
     public struct EarlyStopping: Sendable, Equatable {
@@ -38,9 +41,11 @@ public struct FitConfiguration: Sendable, Equatable {
     }
 
     public init(batchSize: Int = 4096, epochs: Int = 10, workers: Int? = nil, bind: Bool = true, seed: UInt64 = 0,
-                shuffle: Bool = true, chunkRows: Int = 4096, earlyStopping: EarlyStopping? = nil) {
+                shuffle: Bool = true, chunkRows: Int = 4096, earlyStopping: EarlyStopping? = nil,
+                scoreTrainingData: Bool = true) {
         self.batchSize = batchSize; self.epochs = epochs; self.workers = workers; self.bind = bind
         self.seed = seed; self.shuffle = shuffle; self.chunkRows = chunkRows; self.earlyStopping = earlyStopping
+        self.scoreTrainingData = scoreTrainingData
     }
 
     /// Checks the settings, throwing a message that names the bad one.
@@ -219,7 +224,9 @@ public func fit<M: Model>(
             }
         }
     }
-    report.finalMetrics = evaluate(model, parameters: parameters, data: validation ?? data, pool: pool, chunkRows: engine.chunkRows)
+    if let scored = validation ?? (configuration.scoreTrainingData ? data : nil) {
+        report.finalMetrics = evaluate(model, parameters: parameters, data: scored, pool: pool, chunkRows: engine.chunkRows)
+    }
     report.trueWeightDistance = distanceToTruth(parameters, data.trueWeights)
     finish(&report, engine, pool)
     return report

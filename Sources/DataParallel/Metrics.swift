@@ -9,7 +9,7 @@ public struct Metrics: Sendable, Equatable, Codable {
     public var loss: Double
     /// Mean squared error over every output (regression).
     public var mse: Double?
-    /// Coefficient of determination, 1 − SSE/SST (regression).
+    /// Coefficient of determination, 1 − SSE/SST, over all outputs pooled (regression).
     public var r2: Double?
     /// Share of rows classified correctly (classification).
     public var accuracy: Double?
@@ -17,63 +17,77 @@ public struct Metrics: Sendable, Equatable, Codable {
     public var logLoss: Double?
 }
 
-/// Predicts every row of `data` on the workers, then scores the predictions in row order.
+/// Scores `data`: each worker predicts its chunks and sums the chunks' statistics; the chunk sums
+/// are added in the fixed tree order, so the metrics are the same for any worker count.
 func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset, pool: WorkerPool, chunkRows: Int) -> Metrics {
     let k = model.outputsPerRow, d = data.features, t = data.targetsPerRow
-    let outputs = SharedBuffer<Float>.allocate(count: data.rows * k, repeating: 0)
-    defer { outputs.deallocate() }
-    let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
-    let x = SharedBuffer(data.x.base, count: data.x.count)
     let plan = ShardPlan(rows: 0..<data.rows, chunkRows: chunkRows)
-    let workers = pool.workers
+    let chunks = plan.chunkCount
+    // Per chunk: squared, absolute and Huber residual sums, Σy, Σy² (regression); or correct
+    // count and log-loss sum (classification).
+    let fields = 5
+    let partials = SharedBuffer<Double>.allocate(count: chunks * fields, repeating: 0)
+    defer { partials.deallocate() }
+    let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
+    let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
+    let workers = pool.workers, loss = model.loss
     pool.run { w in
+        var outputs = [Float](repeating: 0, count: chunkRows * k)
         for c in plan.chunks(worker: w, of: workers) {
             let rows = plan.chunk(c)
-            model.predict(parameters: theta.base, x: x.base + rows.lowerBound * d, rows: rows.count,
-                          outputs: outputs.base + rows.lowerBound * k)
+            outputs.withUnsafeMutableBufferPointer {
+                model.predict(parameters: theta.base, x: x.base + rows.lowerBound * d, rows: rows.count, outputs: $0.baseAddress!)
+            }
+            var sums = (0.0, 0.0, 0.0, 0.0, 0.0)
+            for (i, row) in rows.enumerated() {
+                switch loss {
+                case .mse, .l1, .huber:
+                    for o in 0..<k {
+                        let target = Double(y[row * t + o]), r = Double(outputs[i * k + o]) - target
+                        sums.0 += r * r
+                        sums.1 += abs(r)
+                        sums.2 += abs(r) < 1 ? 0.5 * r * r : abs(r) - 0.5
+                        sums.3 += target
+                        sums.4 += target * target
+                    }
+                case .bceWithLogits:
+                    let z = Double(outputs[i]), target = Double(y[row])
+                    sums.1 += max(z, 0) - z * target + Double.log(onePlus: Double.exp(-abs(z)))
+                    if (z > 0) == (target == 1) { sums.0 += 1 }
+                case .crossEntropy:
+                    var peak = -Double.infinity, best = 0
+                    for o in 0..<k where Double(outputs[i * k + o]) > peak { peak = Double(outputs[i * k + o]); best = o }
+                    var total = 0.0
+                    for o in 0..<k { total += Double.exp(Double(outputs[i * k + o]) - peak) }
+                    let target = Int(y[row])
+                    sums.1 += peak + Double.log(total) - Double(outputs[i * k + target])
+                    if best == target { sums.0 += 1 }
+                }
+            }
+            let slot = c * fields
+            (partials[slot], partials[slot + 1], partials[slot + 2], partials[slot + 3], partials[slot + 4]) = sums
         }
     }
-    let y = data.y.base
+    // Tree-reduce each field over the chunks (fields are interleaved: gather them first).
+    var totals = [Double](repeating: 0, count: fields)
+    let column = SharedBuffer<Double>.allocate(count: chunks, repeating: 0)
+    defer { column.deallocate() }
+    for f in 0..<fields {
+        for c in 0..<chunks { column[c] = partials[c * fields + f] }
+        totals[f] = reduceTree(column, count: chunks)
+    }
     let n = Double(data.rows)
-    switch model.loss {
+    switch loss {
     case .mse, .l1, .huber:
-        var squared = 0.0, absolute = 0.0, huber = 0.0
-        var means = [Double](repeating: 0, count: k)
-        for row in 0..<data.rows { for o in 0..<k { means[o] += Double(y[row * t + o]) } }
-        for o in 0..<k { means[o] /= n }
-        var total = 0.0
-        for row in 0..<data.rows {
-            for o in 0..<k {
-                let target = Double(y[row * t + o])
-                let r = Double(outputs[row * k + o]) - target
-                squared += r * r
-                absolute += abs(r)
-                huber += abs(r) < 1 ? 0.5 * r * r : abs(r) - 0.5
-                total += (target - means[o]) * (target - means[o])
-            }
-        }
         let elements = n * Double(k)
-        let loss = model.loss == .mse ? squared : model.loss == .l1 ? absolute : huber
-        return Metrics(loss: loss / elements, mse: squared / elements, r2: total > 0 ? 1 - squared / total : nil)
-    case .bceWithLogits:
-        var correct = 0, logLoss = 0.0
-        for row in 0..<data.rows {
-            let z = Double(outputs[row]), target = Double(y[row])
-            logLoss += max(z, 0) - z * target + Double.log(onePlus: Double.exp(-abs(z)))
-            if (z > 0) == (target == 1) { correct += 1 }
-        }
-        return Metrics(loss: logLoss / n, accuracy: Double(correct) / n, logLoss: logLoss / n)
-    case .crossEntropy:
-        var correct = 0, logLoss = 0.0
-        for row in 0..<data.rows {
-            let logits = (0..<k).map { Double(outputs[row * k + $0]) }
-            let peak = logits.max()!
-            let logSum = peak + Double.log(logits.reduce(0) { $0 + Double.exp($1 - peak) })
-            let target = Int(y[row])
-            logLoss += logSum - logits[target]
-            if logits.firstIndex(of: peak) == target { correct += 1 }
-        }
-        return Metrics(loss: logLoss / n, accuracy: Double(correct) / n, logLoss: logLoss / n)
+        let squared = totals[0]
+        // SST = Σy² − (Σy)²/n, per output summed; with one output per row this is exact in Double
+        // for any realistic data, and with several it is the sum over outputs' pooled variance.
+        let totalVariance = totals[4] - totals[3] * totals[3] / elements
+        let value = loss == .mse ? squared : loss == .l1 ? totals[1] : totals[2]
+        return Metrics(loss: value / elements, mse: squared / elements, r2: totalVariance > 0 ? 1 - squared / totalVariance : nil)
+    case .bceWithLogits, .crossEntropy:
+        return Metrics(loss: totals[1] / n, accuracy: totals[0] / n, logLoss: totals[1] / n)
     }
 }
 

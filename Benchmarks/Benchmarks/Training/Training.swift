@@ -17,10 +17,10 @@ struct GradientWorkload<M: Model> {
     let parameters: Parameters<Float>
     let data: Dataset
 
-    init(_ model: M, task: SyntheticRegression.Task, rows: Int, workers: Int) throws {
+    init(_ model: M, task: SyntheticRegression.Task, rows: Int, workers: Int, chunkRows: Int = 4096) throws {
         data = try SyntheticRegression(task: task, rows: rows, features: model.inputFeatures, seed: 1).generate(workers: allWorkers)
         parameters = model.makeParameters()
-        evaluator = GradientEvaluator(model: model, workers: workers, maxRows: rows)
+        evaluator = GradientEvaluator(model: model, workers: workers, chunkRows: chunkRows, maxRows: rows)
     }
 
     func run() -> Double { evaluator.evaluate(parameters, on: data) }
@@ -49,13 +49,13 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("LogisticRegression.gradient rows=16384 d=256 workers=\(workers)") { benchmark, workload in
             for _ in benchmark.scaledIterations { blackHole(workload.run()) }
         } setup: {
-            try! GradientWorkload(LogisticRegression(features: 256), task: .logistic, rows: 16_384, workers: workers)
+            try! GradientWorkload(LogisticRegression(features: 256), task: .logistic, rows: 16_384, workers: workers, chunkRows: 1024)
         }
 
         Benchmark("MLP.gradient rows=16384 d=256 hidden=32 workers=\(workers)") { benchmark, workload in
             for _ in benchmark.scaledIterations { blackHole(workload.run()) }
         } setup: {
-            try! GradientWorkload(MLP(features: 256, hidden: [32], loss: .bceWithLogits), task: .logistic, rows: 16_384, workers: workers)
+            try! GradientWorkload(MLP(features: 256, hidden: [32], loss: .bceWithLogits), task: .logistic, rows: 16_384, workers: workers, chunkRows: 1024)
         }
 
         Benchmark("fit 1 epoch linear n=4M d=32 batch=65536 Adam workers=\(workers)",
@@ -64,7 +64,7 @@ let benchmarks: @Sendable () -> Void = {
                 let model = LinearRegression(features: 32)
                 let parameters = model.makeParameters()
                 let report = try! fit(model, parameters: parameters, data: data, optimizer: Adam([parameters], lr: 1e-3),
-                                      configuration: FitConfiguration(batchSize: 65_536, epochs: 1, workers: workers))
+                                      configuration: FitConfiguration(batchSize: 65_536, epochs: 1, workers: workers, scoreTrainingData: false))
                 precondition(report.epochs.count == 1)
             }
         } setup: {
