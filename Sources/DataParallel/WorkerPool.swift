@@ -22,8 +22,8 @@ public struct Placement: Sendable, Equatable, Codable {
 ///
 /// libdispatch hands iterations to threads dynamically, the calling thread takes part, and its
 /// pool threads live on between calls. So binding is by iteration, cached per thread (no system
-/// call when a thread is already where iteration w must run), the calling thread is never
-/// pinned, and ``release()`` unbinds every thread the pool pinned when a fit ends
+/// call when a thread is already where iteration w must run), the calling thread's own binding is
+/// put back at the end of the fit, and ``release()`` unbinds every thread the pool pinned when a fit ends
 /// (by its pthread handle; a generation count invalidates the threads' caches), so that work
 /// after the fit still spreads over every allowed core.
 final class WorkerPool {
@@ -32,6 +32,8 @@ final class WorkerPool {
     private(set) var pinned: Bool
     private let allowedUnits: [Int]
     private let refusals = Counter()
+    /// The calling thread's binding before the first pinned run; restored by release().
+    private var callerBinding: [Int]?
     /// Threads this pool has pinned (read and written by the caller only).
     private var pinnedThreads: Set<pthread_t> = []
     /// Slot w: the thread that pinned itself for iteration w in the current run, or 0.
@@ -66,15 +68,15 @@ final class WorkerPool {
             DispatchQueue.concurrentPerform(iterations: workers, execute: body)
             return
         }
-        // The calling thread takes part in the run but is never pinned: pinning it would cost a
-        // save and a restore (and a migration) per run, and it must not stay pinned after the fit.
-        let caller = pthread_self()
+        // The calling thread takes part and is pinned like the others; its own binding is saved
+        // once and put back by release(), at the end of the fit.
+        if callerBinding == nil { callerBinding = ThreadBinding.current() ?? allowedUnits }
         let units = plan.units
         let refusals = self.refusals
         let newlyPinned = self.newlyPinned
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let unit = units[w]
-            if !pthread_equal(pthread_self(), caller).isTrue && boundUnit() != unit {
+            if boundUnit() != unit {
                 if ThreadBinding.bind(to: [unit]) {
                     setBoundUnit(unit)
                     newlyPinned[w] = pthread_self()
@@ -88,6 +90,7 @@ final class WorkerPool {
             pinnedThreads.insert(newlyPinned[w])
             newlyPinned[w] = 0
         }
+        pinnedThreads.remove(pthread_self())
 
         if refusals.value.load(ordering: .relaxed) > 0 {
             // The system refused (EINVAL, EPERM, ENOSYS): run unpinned from now on, and say so once.
@@ -105,6 +108,18 @@ final class WorkerPool {
         // A thread that has since exited just refuses; pool threads idle for 5 s before exiting,
         // so the ones pinned by this fit are still there.
         for thread in threads { ThreadBinding.bind(thread: thread, to: allowedUnits) }
+        if let callerBinding {
+            ThreadBinding.bind(to: callerBinding)
+            self.callerBinding = nil
+            // Pool threads that libdispatch created from the pinned caller inherited its mask; any
+            // that never ran a pinned iteration are not in `threads`. Unbind whoever runs these.
+            let allowed = allowedUnits
+            DispatchQueue.concurrentPerform(iterations: 2 * max(workers, allowed.count)) { _ in
+                ThreadBinding.bind(to: allowed)
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < .microseconds(100) {}
+            }
+        }
         bindingGeneration.value.add(1, ordering: .relaxed)
     }
 }
