@@ -105,8 +105,8 @@ extension Model {
         do { try data.validateFinite() } catch { throw .incompatibleData(error.description) }
         if loss == .bceWithLogits || loss == .crossEntropy {
             for row in 0..<data.rows {
-                if let expected = targetProblem(data.y[row]) {
-                    throw .incompatibleData(DatasetError.invalidTarget(data.name, row: row, value: data.y[row], expected: expected).description)
+                if let expected = targetProblem(data.target(row)) {
+                    throw .incompatibleData(DatasetError.invalidTarget(data.name, row: row, value: data.target(row), expected: expected).description)
                 }
             }
         }

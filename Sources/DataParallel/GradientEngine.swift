@@ -44,7 +44,7 @@ final class GradientEngine<M: Model> {
         let slots = self.slots, losses = self.losses, workers = pool.workers
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: count)
         let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
-        let d = data.features, k = data.targetsPerRow
+        let xStride = data.rowStride, yStride = data.targetStride
 
         var start = ContinuousClock.now
         pool.run { w in
@@ -52,9 +52,9 @@ final class GradientEngine<M: Model> {
                 let slot = slots.base + c * stride
                 slot.update(repeating: 0, count: stride)
                 let chunk = plan.chunk(c)
-                losses[c] = model.accumulateGradient(
-                    parameters: theta.base, x: x.base + chunk.lowerBound * d, y: y.base + chunk.lowerBound * k,
-                    rows: chunk.count, gradient: slot)
+                let block = RowBlock(x: x.base + chunk.lowerBound * xStride, xStride: xStride,
+                                     y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count)
+                losses[c] = model.accumulateGradient(parameters: theta.base, rows: block, gradient: slot)
             }
         }
         var now = ContinuousClock.now

@@ -20,7 +20,7 @@ public struct Metrics: Sendable, Equatable, Codable {
 /// Scores `data`: each worker predicts its chunks and sums the chunks' statistics; the chunk sums
 /// are added in the fixed tree order, so the metrics are the same for any worker count.
 func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset, pool: WorkerPool, chunkRows: Int) -> Metrics {
-    let k = model.outputsPerRow, d = data.features, t = data.targetsPerRow
+    let k = model.outputsPerRow, xStride = data.rowStride, t = data.targetStride
     let plan = ShardPlan(rows: 0..<data.rows, chunkRows: chunkRows)
     let chunks = plan.chunkCount
     // Per chunk: squared, absolute and Huber residual sums, Σy, Σy² (regression); or correct
@@ -36,7 +36,8 @@ func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset
         for c in plan.chunks(worker: w, of: workers) {
             let rows = plan.chunk(c)
             outputs.withUnsafeMutableBufferPointer {
-                model.predict(parameters: theta.base, x: x.base + rows.lowerBound * d, rows: rows.count, outputs: $0.baseAddress!)
+                let block = RowBlock(x: x.base + rows.lowerBound * xStride, xStride: xStride, y: y.base, yStride: 0, count: rows.count)
+                model.predict(parameters: theta.base, rows: block, outputs: $0.baseAddress!)
             }
             var sums = (0.0, 0.0, 0.0, 0.0, 0.0)
             for (i, row) in rows.enumerated() {

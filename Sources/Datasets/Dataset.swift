@@ -10,28 +10,41 @@ public final class Dataset {
     public let features: Int
     /// Number of target values per row (k).
     public let targetsPerRow: Int
-    /// The features, row after row.
+    /// The features: row r's start at `x.base + r * rowStride`.
     public let x: FloatStorage
-    /// The targets, row after row.
+    /// The targets: row r's start at `y.base + r * targetStride`.
     public let y: FloatStorage
+    /// Floats from one row's features to the next's: `features` when rows are packed, more when
+    /// the targets sit in the same rows (a `.npy` file whose last column is the target).
+    public let rowStride: Int
+    /// Floats from one row's targets to the next's.
+    public let targetStride: Int
     /// The weights that generated the data, when known (synthetic data), by tensor name.
     public let trueWeights: [String: [Float]]?
     /// What the data is, for reports ("synthetic linear regression, seed 42", a file name).
     public let name: String
 
     /// Wraps features and targets already in storage. Throws when the shapes disagree.
+    /// - Parameters:
+    ///   - rowStride: floats between consecutive rows' features (default: `features`, packed).
+    ///   - targetStride: floats between consecutive rows' targets (default: `targetsPerRow`).
     public init(name: String, x: FloatStorage, y: FloatStorage, rows: Int, features: Int, targetsPerRow: Int = 1,
-                trueWeights: [String: [Float]]? = nil) throws(DatasetError) {
+                rowStride: Int? = nil, targetStride: Int? = nil, trueWeights: [String: [Float]]? = nil) throws(DatasetError) {
         guard rows > 0 else { throw .empty(name) }
         guard features > 0 else { throw .shape("\(name): rows need at least one feature") }
-        guard x.count == rows * features else {
+        let rowStride = rowStride ?? features, targetStride = targetStride ?? targetsPerRow
+        guard rowStride >= features, targetStride >= targetsPerRow else {
+            throw .shape("\(name): a row stride shorter than the row")
+        }
+        guard x.count >= (rows - 1) * rowStride + features, rowStride != features || x.count == rows * features else {
             throw .shape("\(name): \(x.count) feature values do not make \(rows) rows of \(features)")
         }
-        guard y.count == rows * targetsPerRow else {
+        guard y.count >= (rows - 1) * targetStride + targetsPerRow, targetStride != targetsPerRow || y.count == rows * targetsPerRow else {
             throw .shape("\(name): \(y.count) targets for \(rows) rows of \(targetsPerRow) target(s) each")
         }
         self.name = name; self.x = x; self.y = y; self.rows = rows; self.features = features
-        self.targetsPerRow = targetsPerRow; self.trueWeights = trueWeights
+        self.targetsPerRow = targetsPerRow; self.rowStride = rowStride; self.targetStride = targetStride
+        self.trueWeights = trueWeights
     }
 
     /// A data set from arrays: `x` holds rows × features values, `y` rows × targetsPerRow.
@@ -46,14 +59,31 @@ public final class Dataset {
                       targetsPerRow: targetsPerRow)
     }
 
+    /// Target `index` of row `row`.
+    public func target(_ row: Int, _ index: Int = 0) -> Float { y[row * targetStride + index] }
+
+    /// Feature `column` of row `row`.
+    public func feature(_ row: Int, _ column: Int) -> Float { x[row * rowStride + column] }
+
     /// Throws, naming the first row and column, when a feature or target is NaN or infinite.
     public func validateFinite() throws(DatasetError) {
-        if let bad = x.firstNonFinite() {
-            throw .nonFinite(name, row: bad / features, column: bad % features, value: x[bad], what: "feature")
+        if let (row, column) = firstNonFinite(x, stride: rowStride, width: features) {
+            throw .nonFinite(name, row: row, column: column, value: feature(row, column), what: "feature")
         }
-        if let bad = y.firstNonFinite() {
-            throw .nonFinite(name, row: bad / targetsPerRow, column: bad % targetsPerRow, value: y[bad], what: "target")
+        if let (row, column) = firstNonFinite(y, stride: targetStride, width: targetsPerRow) {
+            throw .nonFinite(name, row: row, column: column, value: target(row, column), what: "target")
         }
+    }
+
+    private func firstNonFinite(_ storage: FloatStorage, stride: Int, width: Int) -> (Int, Int)? {
+        if stride == width {
+            return storage.firstNonFinite().map { ($0 / width, $0 % width) }
+        }
+        for row in 0..<rows {
+            let base = storage.base + row * stride
+            for column in 0..<width where !base[column].isFinite { return (row, column) }
+        }
+        return nil
     }
 
     /// Rows `range` as a new data set that shares this one's storage.
@@ -61,11 +91,15 @@ public final class Dataset {
         guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= rows else {
             throw .shape("\(self.name): rows \(range) are not within 0..<\(rows)")
         }
+        let xEnd = (range.upperBound - 1) * rowStride + features, yEnd = (range.upperBound - 1) * targetStride + targetsPerRow
+        let xCount = rowStride == features ? range.count * features : xEnd - range.lowerBound * rowStride
+        let yCount = targetStride == targetsPerRow ? range.count * targetsPerRow : yEnd - range.lowerBound * targetStride
         return try Dataset(
             name: name ?? "\(self.name)[\(range.lowerBound)..<\(range.upperBound)]",
-            x: x.view(range.lowerBound * features..<range.upperBound * features),
-            y: y.view(range.lowerBound * targetsPerRow..<range.upperBound * targetsPerRow),
-            rows: range.count, features: features, targetsPerRow: targetsPerRow, trueWeights: trueWeights)
+            x: x.view(range.lowerBound * rowStride..<range.lowerBound * rowStride + xCount),
+            y: y.view(range.lowerBound * targetStride..<range.lowerBound * targetStride + yCount),
+            rows: range.count, features: features, targetsPerRow: targetsPerRow,
+            rowStride: rowStride, targetStride: targetStride, trueWeights: trueWeights)
     }
 
     /// Splits off the last `fraction` of the rows as validation data: (training, validation).

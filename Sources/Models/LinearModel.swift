@@ -14,22 +14,21 @@ struct LinearKernel: Sendable, Equatable {
         return linearLayerInitialization(fanIn: features, count: outputs * features + outputs, state: &state)
     }
 
-    func accumulateGradient(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                            rows: Int, gradient g: UnsafeMutablePointer<Float>) -> Double {
-        let d = features, k = outputs
+    func accumulateGradient(parameters w: UnsafePointer<Float>, rows block: RowBlock, gradient g: UnsafeMutablePointer<Float>) -> Double {
+        let d = features, k = outputs, rows = block.count
         let bias = w + k * d, gradBias = g + k * d
         var total = 0.0
         if k == 1 && loss != .crossEntropy {
-            return accumulateSingleOutput(w, x, y, rows, g)
+            return accumulateSingleOutput(w, block, g)
         }
         switch loss {
         case .mse, .l1, .huber:
             for row in 0..<rows {
-                let features = x + row * d
+                let features = block.features(row), targets = block.targets(row)
                 var rowLoss: Float = 0
                 for o in 0..<k {
                     let z = dot(w + o * d, features, d) + bias[o]
-                    let (l, dz) = loss.residual(z - y[row * k + o])
+                    let (l, dz) = loss.residual(z - targets[o])
                     rowLoss += l
                     axpy(dz, features, g + o * d, d)
                     gradBias[o] += dz
@@ -38,9 +37,9 @@ struct LinearKernel: Sendable, Equatable {
             }
         case .bceWithLogits:
             for row in 0..<rows {
-                let features = x + row * d
+                let features = block.features(row)
                 let z = dot(w, features, d) + bias[0]
-                let (l, dz) = Loss.binaryCrossEntropy(logit: z, target: y[row])
+                let (l, dz) = Loss.binaryCrossEntropy(logit: z, target: block.targets(row)[0])
                 total += l
                 axpy(dz, features, g, d)
                 gradBias[0] += dz
@@ -48,7 +47,7 @@ struct LinearKernel: Sendable, Equatable {
         case .crossEntropy:
             var logits = [Float](repeating: 0, count: k)
             for row in 0..<rows {
-                let features = x + row * d
+                let features = block.features(row)
                 var peak = -Float.infinity
                 for o in 0..<k {
                     logits[o] = dot(w + o * d, features, d) + bias[o]
@@ -56,7 +55,7 @@ struct LinearKernel: Sendable, Equatable {
                 }
                 var sum: Float = 0
                 for o in 0..<k { sum += Float.exp(logits[o] - peak) }
-                let target = Int(y[row])
+                let target = Int(block.targets(row)[0])
                 total += Double(peak) + Double.log(Double(sum)) - Double(logits[target])
                 for o in 0..<k {
                     let dz = Float.exp(logits[o] - peak) / sum - (o == target ? 1 : 0)
@@ -70,9 +69,8 @@ struct LinearKernel: Sendable, Equatable {
 
     /// One output (linear regression, logistic regression): rows in blocks of four, four dot
     /// products, then one pass adding the four rows' gradient contributions.
-    private func accumulateSingleOutput(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                                        _ rows: Int, _ g: UnsafeMutablePointer<Float>) -> Double {
-        let d = features, bias = w[d]
+    private func accumulateSingleOutput(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
+        let d = features, bias = w[d], rows = block.count
         var total = 0.0
         @inline(__always) func lossAndDerivative(_ z: Float, _ target: Float) -> (Double, Float) {
             if loss == .bceWithLogits { return Loss.binaryCrossEntropy(logit: z, target: target) }
@@ -82,19 +80,19 @@ struct LinearKernel: Sendable, Equatable {
         var gradBias: Float = 0
         var row = 0
         while row + 4 <= rows {
-            let x0 = x + row * d, x1 = x0 + d, x2 = x1 + d, x3 = x2 + d
-            let (l0, d0) = lossAndDerivative(dot(w, x0, d) + bias, y[row])
-            let (l1, d1) = lossAndDerivative(dot(w, x1, d) + bias, y[row + 1])
-            let (l2, d2) = lossAndDerivative(dot(w, x2, d) + bias, y[row + 2])
-            let (l3, d3) = lossAndDerivative(dot(w, x3, d) + bias, y[row + 3])
+            let x0 = block.features(row), x1 = block.features(row + 1), x2 = block.features(row + 2), x3 = block.features(row + 3)
+            let (l0, d0) = lossAndDerivative(dot(w, x0, d) + bias, block.targets(row)[0])
+            let (l1, d1) = lossAndDerivative(dot(w, x1, d) + bias, block.targets(row + 1)[0])
+            let (l2, d2) = lossAndDerivative(dot(w, x2, d) + bias, block.targets(row + 2)[0])
+            let (l3, d3) = lossAndDerivative(dot(w, x3, d) + bias, block.targets(row + 3)[0])
             total += (l0 + l1) + (l2 + l3)
             axpy4(d0, x0, d1, x1, d2, x2, d3, x3, g, d)
             gradBias += (d0 + d1) + (d2 + d3)
             row += 4
         }
         while row < rows {
-            let features = x + row * d
-            let (l, dz) = lossAndDerivative(dot(w, features, d) + bias, y[row])
+            let features = block.features(row)
+            let (l, dz) = lossAndDerivative(dot(w, features, d) + bias, block.targets(row)[0])
             total += l
             axpy(dz, features, g, d)
             gradBias += dz
@@ -104,10 +102,10 @@ struct LinearKernel: Sendable, Equatable {
         return total
     }
 
-    func predict(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs out: UnsafeMutablePointer<Float>) {
+    func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs out: UnsafeMutablePointer<Float>) {
         let d = features, k = outputs
-        for row in 0..<rows {
-            for o in 0..<k { out[row * k + o] = dot(w + o * d, x + row * d, d) + w[k * d + o] }
+        for row in 0..<block.count {
+            for o in 0..<k { out[row * k + o] = dot(w + o * d, block.features(row), d) + w[k * d + o] }
         }
     }
 }
@@ -134,12 +132,11 @@ public struct LinearRegression: Model, Equatable {
     public var lossElementsPerRow: Int { kernel.outputs }
     public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
     public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
-    public func accumulateGradient(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                   rows: Int, gradient: UnsafeMutablePointer<Float>) -> Double {
-        kernel.accumulateGradient(parameters: parameters, x: x, y: y, rows: rows, gradient: gradient)
+    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
+        kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
     }
-    public func predict(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs: UnsafeMutablePointer<Float>) {
-        kernel.predict(parameters: parameters, x: x, rows: rows, outputs: outputs)
+    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
+        kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
     }
 }
 
@@ -161,12 +158,11 @@ public struct LogisticRegression: Model, Equatable {
     public var lossElementsPerRow: Int { 1 }
     public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
     public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
-    public func accumulateGradient(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                   rows: Int, gradient: UnsafeMutablePointer<Float>) -> Double {
-        kernel.accumulateGradient(parameters: parameters, x: x, y: y, rows: rows, gradient: gradient)
+    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
+        kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
     }
-    public func predict(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs: UnsafeMutablePointer<Float>) {
-        kernel.predict(parameters: parameters, x: x, rows: rows, outputs: outputs)
+    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
+        kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
     }
 }
 
@@ -191,11 +187,10 @@ public struct SoftmaxRegression: Model, Equatable {
     public var lossElementsPerRow: Int { 1 }
     public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
     public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
-    public func accumulateGradient(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                   rows: Int, gradient: UnsafeMutablePointer<Float>) -> Double {
-        kernel.accumulateGradient(parameters: parameters, x: x, y: y, rows: rows, gradient: gradient)
+    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
+        kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
     }
-    public func predict(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs: UnsafeMutablePointer<Float>) {
-        kernel.predict(parameters: parameters, x: x, rows: rows, outputs: outputs)
+    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
+        kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
     }
 }

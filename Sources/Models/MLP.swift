@@ -91,8 +91,8 @@ public struct MLP: Model, Equatable {
         }
     }
 
-    public func accumulateGradient(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                   rows: Int, gradient g: UnsafeMutablePointer<Float>) -> Double {
+    public func accumulateGradient(parameters w: UnsafePointer<Float>, rows block: RowBlock, gradient g: UnsafeMutablePointer<Float>) -> Double {
+        let rows = block.count
         let offsets = layerOffsets
         let layers = widths.count - 1
         let maxWidth = widths.max()!
@@ -104,7 +104,7 @@ public struct MLP: Model, Equatable {
         let k = outputsPerRow
         var total = 0.0
         for row in 0..<rows {
-            let input = x + row * widths[0]
+            let input = block.features(row), targets = block.targets(row)
             forward(w, input, activations, offsets)
             // The loss's derivative with respect to the outputs.
             let out = activations[layers - 1], delta = deltas[layers - 1]
@@ -112,13 +112,13 @@ public struct MLP: Model, Equatable {
             case .mse, .l1, .huber:
                 var rowLoss: Float = 0
                 for o in 0..<k {
-                    let (l, dz) = loss.residual(out[o] - y[row * k + o])
+                    let (l, dz) = loss.residual(out[o] - targets[o])
                     rowLoss += l
                     delta[o] = dz
                 }
                 total += Double(rowLoss)
             case .bceWithLogits:
-                let (l, dz) = Loss.binaryCrossEntropy(logit: out[0], target: y[row])
+                let (l, dz) = Loss.binaryCrossEntropy(logit: out[0], target: targets[0])
                 total += l
                 delta[0] = dz
             case .crossEntropy:
@@ -126,7 +126,7 @@ public struct MLP: Model, Equatable {
                 for o in 0..<k { peak = max(peak, out[o]) }
                 var sum: Float = 0
                 for o in 0..<k { sum += Float.exp(out[o] - peak) }
-                let target = Int(y[row])
+                let target = Int(targets[0])
                 total += Double(peak) + Double.log(Double(sum)) - Double(out[target])
                 for o in 0..<k { delta[o] = Float.exp(out[o] - peak) / sum - (o == target ? 1 : 0) }
             }
@@ -153,7 +153,8 @@ public struct MLP: Model, Equatable {
         return total
     }
 
-    public func predict(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs: UnsafeMutablePointer<Float>) {
+    public func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs: UnsafeMutablePointer<Float>) {
+        let rows = block.count
         let offsets = layerOffsets
         let layers = widths.count - 1
         let maxWidth = widths.max()!
@@ -162,7 +163,7 @@ public struct MLP: Model, Equatable {
         let activations = (0..<layers).map { scratch + $0 * maxWidth }
         let k = outputsPerRow
         for row in 0..<rows {
-            forward(w, x + row * widths[0], activations, offsets)
+            forward(w, block.features(row), activations, offsets)
             (outputs + row * k).update(from: activations[layers - 1], count: k)
         }
     }

@@ -25,13 +25,42 @@ public protocol Model: Sendable {
     /// Initial parameters as torch's `nn.Linear` draws them (U(−1/√fan_in, 1/√fan_in)), from `seed`.
     func initialParameters(seed: UInt64) -> [Float]
 
-    /// Adds Σ over `rows` rows of ∂loss/∂θ into `gradient` and returns Σ of the rows' losses.
-    /// `x` and `y` point at the first row.
-    func accumulateGradient(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                            rows: Int, gradient: UnsafeMutablePointer<Float>) -> Double
+    /// Adds Σ over the block's rows of ∂loss/∂θ into `gradient` and returns Σ of the rows' losses.
+    func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double
 
-    /// Writes the raw outputs (predictions, or logits) of `rows` rows into `outputs`.
-    func predict(parameters: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, outputs: UnsafeMutablePointer<Float>)
+    /// Writes the raw outputs (predictions, or logits) of the block's rows into `outputs`,
+    /// `outputsPerRow` per row.
+    func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>)
+}
+
+/// Rows for a kernel: features and targets in place, each row `xStride` floats after the last
+/// (more than the feature count when the targets sit in the same rows, as in a `.npy` file whose
+/// last column is the target), targets `yStride` floats apart.
+public struct RowBlock {
+    /// The first row's features.
+    public let x: UnsafePointer<Float>
+    /// Floats from one row's features to the next's.
+    public let xStride: Int
+    /// The first row's targets (unused by `predict`).
+    public let y: UnsafePointer<Float>
+    /// Floats from one row's targets to the next's.
+    public let yStride: Int
+    /// The number of rows.
+    public let count: Int
+
+    public init(x: UnsafePointer<Float>, xStride: Int, y: UnsafePointer<Float>, yStride: Int, count: Int) {
+        self.x = x; self.xStride = xStride; self.y = y; self.yStride = yStride; self.count = count
+    }
+
+    /// Contiguous rows: `features` floats per row, `targets` per row.
+    public init(x: UnsafePointer<Float>, features: Int, y: UnsafePointer<Float>, targets: Int, count: Int) {
+        self.init(x: x, xStride: features, y: y, yStride: targets, count: count)
+    }
+
+    /// Row `row`'s features.
+    @inline(__always) public func features(_ row: Int) -> UnsafePointer<Float> { x + row * xStride }
+    /// Row `row`'s targets.
+    @inline(__always) public func targets(_ row: Int) -> UnsafePointer<Float> { y + row * yStride }
 }
 
 extension Model {

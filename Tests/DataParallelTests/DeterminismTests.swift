@@ -93,10 +93,10 @@ struct DeterminismTests {
                     var loss = 0.0
                     for row in rows {
                         scratch.update(repeating: 0, count: model.parameterCount)
+                        let block = RowBlock(x: data.x.base + row * data.rowStride, xStride: data.rowStride,
+                                             y: data.y.base + row * data.targetStride, yStride: data.targetStride, count: 1)
                         loss += model.accumulateGradient(
-                            parameters: parameters.values.withUnsafeBufferPointer { $0.baseAddress! },
-                            x: data.x.base + row * data.features, y: data.y.base + row * data.targetsPerRow, rows: 1,
-                            gradient: scratch)
+                            parameters: parameters.values.withUnsafeBufferPointer { $0.baseAddress! }, rows: block, gradient: scratch)
                         for j in gradient.indices { gradient[j] += Double(scratch[j]) }
                     }
                     let elements = Double(rows.count * model.lossElementsPerRow)

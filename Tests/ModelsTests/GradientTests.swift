@@ -42,11 +42,21 @@ func testData(for model: any Model, rows: Int, seed: UInt64) -> (x: [Float], y: 
     return (x, y)
 }
 
+/// Runs `body` with the rows of `x` and `y` as a kernel's block.
+func withBlock<R>(_ model: any Model, _ x: [Float], _ y: [Float], _ rows: Int, offset: Int = 0, _ body: (RowBlock) -> R) -> R {
+    x.withUnsafeBufferPointer { xs in
+        y.withUnsafeBufferPointer { ys in
+            body(RowBlock(x: xs.baseAddress! + offset * model.inputFeatures, features: model.inputFeatures,
+                          y: ys.baseAddress! + offset * model.targetsPerRow, targets: model.targetsPerRow, count: rows))
+        }
+    }
+}
+
 func lossSum(_ model: any Model, _ parameters: [Double], _ x: [Float], _ y: [Float], rows: Int) -> Double {
     let p = parameters.map { Float($0) }
     var scratch = [Float](repeating: 0, count: p.count)
     return scratch.withUnsafeMutableBufferPointer { g in
-        model.accumulateGradient(parameters: p, x: x, y: y, rows: rows, gradient: g.baseAddress!)
+        withBlock(model, x, y, rows) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
     }
 }
 
@@ -63,7 +73,7 @@ struct GradientTests {
         var gradient = [Float](repeating: 0, count: model.parameterCount)
         let parameters = initial.map { Float($0) }
         _ = gradient.withUnsafeMutableBufferPointer { g in
-            model.accumulateGradient(parameters: parameters, x: x, y: y, rows: rows, gradient: g.baseAddress!)
+            withBlock(model, x, y, rows) { model.accumulateGradient(parameters: parameters, rows: $0, gradient: g.baseAddress!) }
         }
         let h = 1e-3
         var worst = 0.0
@@ -83,14 +93,12 @@ struct GradientTests {
         let (x, y) = testData(for: model, rows: 8, seed: 3)
         let p = model.initialParameters(seed: 1)
         var whole = [Float](repeating: 0, count: p.count), halves = whole
-        let lossWhole = whole.withUnsafeMutableBufferPointer { model.accumulateGradient(parameters: p, x: x, y: y, rows: 8, gradient: $0.baseAddress!) }
+        let lossWhole = whole.withUnsafeMutableBufferPointer { g in
+            withBlock(model, x, y, 8) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
+        }
         let lossHalves = halves.withUnsafeMutableBufferPointer { g in
-            x.withUnsafeBufferPointer { xs in
-                y.withUnsafeBufferPointer { ys in
-                    model.accumulateGradient(parameters: p, x: xs.baseAddress!, y: ys.baseAddress!, rows: 4, gradient: g.baseAddress!)
-                        + model.accumulateGradient(parameters: p, x: xs.baseAddress! + 24, y: ys.baseAddress! + 4, rows: 4, gradient: g.baseAddress!)
-                }
-            }
+            withBlock(model, x, y, 4) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
+                + withBlock(model, x, y, 4, offset: 4) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
         }
         #expect(abs(lossWhole - lossHalves) < 1e-5)
         #expect(zip(whole, halves).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
@@ -102,11 +110,35 @@ struct GradientTests {
         let p: [Float] = [1, 2, 3, -1, 0.5, 0, 0.25, -2]   // weight [2, 3], bias [2]
         let x: [Float] = [1, 0, 2, -1, 1, 1]
         var out = [Float](repeating: 0, count: 4)
-        out.withUnsafeMutableBufferPointer { model.predict(parameters: p, x: x, rows: 2, outputs: $0.baseAddress!) }
+        out.withUnsafeMutableBufferPointer { o in withBlock(model, x, [0, 0, 0, 0], 2) { model.predict(parameters: p, rows: $0, outputs: o.baseAddress!) } }
         #expect(out == [7.25, -3, 4.25, -0.5])
         var g = [Float](repeating: 0, count: 8)
-        let loss = g.withUnsafeMutableBufferPointer { model.accumulateGradient(parameters: p, x: x, y: out, rows: 2, gradient: $0.baseAddress!) }
+        let loss = g.withUnsafeMutableBufferPointer { gs in withBlock(model, x, out, 2) { model.accumulateGradient(parameters: p, rows: $0, gradient: gs.baseAddress!) } }
         #expect(loss == 0 && g.allSatisfy { $0 == 0 })
+    }
+
+    @Test("Strided rows (targets inside the rows, as in a .npy file) give the packed rows' results")
+    func stridedRows() {
+        let model = MLP(features: 5, hidden: [6], activation: .tanh)
+        let (x, y) = testData(for: model, rows: 9, seed: 4)
+        let p = model.initialParameters(seed: 2)
+        var packed = [Float](repeating: 0, count: p.count), strided = packed
+        let packedLoss = packed.withUnsafeMutableBufferPointer { g in
+            withBlock(model, x, y, 9) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
+        }
+        // Rows of [x0 ... x4, y]: the layout of a (rows, 6) .npy file.
+        var interleaved: [Float] = []
+        for row in 0..<9 {
+            interleaved += x[(row * 5)..<(row * 5 + 5)]
+            interleaved.append(y[row])
+        }
+        let stridedLoss = strided.withUnsafeMutableBufferPointer { g in
+            interleaved.withUnsafeBufferPointer { rows in
+                model.accumulateGradient(parameters: p, rows: RowBlock(x: rows.baseAddress!, xStride: 6, y: rows.baseAddress! + 5, yStride: 6, count: 9),
+                                         gradient: g.baseAddress!)
+            }
+        }
+        #expect(packedLoss == stridedLoss && packed == strided)
     }
 
     @Test("Parameter tensors carry torch's names and shapes")
