@@ -24,6 +24,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // MARK: - Public API
@@ -74,6 +75,18 @@ let package = Package(
             name: "CHwloc",
             pkgConfig: "hwloc",
             providers: [.apt(["libhwloc-dev"])]
+        ),
+
+        // MARK: - Command-line tool
+
+        /// `optim`: train, scale, topology, generate, evaluate. Thin: parses, calls the library, prints.
+        .executableTarget(
+            name: "optim",
+            dependencies: [
+                "DataParallel", "Models", "Datasets", "Optim", "Topology",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/OptimCLI"
         ),
 
         // MARK: - Examples

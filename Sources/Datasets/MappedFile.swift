@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file mapped read-only into memory: the page cache holds the data, so a data set larger than
+/// free memory still trains (pages come and go), and reading never holds a second copy.
+public final class MappedFile {
+    public let path: String
+    public let bytes: UnsafeRawPointer
+    public let count: Int
+
+    public init(path: String) throws(DataFileError) {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw DataFileError(path, nil, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw DataFileError(path, nil, "cannot read its size: \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw DataFileError(path, nil, "not a regular file") }
+        count = Int(info.st_size)
+        guard count > 0 else { throw DataFileError(path, nil, "the file is empty") }
+        guard let mapping = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), mapping != MAP_FAILED else {
+            throw DataFileError(path, nil, "cannot map it into memory: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawPointer(mapping)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes), count) }
+}
+
+/// Writes a file so that it is either complete or absent: into a temporary file beside it,
+/// flushed to disk, then renamed over the destination. A crash or an error leaves no half file.
+public struct AtomicFileWriter {
+    public let path: String
+    private let temporaryPath: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    public init(path: String) throws(DataFileError) {
+        self.path = path
+        temporaryPath = path + ".partial-\(getpid())"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw DataFileError(path, nil, "cannot create: \(String(cString: strerror(errno)))") }
+    }
+
+    public mutating func write(_ bytes: some Sequence<UInt8>) throws(DataFileError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 22 { try flush() }
+    }
+
+    public mutating func write(raw pointer: UnsafeRawBufferPointer) throws(DataFileError) {
+        try flush()
+        guard writeAll(pointer) else { throw failure("cannot write: \(String(cString: strerror(errno)))") }
+    }
+
+    private func writeAll(_ pointer: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < pointer.count {
+            let written = Glibc.write(fd, pointer.baseAddress! + offset, pointer.count - offset)
+            guard written > 0 else { return false }
+            offset += written
+        }
+        return true
+    }
+
+    private mutating func flush() throws(DataFileError) {
+        guard !buffer.isEmpty else { return }
+        let pending = buffer
+        buffer.removeAll(keepingCapacity: true)
+        guard pending.withUnsafeBytes({ writeAll($0) }) else { throw failure("cannot write: \(String(cString: strerror(errno)))") }
+    }
+
+    private func failure(_ message: String) -> DataFileError {
+        close(fd)
+        unlink(temporaryPath)
+        return DataFileError(path, nil, message)
+    }
+
+    /// Flushes, syncs and renames into place.
+    public mutating func commit() throws(DataFileError) {
+        try flush()
+        guard fsync(fd) == 0 else { throw failure("cannot sync to disk: \(String(cString: strerror(errno)))") }
+        close(fd)
+        guard rename(temporaryPath, path) == 0 else {
+            unlink(temporaryPath)
+            throw DataFileError(path, nil, "cannot move into place: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Abandons the file: the destination is untouched.
+    public func discard() {
+        close(fd)
+        unlink(temporaryPath)
+    }
+}

@@ -1,0 +1,166 @@
+/// NumPy's `.npy` format (version 1, 2 or 3): a magic string, a Python-literal header
+/// (`{'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }`), then the array in C order.
+public enum NPY {
+    /// A parsed header: the element type, the shape, and where the data starts.
+    public struct Header: Equatable, Sendable {
+        public var descr: String
+        public var fortranOrder: Bool
+        public var shape: [Int]
+        public var dataOffset: Int
+        /// Bytes per element (4 for `<f4`).
+        public var itemSize: Int { descr.hasSuffix("8") ? 8 : 4 }
+    }
+
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
+
+    /// Parses the header of the file mapped at `bytes`; errors give the byte offset.
+    public static func header(_ bytes: UnsafeRawPointer, count: Int, path: String) throws(DataFileError) -> Header {
+        guard count >= 10, (0..<6).allSatisfy({ bytes.load(fromByteOffset: $0, as: UInt8.self) == magic[$0] }) else {
+            throw DataFileError(path, "byte 0", "not a .npy file (it does not start with \\x93NUMPY)")
+        }
+        let major = bytes.load(fromByteOffset: 6, as: UInt8.self)
+        let headerLength: Int, start: Int
+        switch major {
+        case 1: headerLength = Int(bytes.load(fromByteOffset: 8, as: UInt8.self)) | Int(bytes.load(fromByteOffset: 9, as: UInt8.self)) << 8; start = 10
+        case 2, 3:
+            guard count >= 12 else { throw DataFileError(path, "byte 8", "truncated header") }
+            headerLength = (0..<4).reduce(0) { $0 | Int(bytes.load(fromByteOffset: 8 + $1, as: UInt8.self)) << (8 * $1) }
+            start = 12
+        default: throw DataFileError(path, "byte 6", "unsupported .npy version \(major) (expected 1, 2 or 3)")
+        }
+        guard start + headerLength <= count else {
+            throw DataFileError(path, "byte \(start)", "truncated header: \(headerLength) bytes announced, \(count - start) present")
+        }
+        let text = String(decoding: UnsafeRawBufferPointer(start: bytes + start, count: headerLength), as: UTF8.self)
+        func value(_ key: String) -> Substring? {
+            let needle = Array("'\(key)':")
+            let characters = Array(text)
+            guard characters.count >= needle.count else { return nil }
+            for start in 0...(characters.count - needle.count) where Array(characters[start..<(start + needle.count)]) == needle {
+                return text.dropFirst(start + needle.count).drop(while: { $0 == " " })
+            }
+            return nil
+        }
+        guard let descrValue = value("descr"), descrValue.first == "'",
+              let descrEnd = descrValue.dropFirst().firstIndex(of: "'") else {
+            throw DataFileError(path, "byte \(start)", "header has no 'descr' string: \(text.trimmingSpaces)")
+        }
+        let descr = String(descrValue[descrValue.index(after: descrValue.startIndex)..<descrEnd])
+        guard let fortran = value("fortran_order") else {
+            throw DataFileError(path, "byte \(start)", "header has no 'fortran_order': \(text.trimmingSpaces)")
+        }
+        guard let shapeValue = value("shape"), shapeValue.first == "(", let close = shapeValue.firstIndex(of: ")") else {
+            throw DataFileError(path, "byte \(start)", "header has no 'shape' tuple: \(text.trimmingSpaces)")
+        }
+        let dimensions = shapeValue[shapeValue.index(after: shapeValue.startIndex)..<close]
+            .split(separator: ",").map { $0.trimmingSpaces }.filter { !$0.isEmpty }
+        var shape: [Int] = []
+        for dimension in dimensions {
+            guard let n = Int(dimension), n >= 0 else {
+                throw DataFileError(path, "byte \(start)", "shape \(shapeValue[...close]) is not a tuple of sizes")
+            }
+            shape.append(n)
+        }
+        return Header(descr: descr, fortranOrder: fortran.hasPrefix("True"), shape: shape, dataOffset: start + headerLength)
+    }
+
+    /// Loads a 2-D float array, the target in column `targetColumn` (default: the last).
+    ///
+    /// A little-endian float32 file in C order with the target in the last column is used in
+    /// place, memory-mapped: nothing is copied, and a file larger than free memory still trains.
+    /// Other layouts (float64, another target column) are converted once into float32.
+    public static func load(path: String, targetColumn: Int? = nil) throws(DataFileError) -> Dataset {
+        let file = try MappedFile(path: path)
+        let header = try header(file.bytes, count: file.count, path: path)
+        guard header.descr == "<f4" || header.descr == "<f8" else {
+            throw DataFileError(path, "byte 10", "dtype \(header.descr) is not supported (expected float32 '<f4' or float64 '<f8')")
+        }
+        guard !header.fortranOrder else {
+            throw DataFileError(path, "byte 10", "the array is in Fortran order (expected C order: np.ascontiguousarray)")
+        }
+        guard header.shape.count == 2 else {
+            throw DataFileError(path, "byte 10", "the array has shape \(header.shape) (expected 2-D: rows × (features + target))")
+        }
+        let (rows, columns) = (header.shape[0], header.shape[1])
+        guard rows > 0 else { throw DataFileError(path, nil, "the array has no rows") }
+        guard columns >= 2 else { throw DataFileError(path, nil, "the array has \(columns) column(s); it needs features and a target") }
+        let expected = header.dataOffset + rows * columns * header.itemSize
+        guard file.count >= expected else {
+            throw DataFileError(path, "byte \(file.count)",
+                                "truncated: shape (\(rows), \(columns)) needs \(expected) bytes, the file has \(file.count)")
+        }
+        let target = targetColumn ?? columns - 1
+        guard target >= 0 && target < columns else {
+            throw DataFileError(path, nil, "target column \(target) is out of range (the array has \(columns) columns: 0..<\(columns))")
+        }
+        let name = path
+        do {
+            let data = file.bytes + header.dataOffset
+            if header.descr == "<f4" && target == columns - 1 && Int(bitPattern: data) % 4 == 0 {
+                let base = UnsafeMutablePointer(mutating: data.assumingMemoryBound(to: Float.self))
+                let storage = FloatStorage(borrowing: base, count: rows * columns, owner: file)
+                return try Dataset(name: name, x: storage, y: storage.view((columns - 1)..<(rows * columns)), rows: rows,
+                                   features: columns - 1, targetsPerRow: 1, rowStride: columns, targetStride: columns)
+            }
+            let x = FloatStorage(count: rows * (columns - 1)), y = FloatStorage(count: rows)
+            for row in 0..<rows {
+                var out = 0
+                for column in 0..<columns {
+                    let offset = (row * columns + column) * header.itemSize
+                    let value = header.itemSize == 4 ? data.loadUnaligned(fromByteOffset: offset, as: Float.self)
+                                                     : Float(data.loadUnaligned(fromByteOffset: offset, as: Double.self))
+                    if column == target { y.base[row] = value } else { x.base[row * (columns - 1) + out] = value; out += 1 }
+                }
+            }
+            return try Dataset(name: name, x: x, y: y, rows: rows, features: columns - 1)
+        } catch {
+            throw DataFileError(path, nil, error.description)
+        }
+    }
+
+    /// A `.npy` file of float32 rows, written as it goes (so it may be larger than memory), and
+    /// atomically: it appears only when ``finish()`` succeeds.
+    public struct Writer {
+        private var file: AtomicFileWriter
+        private let columns: Int
+        private let rows: Int
+        private var written = 0
+
+        public init(path: String, rows: Int, columns: Int) throws(DataFileError) {
+            file = try AtomicFileWriter(path: path)
+            self.rows = rows
+            self.columns = columns
+            var text = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(columns)), }"
+            // Pad so that the data starts on a 64-byte boundary, ending with a newline (numpy's layout).
+            while (10 + text.utf8.count + 1) % 64 != 0 { text += " " }
+            text += "\n"
+            let length = text.utf8.count
+            try file.write(NPY.magic + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(text.utf8))
+        }
+
+        /// Appends `count` rows of `columns` floats.
+        public mutating func append(_ values: UnsafeBufferPointer<Float>) throws(DataFileError) {
+            precondition(values.count % columns == 0, "a whole number of rows")
+            written += values.count / columns
+            try file.write(raw: UnsafeRawBufferPointer(values))
+        }
+
+        /// Completes the file; throws if fewer or more rows than announced were written.
+        public mutating func finish() throws(DataFileError) {
+            guard written == rows else {
+                file.discard()
+                throw DataFileError(file.path, nil, "wrote \(written) rows, the header announced \(rows)")
+            }
+            try file.commit()
+        }
+
+        /// Abandons the file.
+        public func discard() { file.discard() }
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        String(drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).reversed())
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Datasets
+import DataParallel
+
+/// Where the data comes from: a synthetic regression, or a file.
+struct DataOptions: ParsableArguments {
+    @Option(help: "A data file: .npy (target in the last column unless --target says), CSV with a header (--target names the column), or libsvm (.svm, .libsvm, .txt).")
+    var data: String?
+
+    @Option(help: "The target column: a name (CSV) or a 0-based index (.npy, CSV).")
+    var target: String?
+
+    @Option(help: "Synthetic task: linear, logistic, multiclass or nonlinear.")
+    var task: SyntheticRegression.Task = .linear
+
+    @Option(help: "Synthetic rows.")
+    var rows: Int = 2_000_000
+
+    @Option(help: "Synthetic features per row (d).")
+    var features: Int = 64
+
+    @Option(help: "Synthetic outputs (linear) or classes (multiclass).")
+    var outputs: Int?
+
+    @Option(help: "Standard deviation of the synthetic noise.")
+    var noise: Float = 0.1
+
+    @Option(help: "Seed of the synthetic data, the initial weights and the minibatch order.")
+    var seed: UInt64 = 42
+
+    var usesFile: Bool { data != nil }
+
+    func validate() throws {
+        if data == nil && target != nil { throw ValidationError("--target applies to --data files only") }
+        if rows < 1 { throw ValidationError("--rows must be at least 1") }
+        if features < 1 { throw ValidationError("--features must be at least 1") }
+        if let outputs, outputs < 1 { throw ValidationError("--outputs must be at least 1") }
+    }
+
+    /// Loads the file or generates the synthetic data on `workers` pinned workers.
+    func load(workers: Int, bind: Bool) throws -> Dataset {
+        if let path = data {
+            let lower = path.lowercased()
+            if lower.hasSuffix(".npy") {
+                let column: Int?
+                if let target {
+                    guard let index = Int(target) else {
+                        throw DataFileError(path, nil, "--target must be a column index for .npy files, got '\(target)'")
+                    }
+                    column = index
+                } else {
+                    column = nil
+                }
+                return try NPY.load(path: path, targetColumn: column)
+            }
+            if lower.hasSuffix(".csv") {
+                guard let target else { throw DataFileError(path, nil, "a CSV file needs --target COLUMN (a header name)") }
+                return try CSV.load(path: path, target: target)
+            }
+            if lower.hasSuffix(".svm") || lower.hasSuffix(".libsvm") || lower.hasSuffix(".txt") {
+                return try LibSVM.load(path: path)
+            }
+            throw DataFileError(path, nil, "unknown format (expected .npy, .csv, or libsvm: .svm, .libsvm, .txt)")
+        }
+        let spec = try SyntheticRegression(task: task, rows: rows, features: features,
+                                           outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise, seed: seed)
+        return try spec.generate(workers: workers, bind: bind)
+    }
+}

@@ -1,0 +1,17 @@
+import Foundation
+
+/// Numbers as people read them in a terminal.
+enum Format {
+    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+    static func general(_ x: Double) -> String { String(format: "%.6g", x) }
+    static func rate(_ x: Double) -> String {
+        x >= 1e9 ? fixed(x / 1e9, 2) + "G" : x >= 1e6 ? fixed(x / 1e6, 2) + "M" : x >= 1e3 ? fixed(x / 1e3, 1) + "k" : fixed(x, 0)
+    }
+    static func seconds(_ x: Double) -> String { x >= 10 ? fixed(x, 1) + "s" : x >= 0.1 ? fixed(x, 2) + "s" : fixed(x * 1000, 1) + "ms" }
+
+    /// One JSON object on one line, keys sorted (JSON lines).
+    static func jsonLine(_ object: [String: Any]) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

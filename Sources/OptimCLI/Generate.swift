@@ -1,0 +1,69 @@
+import ArgumentParser
+import Datasets
+import Foundation
+
+/// `optim generate`: a synthetic data set to a .npy file, streamed.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a synthetic regression to a .npy file (features, then the target), streamed, with its true weights.",
+        discussion: """
+            The file has shape (rows, features + 1), float32, the target in the last column: \
+            what `optim train --data FILE` reads, memory-mapped. It is written a block at a time, \
+            so it may be larger than memory. The true weights go to FILE.weights.json.
+
+            Example:
+              optim generate --task logistic --rows 10000000 --features 32 --output big.npy
+            """
+    )
+
+    @Option(help: "Synthetic task: linear, logistic, multiclass or nonlinear.") var task: SyntheticRegression.Task = .linear
+    @Option(help: "Rows.") var rows: Int = 1_000_000
+    @Option(help: "Features per row.") var features: Int = 32
+    @Option(help: "Classes (multiclass).") var classes: Int = 3
+    @Option(help: "Standard deviation of the noise.") var noise: Float = 0.1
+    @Option(help: "Seed: row i is a pure function of (seed, i).") var seed: UInt64 = 42
+    @Option(name: .shortAndLong, help: "The .npy file to write.") var output: String
+
+    func validate() throws {
+        if rows < 1 { throw ValidationError("--rows must be at least 1") }
+        if features < 1 { throw ValidationError("--features must be at least 1") }
+        if !output.hasSuffix(".npy") { throw ValidationError("--output must end in .npy") }
+        if task == .multiclass && classes < 2 { throw ValidationError("--classes must be at least 2") }
+    }
+
+    func run() throws {
+        let spec = try SyntheticRegression(task: task, rows: rows, features: features,
+                                           outputs: task == .multiclass ? classes : 1, noise: noise, seed: seed)
+        let weights = spec.trueWeights
+        let block = 65_536
+        var writer = try NPY.Writer(path: output, rows: rows, columns: features + 1)
+        var x = [Float](repeating: 0, count: block * features), y = [Float](repeating: 0, count: block)
+        var rowsOut = [Float](repeating: 0, count: block * (features + 1))
+        var start = 0
+        while start < rows {
+            let count = min(block, rows - start)
+            x.withUnsafeMutableBufferPointer { xs in
+                y.withUnsafeMutableBufferPointer { ys in
+                    // fill() addresses rows by their global index: shift the base pointers back.
+                    spec.fill(rows: start..<(start + count), x: xs.baseAddress! - start * features, y: ys.baseAddress! - start, weights: weights)
+                }
+            }
+            for r in 0..<count {
+                for c in 0..<features { rowsOut[r * (features + 1) + c] = x[r * features + c] }
+                rowsOut[r * (features + 1) + features] = y[r]
+            }
+            do {
+                try rowsOut.withUnsafeBufferPointer { try writer.append(UnsafeBufferPointer(rebasing: $0[0..<(count * (features + 1))])) }
+            } catch {
+                writer.discard()
+                throw error
+            }
+            start += count
+        }
+        try writer.finish()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(encoder.encode(weights), to: output + ".weights.json")
+        print("wrote \(output): \(rows) rows × \(features + 1) columns (target last), float32; true weights in \(output).weights.json")
+    }
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import DataParallel
+import Datasets
+import Foundation
+import Models
+import Optim
+import Topology
+
+/// `optim train`: fit a model data-parallel on every core.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model, data-parallel on every allowed core.",
+        discussion: """
+            With no arguments, trains linear regression with Adam on a built-in synthetic data set \
+            (2M rows × 64 features, 10% held out for validation), on every allowed core.
+
+            Examples:
+              optim train
+              optim train --rows 4000000 --features 32 --optimizer sgd --lr 0.05 --momentum 0.9
+              optim train --task logistic --optimizer adamw --lr 0.01 --weight-decay 0.05 --scheduler cosine
+              optim train --data train.npy --model mlp --hidden 64 --epochs 20 --json
+              optim train --data houses.csv --target price --optimizer lbfgs --line-search-fn strong_wolfe --batch-size 100000
+            """
+    )
+
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Optimizer") var optimizer: OptimizerOptions
+    @OptionGroup(title: "Schedule") var schedule: SchedulerOptions
+    @OptionGroup(title: "Training") var training: TrainingOptions
+
+    @Flag(help: "Print one JSON object per epoch (epoch, loss, validation metrics, epoch_seconds), then one for the run.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "Print only the final summary.")
+    var quiet = false
+
+    func run() throws {
+        let workers = training.workers ?? defaultWorkers()
+        let loadStart = ContinuousClock.now
+        let dataset = try data.load(workers: workers, bind: training.bind)
+        let loadSeconds = seconds(ContinuousClock.now - loadStart)
+        let (trainingData, validationData) = try dataset.split(validationFraction: training.validation)
+        let model = try self.model.make(for: dataset, task: data.usesFile ? nil : data.task)
+        let parameters = model.makeParameters(seed: data.seed)
+        let optimizer = try self.optimizer.make(parameters)
+        let epochSchedule = try schedule.make(optimizer, epochs: training.epochs)
+        let configuration = training.configuration(seed: data.seed, workers: workers)
+
+        if !json && !quiet {
+            print("data: \(dataset.name) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))")
+            print("model: \(model.description); optimizer: \(self.optimizer.summary); \(workers) worker(s)")
+        }
+        let report = try fit(
+            model, parameters: parameters, data: trainingData, validation: validationData, optimizer: optimizer,
+            schedule: epochSchedule, configuration: configuration
+        ) { epoch in
+            if json {
+                print(Format.jsonLine(epochObject(epoch)))
+            } else if !quiet {
+                print(epochLine(epoch, of: training.epochs))
+            }
+            fflush(nil)  // every line reaches a pipe as the epoch ends
+        }
+        if json {
+            print(Format.jsonLine(summaryObject(report)))
+        } else {
+            printSummary(report)
+        }
+    }
+
+    func epochLine(_ epoch: EpochReport, of total: Int) -> String {
+        var line = "epoch \(epoch.epoch)/\(total)  loss \(Format.general(epoch.trainingLoss))"
+        if let v = epoch.validation {
+            line += "  val_loss \(Format.general(v.loss))"
+            if let r2 = v.r2 { line += "  val_r2 \(Format.fixed(r2, 4))" }
+            if let accuracy = v.accuracy { line += "  val_accuracy \(Format.fixed(accuracy, 4))" }
+        }
+        line += "  lr \(Format.general(epoch.learningRate))  \(Format.seconds(epoch.seconds))  \(Format.rate(epoch.rowsPerSecond)) rows/s"
+        return line
+    }
+
+    func epochObject(_ epoch: EpochReport) -> [String: Any] {
+        var object: [String: Any] = ["epoch": epoch.epoch, "loss": epoch.trainingLoss, "lr": epoch.learningRate,
+                                     "epoch_seconds": epoch.seconds, "rows_per_second": epoch.rowsPerSecond]
+        if let v = epoch.validation { object.merge(metricsObject(v, prefix: "val_")) { a, _ in a } }
+        return object
+    }
+
+    func metricsObject(_ m: Metrics, prefix: String) -> [String: Any] {
+        var object: [String: Any] = ["\(prefix)loss": m.loss]
+        if let x = m.mse { object["\(prefix)mse"] = x }
+        if let x = m.r2 { object["\(prefix)r2"] = x }
+        if let x = m.accuracy { object["\(prefix)accuracy"] = x }
+        if let x = m.logLoss { object["\(prefix)log_loss"] = x }
+        return object
+    }
+
+    func summaryObject(_ report: TrainingReport) -> [String: Any] {
+        var object: [String: Any] = [
+            "event": "done", "epochs": report.epochs.count, "stop_reason": report.stopReason.rawValue,
+            "training_seconds": report.trainingSeconds, "rows_per_second": report.rowsPerSecond,
+            "bytes_per_second": report.bytesPerSecond, "compute_seconds": report.computeSeconds,
+            "reduce_seconds": report.reduceSeconds, "step_seconds": report.stepSeconds,
+            "workers": report.placement.workers, "processing_units": report.placement.units, "pinned": report.placement.pinned,
+        ]
+        if let m = report.finalMetrics { object.merge(metricsObject(m, prefix: "final_")) { a, _ in a } }
+        if let d = report.trueWeightDistance { object["true_weight_distance"] = d }
+        if let note = report.placement.note { object["placement_note"] = note }
+        return object
+    }
+
+    func printSummary(_ report: TrainingReport) {
+        print("done: \(report.epochs.count) epoch(s) (\(report.stopReason.rawValue)) in \(Format.seconds(report.trainingSeconds)), \(Format.rate(report.rowsPerSecond)) rows/s, \(Format.fixed(report.bytesPerSecond / 1e9, 2)) GB/s; compute \(Format.seconds(report.computeSeconds)), reduce \(Format.seconds(report.reduceSeconds)), step \(Format.seconds(report.stepSeconds))")
+        if let m = report.finalMetrics {
+            var line = "final: loss \(Format.general(m.loss))"
+            if let r2 = m.r2 { line += ", mse \(Format.general(m.mse!)), r2 \(Format.fixed(r2, 4))" }
+            if let accuracy = m.accuracy { line += ", accuracy \(Format.fixed(accuracy, 4)), log_loss \(Format.general(m.logLoss!))" }
+            if let d = report.trueWeightDistance { line += "; distance to the true weights \(Format.general(d))" }
+            print(line)
+        }
+        let placement = report.placement
+        print("workers: \(placement.workers), \(placement.pinned ? "pinned to PUs \(placement.units)" : "unpinned")\(placement.note.map { " (\($0))" } ?? "")")
+    }
+}
+
+/// How to train.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Rows per minibatch (one optimizer step each).") var batchSize: Int = 16_384
+    @Option(help: "Passes over the training data.") var epochs: Int = 10
+    @Option(help: "Workers (default: every allowed core). More than the cores is allowed; they share.") var workers: Int?
+    @Flag(inversion: .prefixedNo, help: "Pin workers to cores with hwloc.") var bind = true
+    @Option(help: "Share of the rows held out for validation, in [0, 1).") var validation: Double = 0.1
+    @Option(help: "Stop after this many epochs without improvement of the validation loss (keeps the best weights).")
+    var earlyStopping: Int?
+
+    func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if !(0..<1).contains(validation) { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
+        if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1") }
+        if earlyStopping != nil && validation == 0 { throw ValidationError("--early-stopping needs validation data (--validation > 0)") }
+    }
+
+    func configuration(seed: UInt64, workers: Int) -> FitConfiguration {
+        FitConfiguration(batchSize: batchSize, epochs: epochs, workers: workers, bind: bind, seed: seed,
+                         earlyStopping: earlyStopping.map { .init(patience: $0) })
+    }
+}
+
+func defaultWorkers() -> Int { max(1, (try? MachineTopology.current().cores.count) ?? 1) }
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
