@@ -108,6 +108,10 @@ let package = Package(
         // MARK: - Tests
 
         .testTarget(
+            name: "CLITests",
+            dependencies: ["Datasets"]
+        ),
+        .testTarget(
             name: "DataParallelTests",
             dependencies: ["DataParallel", "Models", "Datasets", "Optim", "Topology"]
         ),

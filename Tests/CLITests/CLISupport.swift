@@ -1,0 +1,49 @@
+import Foundation
+
+/// The built `optim` binary: beside the test bundle (swift test builds every product).
+func optimBinary() -> URL {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("optim"),
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/optim"),
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
+}
+
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs `optim` with `arguments` and returns what it printed and its exit status.
+func optim(_ arguments: [String]) throws -> Run {
+    let process = Process()
+    process.executableURL = optimBinary()
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// A fresh temporary directory for one test.
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("optim-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// The bytes of a .npy file with the given header text and float32 payload.
+func npyBytes(header: String, version: UInt8 = 1, payload: [Float]) -> Data {
+    var text = header
+    while (10 + text.utf8.count + 1) % 64 != 0 { text += " " }
+    text += "\n"
+    var data = Data([0x93] + Array("NUMPY".utf8) + [version, 0, UInt8(text.utf8.count & 0xFF), UInt8(text.utf8.count >> 8)])
+    data.append(Data(text.utf8))
+    payload.withUnsafeBytes { data.append(contentsOf: $0) }
+    return data
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+
+/// One malformed input: the command line (with `{dir}` for the test's directory), the files to
+/// create first, the exit code, and a fragment the error message must contain.
+struct MalformedCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    let files: [String: Data]
+    let arguments: [String]
+    let status: Int32
+    let message: String
+    var testDescription: String { name }
+}
+
+let goodRows = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }",
+                        payload: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+
+let malformedCases: [MalformedCase] = [
+    .init(name: "missing file", files: [:], arguments: ["train", "--data", "{dir}/nope.npy"], status: 1, message: "nope.npy: cannot open"),
+    .init(name: "directory", files: [:], arguments: ["train", "--data", "{dir}"], status: 1, message: "unknown format"),
+    .init(name: "directory named .npy", files: ["d.npy/x": Data()], arguments: ["train", "--data", "{dir}/d.npy"], status: 1, message: "not a regular file"),
+    .init(name: "empty .npy", files: ["e.npy": Data()], arguments: ["train", "--data", "{dir}/e.npy"], status: 1, message: "the file is empty"),
+    .init(name: "text as .npy", files: ["t.npy": Data("hello,world\n".utf8)], arguments: ["train", "--data", "{dir}/t.npy"], status: 1,
+          message: "byte 0: not a .npy file"),
+    .init(name: "truncated .npy header", files: ["h.npy": goodRows.prefix(40)], arguments: ["train", "--data", "{dir}/h.npy"], status: 1,
+          message: "truncated header"),
+    .init(name: "truncated .npy data", files: ["d.npy": goodRows.dropLast(8)], arguments: ["train", "--data", "{dir}/d.npy"], status: 1,
+          message: "truncated: shape (4, 3) needs 176 bytes, the file has 168"),
+    .init(name: ".npy of int32", files: ["i.npy": npyBytes(header: "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }", payload: [0, 0, 0, 0])],
+          arguments: ["train", "--data", "{dir}/i.npy"], status: 1, message: "dtype <i4 is not supported"),
+    .init(name: ".npy big-endian", files: ["b.npy": npyBytes(header: "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", payload: [0, 0, 0, 0])],
+          arguments: ["train", "--data", "{dir}/b.npy"], status: 1, message: "dtype >f4 is not supported"),
+    .init(name: ".npy Fortran order", files: ["f.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", payload: [0, 0, 0, 0])],
+          arguments: ["train", "--data", "{dir}/f.npy"], status: 1, message: "Fortran order"),
+    .init(name: ".npy 1-D", files: ["v.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", payload: [0, 0, 0, 0])],
+          arguments: ["train", "--data", "{dir}/v.npy"], status: 1, message: "expected 2-D"),
+    .init(name: ".npy one column", files: ["c.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 1), }", payload: [0, 0, 0, 0])],
+          arguments: ["train", "--data", "{dir}/c.npy"], status: 1, message: "it needs features and a target"),
+    .init(name: ".npy no shape", files: ["s.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, }", payload: [])],
+          arguments: ["train", "--data", "{dir}/s.npy"], status: 1, message: "no 'shape' tuple"),
+    .init(name: ".npy version 9", files: ["9.npy": npyBytes(header: "{}", version: 9, payload: [])],
+          arguments: ["train", "--data", "{dir}/9.npy"], status: 1, message: "unsupported .npy version 9"),
+    .init(name: ".npy target out of range", files: ["g.npy": goodRows], arguments: ["train", "--data", "{dir}/g.npy", "--target", "7"],
+          status: 1, message: "target column 7 is out of range"),
+    .init(name: ".npy target by name", files: ["g.npy": goodRows], arguments: ["train", "--data", "{dir}/g.npy", "--target", "price"],
+          status: 1, message: "--target must be a column index for .npy files"),
+    .init(name: ".npy with NaN", files: ["n.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", payload: [1, 2, 3, 4, .nan, 6])],
+          arguments: ["train", "--data", "{dir}/n.npy"], status: 1, message: "feature at row 1, column 1 is nan"),
+    .init(name: "empty CSV", files: ["e.csv": Data()], arguments: ["train", "--data", "{dir}/e.csv", "--target", "y"], status: 1, message: "the file is empty"),
+    .init(name: "CSV header only", files: ["h.csv": Data("a,b,y\n".utf8)], arguments: ["train", "--data", "{dir}/h.csv", "--target", "y"],
+          status: 1, message: "a header but no rows"),
+    .init(name: "ragged CSV", files: ["r.csv": Data("a,b,y\n1,2,3\n4,5\n".utf8)], arguments: ["train", "--data", "{dir}/r.csv", "--target", "y"],
+          status: 1, message: "line 3: 2 field(s), the header has 3"),
+    .init(name: "non-numeric CSV", files: ["x.csv": Data("a,b,y\n1,2,3\n4,five,6\n".utf8)], arguments: ["train", "--data", "{dir}/x.csv", "--target", "y"],
+          status: 1, message: "line 3: column 'b': 'five' is not a number"),
+    .init(name: "CSV unknown column", files: ["u.csv": Data("a,b,y\n1,2,3\n".utf8)], arguments: ["train", "--data", "{dir}/u.csv", "--target", "price"],
+          status: 1, message: "no column named 'price' (the columns are a, b, y)"),
+    .init(name: "CSV without --target", files: ["t.csv": Data("a,y\n1,2\n".utf8)], arguments: ["train", "--data", "{dir}/t.csv"],
+          status: 1, message: "needs --target COLUMN"),
+    .init(name: "CSV one column", files: ["o.csv": Data("y\n1\n".utf8)], arguments: ["train", "--data", "{dir}/o.csv", "--target", "y"],
+          status: 1, message: "line 1: the header has 1 column(s)"),
+    .init(name: "CSV infinity", files: ["i.csv": Data("a,y\n1,2\ninf,3\n".utf8)], arguments: ["train", "--data", "{dir}/i.csv", "--target", "y"],
+          status: 1, message: "line 3: column 'a': inf is not finite"),
+    .init(name: "CSV labels for logistic", files: ["l.csv": Data("a,y\n1,0\n2,2\n".utf8)],
+          arguments: ["train", "--data", "{dir}/l.csv", "--target", "y", "--model", "logistic", "--validation", "0"],
+          status: 1, message: "target at row 1 is 2.0, expected 0 or 1"),
+    .init(name: "libsvm bad pair", files: ["b.svm": Data("1 1:0.5 2-0.3\n".utf8)], arguments: ["train", "--data", "{dir}/b.svm"],
+          status: 1, message: "line 1: '2-0.3' is not index:value"),
+    .init(name: "libsvm negative index", files: ["n.svm": Data("1 -1:0.5\n".utf8)], arguments: ["train", "--data", "{dir}/n.svm"],
+          status: 1, message: "index -1 is negative"),
+    .init(name: "libsvm indices out of order", files: ["o.svm": Data("1 1:1\n0 3:1 2:1\n".utf8)], arguments: ["train", "--data", "{dir}/o.svm"],
+          status: 1, message: "line 2: indices must ascend: 2 after 3"),
+    .init(name: "libsvm bad label", files: ["l.svm": Data("yes 1:1\n".utf8)], arguments: ["train", "--data", "{dir}/l.svm"],
+          status: 1, message: "line 1: label 'yes' is not a number"),
+    .init(name: "unknown format", files: ["d.parquet": Data("PAR1".utf8)], arguments: ["train", "--data", "{dir}/d.parquet"],
+          status: 1, message: "unknown format"),
+    .init(name: "unknown option", files: [:], arguments: ["train", "--learning-rate", "0.1"], status: 2, message: "Unknown option '--learning-rate'"),
+    .init(name: "batch size 0", files: [:], arguments: ["train", "--batch-size", "0"], status: 2, message: "--batch-size must be at least 1"),
+    .init(name: "no epochs", files: [:], arguments: ["train", "--epochs", "0"], status: 2, message: "--epochs must be at least 1"),
+    .init(name: "option of another optimizer", files: [:], arguments: ["train", "--optimizer", "adam", "--momentum", "0.9"], status: 2,
+          message: "--momentum do(es) not apply to --optimizer adam"),
+    .init(name: "validation share 1.5", files: [:], arguments: ["train", "--validation", "1.5"], status: 2, message: "--validation must be in [0, 1)"),
+    .init(name: "hidden without mlp", files: [:], arguments: ["train", "--hidden", "8"], status: 2, message: "--hidden applies to --model mlp only"),
+    .init(name: "target without data", files: [:], arguments: ["train", "--target", "y"], status: 2, message: "--target applies to --data files only"),
+    .init(name: "unknown optimizer", files: [:], arguments: ["train", "--optimizer", "adamax2"], status: 2, message: "adamax2"),
+    .init(name: "negative learning rate", files: [:], arguments: ["train", "--rows", "1000", "--lr=-1"], status: 2, message: "Invalid learning rate: -1.0"),
+    .init(name: "linear model with cross-entropy", files: [:], arguments: ["train", "--rows", "1000", "--loss", "cross_entropy"], status: 2,
+          message: "--model linear takes a regression loss"),
+    .init(name: "scale worker list", files: [:], arguments: ["scale", "--workers", "1,zero"], status: 2, message: "--workers takes positive counts"),
+    .init(name: "generate to CSV", files: [:], arguments: ["generate", "--output", "{dir}/x.csv"], status: 2, message: "--output must end in .npy"),
+    .init(name: "generate into a missing folder", files: [:], arguments: ["generate", "--rows", "10", "--output", "{dir}/no/such/x.npy"],
+          status: 1, message: "cannot create"),
+]
+
+@Suite("optim command line")
+struct CLITests {
+    @Test("Every malformed input gets a clear message naming the file and place, and the right exit code", arguments: malformedCases)
+    func malformed(testCase: MalformedCase) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (name, data) in testCase.files {
+            let url = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            if name.hasSuffix("/x") { continue }
+            try data.write(to: url)
+        }
+        let arguments = testCase.arguments.map { $0.replacingOccurrences(of: "{dir}", with: directory.path) }
+        let run = try optim(arguments)
+        #expect(run.status == testCase.status, "\(arguments): exit \(run.status), stderr: \(run.stderr)")
+        #expect(run.stderr.contains(testCase.message), "\(arguments): stderr was \(run.stderr)")
+        #expect(!run.stderr.contains("Fatal error"), "crashed")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".partial") }
+        #expect(leftovers.isEmpty, "half-written files left: \(leftovers)")
+    }
+
+    @Test("train prints one line per epoch, or JSON lines with epoch_seconds")
+    func trainOutput() throws {
+        let text = try optim(["train", "--rows", "20000", "--features", "8", "--epochs", "3", "--batch-size", "2048", "--lr", "0.05"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.count == 3)
+        #expect(text.stdout.contains("final: loss"))
+        let json = try optim(["train", "--rows", "20000", "--features", "8", "--epochs", "3", "--batch-size", "2048", "--json",
+                              "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let objects = try json.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(objects.count == 4)
+        for (i, object) in objects.prefix(3).enumerated() {
+            #expect(object["epoch"] as? Int == i + 1)
+            #expect(object["epoch_seconds"] is Double && object["loss"] is Double && object["val_r2"] is Double)
+        }
+        #expect(objects[3]["event"] as? String == "done")
+        #expect((objects[3]["final_r2"] as? Double ?? 0) > 0.9)
+    }
+
+    @Test("generate writes a .npy that train reads memory-mapped and learns from")
+    func generateThenTrain() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("data.npy").path
+        let generated = try optim(["generate", "--rows", "30000", "--features", "6", "--seed", "3", "--output", path])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        #expect(FileManager.default.fileExists(atPath: path + ".weights.json"))
+        let trained = try optim(["train", "--data", path, "--epochs", "5", "--batch-size", "1024", "--lr", "0.05", "--json"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let last = try JSONSerialization.jsonObject(with: Data(trained.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        #expect((last["final_r2"] as? Double ?? 0) > 0.95)
+    }
+
+    @Test("scale writes its table as CSV, JSON and an SVG plot; topology shows the plan")
+    func scaleAndTopology() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let prefix = directory.appendingPathComponent("scaling").path
+        let run = try optim(["scale", "--rows", "50000", "--features", "8", "--workers", "1,2,3", "--repetitions", "1", "--output", prefix])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("speedup"))
+        let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 4 && csv[0].hasPrefix("workers,epoch_seconds"))
+        let svg = try String(contentsOfFile: prefix + ".svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
+        let rows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: prefix + ".json"))) as! [[String: Any]]
+        #expect(rows.map { $0["workers"] as? Int } == [1, 2, 3])
+        let topology = try optim(["topology"])
+        #expect(topology.status == 0 && topology.stdout.contains("plan: worker 0") && topology.stdout.contains("binding check"))
+    }
+
+    @Test("--help teaches: examples and every optimizer")
+    func help() throws {
+        let run = try optim(["train", "--help"])
+        #expect(run.status == 0)
+        #expect(run.stdout.contains("Examples:") && run.stdout.contains("--weight-decay") && run.stdout.contains("lbfgs"))
+    }
+}
