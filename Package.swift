@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "DataParallel", targets: ["DataParallel"]),
+        .library(name: "ModelIO", targets: ["ModelIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -77,13 +78,20 @@ let package = Package(
             providers: [.apt(["libhwloc-dev"])]
         ),
 
+        /// Weights and checkpoints on disk: safetensors (readable by Python's `safetensors`), written
+        /// atomically.
+        .target(
+            name: "ModelIO",
+            dependencies: ["Datasets", "Optim", "Models"]
+        ),
+
         // MARK: - Command-line tool
 
         /// `optim`: train, scale, topology, generate, evaluate. Thin: parses, calls the library, prints.
         .executableTarget(
             name: "optim",
             dependencies: [
-                "DataParallel", "Models", "Datasets", "Optim", "Topology",
+                "DataParallel", "Models", "Datasets", "Optim", "Topology", "ModelIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/OptimCLI"

@@ -256,3 +256,25 @@ func batchOrder(_ count: Int, epoch: Int, seed: UInt64, shuffle: Bool) -> [Int] 
     }
     return order
 }
+
+/// Scores `parameters` of `model` on `data` (data-parallel, deterministic): the loss and the
+/// metrics that fit it (MSE and R², or accuracy and log-loss).
+public func score<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset, workers: Int? = nil, bind: Bool = true) throws(TrainingError) -> Metrics {
+    try model.check(data)
+    let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+    defer { pool.release() }
+    return evaluate(model, parameters: parameters, data: data, pool: pool, chunkRows: 4096)
+}
+
+/// The raw outputs (predictions, or logits) of `model` for every row of `data`, `outputsPerRow` per row.
+public func predict<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset) -> [Float] {
+    var outputs = [Float](repeating: 0, count: data.rows * model.outputsPerRow)
+    parameters.values.withUnsafeBufferPointer { theta in
+        outputs.withUnsafeMutableBufferPointer { out in
+            model.predict(parameters: theta.baseAddress!,
+                          rows: RowBlock(x: data.x.base, xStride: data.rowStride, y: data.y.base, yStride: data.targetStride, count: data.rows),
+                          outputs: out.baseAddress!)
+        }
+    }
+    return outputs
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import DataParallel
 import Datasets
 import Foundation
+import ModelIO
 import Models
 import Optim
 import Topology
@@ -35,6 +36,9 @@ struct Train: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the final summary.")
     var quiet = false
 
+    @Option(help: "Save the trained weights as safetensors (torch's tensor names; Python's safetensors reads them).")
+    var save: String?
+
     func run() throws {
         let workers = training.workers ?? defaultWorkers()
         let loadStart = ContinuousClock.now
@@ -66,6 +70,12 @@ struct Train: ParsableCommand {
             print(Format.jsonLine(summaryObject(report)))
         } else {
             printSummary(report)
+        }
+        if let save {
+            var notes = ["optimizer": self.optimizer.summary, "epochs": "\(report.epochs.count)", "data": dataset.name]
+            if let loss = report.epochs.last?.trainingLoss { notes["training_loss"] = "\(loss)" }
+            try Weights.save(model, parameters, notes: notes, to: save)
+            if !json { print("saved the weights to \(save)") }
         }
     }
 

@@ -1,0 +1,87 @@
+import Datasets
+import Foundation
+
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+/// naming each tensor's dtype, shape and byte range, string metadata under `__metadata__`, then
+/// the tensors' bytes. Python reads the files with `safetensors.numpy.load_file` or
+/// `safetensors.torch.load_file`.
+public enum SafeTensors {
+    /// A float32 tensor.
+    public struct Tensor: Equatable, Sendable {
+        public var shape: [Int]
+        public var values: [Float]
+        public init(shape: [Int], values: [Float]) {
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    /// Writes `tensors` (in the given order) and `metadata` to `path`, atomically.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String], to path: String) throws {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for (name, tensor) in tensors {
+            precondition(tensor.values.count == tensor.shape.reduce(1, *), "\(name): shape and values disagree")
+            let bytes = tensor.values.count * 4
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Pad with spaces so that the data starts 8-byte aligned, as the reference writer does.
+        while (8 + json.count) % 8 != 0 { json.append(UInt8(ascii: " ")) }
+        var writer = try AtomicFileWriter(path: path)
+        do {
+            var length = UInt64(json.count).littleEndian
+            try writer.write(withUnsafeBytes(of: &length) { Array($0) })
+            try writer.write(json)
+            for (_, tensor) in tensors {
+                try tensor.values.withUnsafeBytes { try writer.write(raw: $0) }
+            }
+            try writer.commit()
+        } catch {
+            writer.discard()
+            throw error
+        }
+    }
+
+    /// Reads every tensor and the metadata of `path`.
+    public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let file = try MappedFile(path: path)
+        guard file.count >= 8 else { throw DataFileError(path, "byte 0", "too short for a safetensors file (\(file.count) bytes)") }
+        let length = Int(UInt64(littleEndian: file.bytes.loadUnaligned(as: UInt64.self)))
+        guard length > 0, 8 + length <= file.count else {
+            throw DataFileError(path, "byte 0", "header length \(length) does not fit in the file's \(file.count) bytes")
+        }
+        let headerData = Data(bytes: file.bytes + 8, count: length)
+        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw DataFileError(path, "byte 8", "the header is not a JSON object")
+        }
+        let dataStart = 8 + length
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let entries = value as? [String: String] else { throw DataFileError(path, "byte 8", "__metadata__ must map strings to strings") }
+                metadata = entries
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw DataFileError(path, "byte 8", "tensor '\(name)' lacks dtype, shape or data_offsets")
+            }
+            guard dtype == "F32" || dtype == "F64" else { throw DataFileError(path, "byte 8", "tensor '\(name)' has dtype \(dtype) (expected F32 or F64)") }
+            let size = dtype == "F32" ? 4 : 8
+            let count = shape.reduce(1, *)
+            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * size, dataStart + offsets[1] <= file.count else {
+                throw DataFileError(path, "byte \(dataStart + max(offsets[0], 0))", "tensor '\(name)' of shape \(shape) does not fit its byte range \(offsets)")
+            }
+            let base = file.bytes + dataStart + offsets[0]
+            let values = (0..<count).map { i in
+                size == 4 ? base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) : Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self))
+            }
+            tensors[name] = Tensor(shape: shape, values: values)
+        }
+        return (tensors, metadata)
+    }
+}

@@ -1,0 +1,39 @@
+import Datasets
+import Foundation
+import Models
+import Optim
+
+/// A model's weights in a safetensors file: one tensor per parameter tensor (torch's names and
+/// shapes: `weight`, `bias`, `0.weight`, ...), the model description and free-form notes as
+/// metadata.
+public enum Weights {
+    /// Saves `parameters` of `model`, atomically.
+    public static func save(_ model: any Model, _ parameters: Parameters<Float>, notes: [String: String] = [:], to path: String) throws {
+        guard let description = ModelDescription(model) else { throw DataFileError(path, nil, "cannot describe \(model.description)") }
+        let tensors = parameters.tensors.enumerated().map { index, tensor in
+            (name: tensor.name, tensor: SafeTensors.Tensor(shape: tensor.shape, values: parameters.value(at: index)))
+        }
+        var metadata = notes
+        metadata["format"] = "swift-optim weights"
+        metadata["model"] = String(decoding: try JSONEncoder().encode(description), as: UTF8.self)
+        try SafeTensors.write(tensors, metadata: metadata, to: path)
+    }
+
+    /// Loads a weights file: the model it describes and its parameters.
+    public static func load(_ path: String) throws -> (model: any Model, parameters: Parameters<Float>, metadata: [String: String]) {
+        let (tensors, metadata) = try SafeTensors.read(path)
+        guard let json = metadata["model"], let description = try? JSONDecoder().decode(ModelDescription.self, from: Data(json.utf8)) else {
+            throw DataFileError(path, nil, "no model description in the metadata (was it written by optim train --save?)")
+        }
+        let model = description.makeModel()
+        let parameters = Parameters<Float>(shapes: model.parameterShapes)
+        for (index, tensor) in parameters.tensors.enumerated() {
+            guard let saved = tensors[tensor.name] else { throw DataFileError(path, nil, "tensor '\(tensor.name)' is missing") }
+            guard saved.shape == tensor.shape else {
+                throw DataFileError(path, nil, "tensor '\(tensor.name)' has shape \(saved.shape), the model needs \(tensor.shape)")
+            }
+            parameters.values.assign(saved.values, at: parameters.tensors[index].offset)
+        }
+        return (model, parameters, metadata)
+    }
+}
