@@ -117,11 +117,11 @@ let package = Package(
 
         .testTarget(
             name: "CLITests",
-            dependencies: ["Datasets"]
+            dependencies: ["Datasets", "ModelIO"]
         ),
         .testTarget(
             name: "DataParallelTests",
-            dependencies: ["DataParallel", "Models", "Datasets", "Optim", "Topology"]
+            dependencies: ["DataParallel", "Models", "Datasets", "Optim", "Topology", "ModelIO"]
         ),
         .testTarget(
             name: "ModelsTests",

@@ -29,6 +29,10 @@ public struct FitConfiguration: Sendable, Equatable {
     /// Without validation data, score the training data once more at the end (one more pass over
     /// it) for the report's final metrics.
     public var scoreTrainingData: Bool
+    /// Where training starts: epoch 1, minibatch 0, or the position a checkpoint recorded. The
+    /// minibatch order depends only on the seed and the epoch, so resuming continues the very
+    /// same trajectory.
+    public var start = TrainingPosition(epoch: 1, batch: 0)
 
     /// When to stop early.
     public struct EarlyStopping: Sendable, Equatable {
@@ -57,10 +61,23 @@ public struct FitConfiguration: Sendable, Equatable {
         if let early = earlyStopping, early.patience < 1 {
             throw .invalidConfiguration("early-stopping patience must be at least 1, got \(early.patience)")
         }
+        guard start.epoch >= 1, start.batch >= 0 else {
+            throw .invalidConfiguration("the start position must be at epoch 1 or later, minibatch 0 or later")
+        }
     }
 
     /// The worker count to use: the configured one, or every allowed core.
     public var resolvedWorkers: Int { workers ?? defaultWorkerCount() }
+}
+
+/// A place in training: the epoch (from 1) and the minibatch within it (from 0) that come next.
+public struct TrainingPosition: Sendable, Equatable, Codable {
+    public var epoch: Int
+    public var batch: Int
+    public init(epoch: Int, batch: Int) {
+        self.epoch = epoch
+        self.batch = batch
+    }
 }
 
 /// A learning-rate schedule stepped once per epoch.
@@ -137,14 +154,21 @@ extension Model {
 ///   - optimizer: any optimizer of `Optim` over `parameters`.
 ///   - schedule: a learning-rate schedule stepped after each epoch.
 ///   - progress: called after each epoch, on the calling thread.
+///   - onBatch: called after each minibatch with its position (a progress bar's hook).
+///   - checkpoint: called at the end of each epoch, and when cancelled, with the position to
+///     resume from; save the parameters, optimizer and schedule state there.
 ///   - cancellation: raise it to stop between minibatches.
 /// - Throws: ``TrainingError`` for a bad configuration or data that does not fit the model (before
 ///   any step), or when the loss diverges (the parameters then hold the last finite weights).
 public func fit<M: Model>(
     _ model: M, parameters: Parameters<Float>, data: Dataset, validation: Dataset? = nil,
     optimizer: any Optimizer<Float>, schedule: EpochSchedule? = nil, configuration: FitConfiguration = .init(),
-    progress: ((EpochReport) -> Void)? = nil, cancellation: CancellationFlag? = nil
+    cancellation: CancellationFlag? = nil, progress: ((EpochReport) -> Void)? = nil,
+    onBatch: ((TrainingPosition, Int) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
 ) throws(TrainingError) -> TrainingReport {
+    func save(_ position: TrainingPosition) throws(TrainingError) {
+        do { try checkpoint?(position) } catch { throw .checkpointFailed("\(error)") }
+    }
     try configuration.validate()
     guard parameters.count == model.parameterCount,
           parameters.tensors.map(\.shape) == model.parameterShapes.map(\.shape) else {
@@ -165,14 +189,19 @@ public func fit<M: Model>(
     var best: (loss: Double, weights: [Float])?
     var epochsWithoutImprovement = 0
 
-    training: for epoch in 1...max(configuration.epochs, 1) where configuration.epochs > 0 {
+    let start = configuration.start
+    training: for epoch in start.epoch...max(configuration.epochs, start.epoch) where epoch <= configuration.epochs {
         let epochStart = ContinuousClock.now
         let learningRate = optimizer.learningRate(group: 0)
         let order = batchOrder(batches, epoch: epoch, seed: configuration.seed, shuffle: configuration.shuffle)
         var lossSum = 0.0
         var rowsThisEpoch = 0
-        for (position, batch) in order.enumerated() {
-            if cancellation?.isCancelled == true { report.stopReason = .cancelled; break training }
+        for (position, batch) in order.enumerated() where epoch > start.epoch || position >= start.batch {
+            if cancellation?.isCancelled == true {
+                report.stopReason = .cancelled
+                try save(TrainingPosition(epoch: epoch, batch: position))
+                break training
+            }
             let rows = (batch * batchSize)..<min((batch + 1) * batchSize, data.rows)
             var closureSeconds = 0.0
             let stepStart = ContinuousClock.now
@@ -190,6 +219,7 @@ public func fit<M: Model>(
             lastFinite = parameters.values.array
             lossSum += loss * Double(rows.count)
             rowsThisEpoch += rows.count
+            onBatch?(TrainingPosition(epoch: epoch, batch: position), batches)
         }
         let trainingTime = seconds(ContinuousClock.now - epochStart)
         report.trainingSeconds += trainingTime
@@ -210,6 +240,7 @@ public func fit<M: Model>(
         case .plateau(let plateau)?: plateau.step(metric: monitored)
         case nil: break
         }
+        try save(TrainingPosition(epoch: epoch + 1, batch: 0))
         if let early = configuration.earlyStopping {
             if best == nil || monitored < best!.loss - early.minDelta {
                 best = (monitored, parameters.values.array)

@@ -61,6 +61,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case incompatibleData(String)
     /// The loss became NaN or infinite; the parameters hold the last weights with a finite loss.
     case diverged(epoch: Int, batch: Int, loss: Double, report: TrainingReport)
+    /// The checkpoint callback failed (the message says why); training stopped there.
+    case checkpointFailed(String)
 
     public var description: String {
         switch self {
@@ -68,6 +70,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .incompatibleData(let why): why
         case let .diverged(epoch, batch, loss, _):
             "training diverged: the loss was \(loss) at epoch \(epoch), minibatch \(batch); the weights of the last finite loss were kept (try a lower learning rate)"
+        case .checkpointFailed(let why): "cannot write the checkpoint: \(why)"
         }
     }
 }

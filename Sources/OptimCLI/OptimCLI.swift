@@ -34,6 +34,8 @@ struct OptimCommand: ParsableCommand {
             fail(error.description, code: 1)
         } catch let error as DatasetError {
             fail(error.description, code: 1)
+        } catch let error as InterruptedError {
+            fail(error.description, code: 130)
         } catch let error as UsageError {
             fail(error.message + "\n" + OptimCommand.helpMessage(for: error.command), code: 2)
         } catch {

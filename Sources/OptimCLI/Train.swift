@@ -39,7 +39,14 @@ struct Train: ParsableCommand {
     @Option(help: "Save the trained weights as safetensors (torch's tensor names; Python's safetensors reads them).")
     var save: String?
 
+    @Option(help: "Write a checkpoint (parameters, optimizer and schedule state, position) at every epoch and on Ctrl-C.")
+    var checkpoint: String?
+
+    @Option(help: "Resume from a checkpoint of the same run (same data, model, optimizer, batch size and seed): the final weights are bitwise those of an uninterrupted run.")
+    var resume: String?
+
     func run() throws {
+        let interrupted = InterruptFlag.install()
         let workers = training.workers ?? defaultWorkers()
         let loadStart = ContinuousClock.now
         let dataset = try data.load(workers: workers, bind: training.bind)
@@ -49,7 +56,35 @@ struct Train: ParsableCommand {
         let parameters = model.makeParameters(seed: data.seed)
         let optimizer = try self.optimizer.make(parameters)
         let epochSchedule = try schedule.make(optimizer, epochs: training.epochs)
-        let configuration = training.configuration(seed: data.seed, workers: workers)
+        var configuration = training.configuration(seed: data.seed, workers: workers)
+        let identity = [
+            "data": dataset.name, "rows": "\(dataset.rows)", "features": "\(dataset.features)", "model": model.description,
+            "optimizer": self.optimizer.summary, "scheduler": schedule.scheduler.rawValue, "batch_size": "\(training.batchSize)",
+            "seed": "\(data.seed)", "validation": "\(training.validation)",
+        ]
+        if let resume {
+            let (_, saved, checkpoint) = try Checkpoint.load(resume)
+            for (key, value) in identity where checkpoint.identity[key] != value {
+                throw UsageError(message: "--resume \(resume) is from another run: its \(key) is '\(checkpoint.identity[key] ?? "?")', this run's is '\(value)'",
+                                 command: Train.self)
+            }
+            parameters.values.assign(saved.values.array)
+            do {
+                try OptimizerState.load(checkpoint.optimizerState, into: optimizer)
+                if let state = checkpoint.schedulerState, let epochSchedule { try loadScheduleState(state, into: epochSchedule) }
+            } catch {
+                throw DataFileError(resume, nil, "corrupt checkpoint state: \(error)")
+            }
+            configuration.start = TrainingPosition(epoch: checkpoint.epoch, batch: checkpoint.batch)
+            if !json && !quiet { print("resuming from \(resume) at epoch \(checkpoint.epoch), minibatch \(checkpoint.batch)") }
+        }
+        let writeCheckpoint: ((TrainingPosition) throws -> Void)? = checkpoint.map { path in
+            { position in
+                let state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encode(optimizer),
+                                       schedulerState: try epochSchedule.map(scheduleState), identity: identity)
+                try state.save(model, parameters, to: path)
+            }
+        }
 
         if !json && !quiet {
             print("data: \(dataset.name) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))")
@@ -57,19 +92,24 @@ struct Train: ParsableCommand {
         }
         let report = try fit(
             model, parameters: parameters, data: trainingData, validation: validationData, optimizer: optimizer,
-            schedule: epochSchedule, configuration: configuration
-        ) { epoch in
+            schedule: epochSchedule, configuration: configuration, cancellation: interrupted,
+            progress: { epoch in
             if json {
                 print(Format.jsonLine(epochObject(epoch)))
             } else if !quiet {
                 print(epochLine(epoch, of: training.epochs))
             }
             fflush(nil)  // every line reaches a pipe as the epoch ends
-        }
+            },
+            checkpoint: { position in try writeCheckpoint?(position) }
+        )
         if json {
             print(Format.jsonLine(summaryObject(report)))
         } else {
             printSummary(report)
+        }
+        if report.stopReason == .cancelled {
+            throw InterruptedError(checkpoint: checkpoint)
         }
         if let save {
             var notes = ["optimizer": self.optimizer.summary, "epochs": "\(report.epochs.count)", "data": dataset.name]
@@ -162,3 +202,36 @@ struct TrainingOptions: ParsableArguments {
 func defaultWorkers() -> Int { max(1, (try? MachineTopology.current().cores.count) ?? 1) }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+
+/// The schedule's state as JSON.
+func scheduleState(_ schedule: EpochSchedule) throws -> Data {
+    switch schedule {
+    case .stepping(let s): try JSONEncoder().encode(s.stateDict())
+    case .plateau(let p): try JSONEncoder().encode(p.stateDict())
+    }
+}
+
+func loadScheduleState(_ data: Data, into schedule: EpochSchedule) throws {
+    let state = try JSONDecoder().decode([String: StateValue].self, from: data)
+    switch schedule {
+    case .stepping(let s): try s.loadStateDict(state)
+    case .plateau(let p): try p.loadStateDict(state)
+    }
+}
+
+/// Ctrl-C: stop after the current minibatch (and write the checkpoint, if one was asked for).
+enum InterruptFlag {
+    static let shared = CancellationFlag()
+    static func install() -> CancellationFlag {
+        signal(SIGINT) { _ in InterruptFlag.shared.cancel() }
+        return shared
+    }
+}
+
+/// Training stopped on Ctrl-C.
+struct InterruptedError: Error, CustomStringConvertible {
+    let checkpoint: String?
+    var description: String {
+        "interrupted" + (checkpoint.map { "; resume with --resume \($0)" } ?? " (no --checkpoint was given: progress is lost)")
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import Testing
 
 /// One malformed input: the command line (with `{dir}` for the test's directory), the files to
@@ -169,5 +170,51 @@ struct CLITests {
         let run = try optim(["train", "--help"])
         #expect(run.status == 0)
         #expect(run.stdout.contains("Examples:") && run.stdout.contains("--weight-decay") && run.stdout.contains("lbfgs"))
+    }
+}
+
+extension CLITests {
+    @Test("Ctrl-C writes a checkpoint; --resume ends with bitwise the weights of an uninterrupted run; --save reads back")
+    func interruptAndResume() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let common = ["train", "--rows", "400000", "--features", "8", "--epochs", "4", "--batch-size", "2048", "--lr", "0.01",
+                      "--optimizer", "adamw", "--scheduler", "cosine", "-q"]
+        let straight = try optim(common + ["--save", path("straight.safetensors")])
+        #expect(straight.status == 0, "\(straight.stderr)")
+
+        // Interrupt a second run part-way, as a user's Ctrl-C would.
+        let process = Process()
+        process.executableURL = optimBinary()
+        process.arguments = common + ["--checkpoint", path("run.checkpoint"), "--save", path("resumed.safetensors")]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        process.interrupt()
+        process.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if process.terminationStatus == 130 {
+            #expect(message.contains("interrupted; resume with --resume"))
+            let checkpoint = try Checkpoint.load(path("run.checkpoint")).checkpoint
+            #expect(checkpoint.epoch >= 1 && checkpoint.identity["optimizer"] == "adamw(lr=0.01)")
+            let resumed = try optim(common + ["--resume", path("run.checkpoint"), "--checkpoint", path("run.checkpoint"),
+                                              "--save", path("resumed.safetensors")])
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+        } else {
+            // The run finished before the signal (a fast machine): nothing to resume.
+            #expect(process.terminationStatus == 0)
+        }
+        let a = try SafeTensors.read(path("straight.safetensors")).tensors, b = try SafeTensors.read(path("resumed.safetensors")).tensors
+        #expect(a == b, "the resumed run's weights differ from the uninterrupted run's")
+        #expect(a["weight"]?.shape == [1, 8] && a["bias"]?.shape == [1])
+
+        let mismatch = try optim(common + ["--lr", "0.02", "--resume", path("run.checkpoint")])
+        #expect(mismatch.status == 2 && mismatch.stderr.contains("is from another run"))
+        let evaluated = try optim(["evaluate", "--weights", path("straight.safetensors"), "--rows", "5000", "--features", "8", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any]
+        #expect((object["r2"] as? Double ?? 0) > 0.9)
     }
 }

@@ -2,6 +2,7 @@ import DataParallel
 import Datasets
 import Dispatch
 import Foundation
+import ModelIO
 import Models
 import Optim
 import Testing
@@ -169,7 +170,7 @@ struct TrainerTests {
         let another = CancellationFlag()
         let stopped = try fit(model, parameters: parameters, data: training, optimizer: SGD([parameters], lr: 0.01),
                               configuration: FitConfiguration(batchSize: 256, epochs: 50, workers: 2),
-                              progress: { if $0.epoch == 3 { another.cancel() } }, cancellation: another)
+                              cancellation: another, progress: { if $0.epoch == 3 { another.cancel() } })
         #expect(stopped.stopReason == .cancelled && stopped.epochs.count == 3)
     }
 
@@ -204,4 +205,49 @@ final class Locked<Value>: @unchecked Sendable {
         defer { lock.unlock() }
         return body(&value)
     }
+}
+
+extension DataParallelTests {
+@Suite("Checkpoints")
+struct CheckpointTests {
+    @Test("Stopped mid-epoch and resumed from its checkpoint, training ends with bitwise the same weights", arguments: ["Adam", "SGD", "LBFGS"])
+    func resumeIsBitwise(optimizerName: String) throws {
+        let data = try SyntheticRegression(task: .logistic, rows: 6000, features: 7, seed: 8).generate()
+        let model = LogisticRegression(features: 7)
+        func makeOptimizer(_ p: Parameters<Float>) throws -> any Optimizer<Float> {
+            switch optimizerName {
+            case "Adam": try Adam([p], lr: 0.05)
+            case "SGD": try SGD([p], lr: 0.1, momentum: 0.9, nesterov: true)
+            default: try LBFGS([p], lr: 1, maxIter: 3, historySize: 4)
+            }
+        }
+        let configuration = FitConfiguration(batchSize: 500, epochs: 4, workers: 2, seed: 6)
+
+        let straight = model.makeParameters(seed: 2)
+        _ = try fit(model, parameters: straight, data: data, optimizer: makeOptimizer(straight), configuration: configuration)
+
+        // Stop after minibatch 4 of epoch 3, saving what a checkpoint saves.
+        let interrupted = model.makeParameters(seed: 2)
+        let first = try makeOptimizer(interrupted)
+        let flag = CancellationFlag()
+        var saved: (position: TrainingPosition, weights: [Float], state: Data)?
+        let report = try fit(model, parameters: interrupted, data: data, optimizer: first, configuration: configuration,
+                             cancellation: flag,
+                             onBatch: { position, _ in if position == TrainingPosition(epoch: 3, batch: 4) { flag.cancel() } },
+                             checkpoint: { position in saved = (position, interrupted.values.array, try OptimizerState.encode(first)) })
+        #expect(report.stopReason == .cancelled)
+        let checkpoint = try #require(saved)
+        #expect(checkpoint.position == TrainingPosition(epoch: 3, batch: 5))
+
+        // A fresh process, in effect: new parameters and optimizer, loaded from the checkpoint.
+        let resumed = model.makeParameters(seed: 99)
+        resumed.values.assign(checkpoint.weights)
+        let second = try makeOptimizer(resumed)
+        try OptimizerState.load(checkpoint.state, into: second)
+        var again = configuration
+        again.start = checkpoint.position
+        _ = try fit(model, parameters: resumed, data: data, optimizer: second, configuration: again)
+        #expect(resumed.values.array == straight.values.array)
+    }
+}
 }
