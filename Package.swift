@@ -85,13 +85,20 @@ let package = Package(
             dependencies: ["Datasets", "Optim", "Models"]
         ),
 
+        /// The seed document's example (15 points, five optimizers), shared by seed-example and
+        /// `optim compare --dataset seed`.
+        .target(
+            name: "SeedRegression",
+            dependencies: ["Optim"]
+        ),
+
         // MARK: - Command-line tool
 
         /// `optim`: train, scale, topology, generate, evaluate. Thin: parses, calls the library, prints.
         .executableTarget(
             name: "optim",
             dependencies: [
-                "DataParallel", "Models", "Datasets", "Optim", "Topology", "ModelIO",
+                "DataParallel", "Models", "Datasets", "Optim", "Topology", "ModelIO", "SeedRegression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/OptimCLI"
@@ -102,7 +109,7 @@ let package = Package(
         /// The seed document's example: a 15-point linear regression fitted by five optimizers.
         .executableTarget(
             name: "seed-example",
-            dependencies: ["Optim"],
+            dependencies: ["SeedRegression"],
             path: "Examples/SeedExample"
         ),
 

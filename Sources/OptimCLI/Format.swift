@@ -9,6 +9,12 @@ enum Format {
     }
     static func seconds(_ x: Double) -> String { x >= 10 ? fixed(x, 1) + "s" : x >= 0.1 ? fixed(x, 2) + "s" : fixed(x * 1000, 1) + "ms" }
 
+    /// `text` padded with spaces to `width` (on the left when `right`).
+    static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(0, width - text.count))
+        return right ? padding + text : text + padding
+    }
+
     /// One JSON object on one line, keys sorted (JSON lines).
     static func jsonLine(_ object: [String: Any]) -> String {
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])

@@ -18,7 +18,7 @@ struct OptimCommand: ParsableCommand {
             every option.
             """,
         version: "0.1.0",
-        subcommands: [Train.self, Evaluate.self, Scale.self, TopologyCommand.self, Generate.self],
+        subcommands: [Train.self, Compare.self, Scale.self, Evaluate.self, TopologyCommand.self, Generate.self],
         defaultSubcommand: nil
     )
 

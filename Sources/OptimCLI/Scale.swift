@@ -88,8 +88,9 @@ struct Scale: ParsableCommand {
         }
         print("workers  epoch_s  rows/s     GB/s   speedup  efficiency")
         for r in rows {
-            print(String(format: "%7d  %7.4f  %-9@ %6.2f  %7.2f  %10.2f", r.workers, r.epochSeconds, Format.rate(r.rowsPerSecond) as NSString,
-                         r.bytesPerSecond / 1e9, r.speedup, r.efficiency))
+            print(Format.pad("\(r.workers)", 7, right: true) + "  " + Format.pad(Format.fixed(r.epochSeconds, 4), 7, right: true) + "  "
+                  + Format.pad(Format.rate(r.rowsPerSecond), 9) + " " + Format.pad(Format.fixed(r.bytesPerSecond / 1e9, 2), 6, right: true) + "  "
+                  + Format.pad(Format.fixed(r.speedup, 2), 7, right: true) + "  " + Format.pad(Format.fixed(r.efficiency, 2), 10, right: true))
         }
         if let output { try write(rows, prefix: output) }
     }
@@ -124,7 +125,7 @@ enum SVGPlot {
     /// Line chart of named series.
     static func lines(title: String, xLabel: String, yLabel: String, series: [(String, [(Double, Double)])],
                       dashed: Set<String> = [], logY: Bool = false) -> String {
-        let width = 640.0, height = 400.0, left = 70.0, right = 150.0, top = 40.0, bottom = 50.0
+        let width = 800.0, height = 420.0, left = 80.0, right = 250.0, top = 40.0, bottom = 50.0
         let all = series.flatMap(\.1)
         let transform: (Double) -> Double = { logY ? log10(max($0, 1e-12)) : $0 }
         let xs = all.map(\.0), ys = all.map { transform($0.1) }

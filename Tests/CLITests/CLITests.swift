@@ -218,3 +218,33 @@ extension CLITests {
         #expect((object["r2"] as? Double ?? 0) > 0.9)
     }
 }
+
+extension CLITests {
+    @Test("compare --dataset seed prints the seed's numbers, as PyTorch does, then the comparison table and plot")
+    func compareSeed() throws {
+        let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("OptimTests/Reference/seed_example_torch_output.txt")
+        let expected = try String(contentsOf: reference, encoding: .utf8)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let prefix = directory.appendingPathComponent("seed").path
+        let run = try optim(["compare", "--dataset", "seed", "--output", prefix])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.hasPrefix(expected), "the seed's printout differs:\n\(run.stdout)")
+        #expect(run.stdout.contains("Adam(lr=0.001)") && run.stdout.contains("never"), "Adam at lr 0.001 never reaches the others' loss")
+        let svg = try String(contentsOfFile: prefix + ".svg", encoding: .utf8)
+        #expect(svg.components(separatedBy: "<polyline").count == 6, "one curve per optimizer")
+        let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 1 + 4 * 100 + 5)
+    }
+
+    @Test("compare runs several optimizers on the same synthetic data")
+    func compareSynthetic() throws {
+        let run = try optim(["compare", "--rows", "20000", "--features", "6", "--epochs", "3", "--batch-size", "2048",
+                             "--optimizers", "sgd,adam,lbfgs", "--lr", "0.05"])
+        #expect(run.status == 0, "\(run.stderr)")
+        for name in ["sgd(lr=0.05)", "adam(lr=0.05)", "lbfgs(lr=0.05)"] { #expect(run.stdout.contains(name)) }
+        let bad = try optim(["compare", "--optimizers", "sgd,adamm"])
+        #expect(bad.status == 2 && bad.stderr.contains("unknown optimizer 'adamm'"))
+    }
+}
