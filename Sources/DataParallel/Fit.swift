@@ -80,6 +80,18 @@ public struct TrainingPosition: Sendable, Equatable, Codable {
     }
 }
 
+/// Where a fit is after a minibatch, for progress displays.
+public struct BatchProgress: Sendable {
+    /// The minibatch just done: its epoch and index in the epoch.
+    public var position: TrainingPosition
+    /// Minibatches per epoch.
+    public var batchesPerEpoch: Int
+    /// The minibatch's loss (before its step).
+    public var loss: Double
+    /// Rows trained on so far in this fit.
+    public var rowsDone: Int
+}
+
 /// A learning-rate schedule stepped once per epoch.
 public enum EpochSchedule {
     /// Any stepping scheduler (StepLR, CosineAnnealingLR, ...).
@@ -164,7 +176,7 @@ public func fit<M: Model>(
     _ model: M, parameters: Parameters<Float>, data: Dataset, validation: Dataset? = nil,
     optimizer: any Optimizer<Float>, schedule: EpochSchedule? = nil, configuration: FitConfiguration = .init(),
     cancellation: CancellationFlag? = nil, progress: ((EpochReport) -> Void)? = nil,
-    onBatch: ((TrainingPosition, Int) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
+    onBatch: ((BatchProgress) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
 ) throws(TrainingError) -> TrainingReport {
     func save(_ position: TrainingPosition) throws(TrainingError) {
         do { try checkpoint?(position) } catch { throw .checkpointFailed("\(error)") }
@@ -219,7 +231,8 @@ public func fit<M: Model>(
             lastFinite = parameters.values.array
             lossSum += loss * Double(rows.count)
             rowsThisEpoch += rows.count
-            onBatch?(TrainingPosition(epoch: epoch, batch: position), batches)
+            onBatch?(BatchProgress(position: TrainingPosition(epoch: epoch, batch: position), batchesPerEpoch: batches, loss: loss,
+                                   rowsDone: report.rowsProcessed + rowsThisEpoch))
         }
         let trainingTime = seconds(ContinuousClock.now - epochStart)
         report.trainingSeconds += trainingTime

@@ -90,10 +90,12 @@ struct Train: ParsableCommand {
             print("data: \(dataset.name) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))")
             print("model: \(model.description); optimizer: \(self.optimizer.summary); \(workers) worker(s)")
         }
+        let bar = ProgressBar(enabled: !json && !quiet && isatty(STDOUT_FILENO) != 0, epochs: training.epochs)
         let report = try fit(
             model, parameters: parameters, data: trainingData, validation: validationData, optimizer: optimizer,
             schedule: epochSchedule, configuration: configuration, cancellation: interrupted,
             progress: { epoch in
+                bar.clear()
             if json {
                 print(Format.jsonLine(epochObject(epoch)))
             } else if !quiet {
@@ -101,8 +103,10 @@ struct Train: ParsableCommand {
             }
             fflush(nil)  // every line reaches a pipe as the epoch ends
             },
+            onBatch: { bar.update($0) },
             checkpoint: { position in try writeCheckpoint?(position) }
         )
+        bar.clear()
         if json {
             print(Format.jsonLine(summaryObject(report)))
         } else {
@@ -233,5 +237,42 @@ struct InterruptedError: Error, CustomStringConvertible {
     let checkpoint: String?
     var description: String {
         "interrupted" + (checkpoint.map { "; resume with --resume \($0)" } ?? " (no --checkpoint was given: progress is lost)")
+    }
+}
+
+/// A one-line progress bar, redrawn in place at most ten times a second: the epoch, its share
+/// done, rows per second, the last minibatch's loss, and the time left.
+final class ProgressBar {
+    let enabled: Bool
+    let epochs: Int
+    private let start = ContinuousClock.now
+    private var lastDraw = ContinuousClock.now
+    private var drawn = false
+
+    init(enabled: Bool, epochs: Int) {
+        self.enabled = enabled
+        self.epochs = epochs
+    }
+
+    func update(_ progress: BatchProgress) {
+        guard enabled, ContinuousClock.now - lastDraw > .milliseconds(100) else { return }
+        lastDraw = ContinuousClock.now
+        let position = progress.position
+        let doneInEpoch = Double(position.batch + 1) / Double(progress.batchesPerEpoch)
+        let overall = (Double(position.epoch - 1) + doneInEpoch) / Double(epochs)
+        let elapsed = seconds(ContinuousClock.now - start)
+        let width = 24, filled = Int(doneInEpoch * Double(width))
+        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+        let rate = Double(progress.rowsDone) / max(elapsed, 1e-9)
+        let eta = overall > 0 ? elapsed * (1 - overall) / overall : 0
+        print("\r[\(bar)] epoch \(position.epoch)/\(epochs) \(Int(doneInEpoch * 100))%  \(Format.rate(rate)) rows/s  loss \(Format.general(progress.loss))  ETA \(Format.seconds(eta))   ", terminator: "")
+        fflush(nil)
+        drawn = true
+    }
+
+    func clear() {
+        guard drawn else { return }
+        print("\r" + String(repeating: " ", count: 100) + "\r", terminator: "")
+        drawn = false
     }
 }

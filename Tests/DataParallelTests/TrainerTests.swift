@@ -233,7 +233,7 @@ struct CheckpointTests {
         var saved: (position: TrainingPosition, weights: [Float], state: Data)?
         let report = try fit(model, parameters: interrupted, data: data, optimizer: first, configuration: configuration,
                              cancellation: flag,
-                             onBatch: { position, _ in if position == TrainingPosition(epoch: 3, batch: 4) { flag.cancel() } },
+                             onBatch: { if $0.position == TrainingPosition(epoch: 3, batch: 4) { flag.cancel() } },
                              checkpoint: { position in saved = (position, interrupted.values.array, try OptimizerState.encode(first)) })
         #expect(report.stopReason == .cancelled)
         let checkpoint = try #require(saved)
