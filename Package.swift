@@ -26,6 +26,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // MARK: - Public API
@@ -79,10 +80,10 @@ let package = Package(
         ),
 
         /// Weights and checkpoints on disk: safetensors (readable by Python's `safetensors`), written
-        /// atomically.
+        /// atomically; .npz archives.
         .target(
             name: "ModelIO",
-            dependencies: ["Datasets", "Optim", "Models"]
+            dependencies: ["Datasets", "Optim", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
 
         /// The seed document's example (15 points, five optimizers), shared by seed-example and
@@ -124,7 +125,7 @@ let package = Package(
 
         .testTarget(
             name: "CLITests",
-            dependencies: ["Datasets", "ModelIO"]
+            dependencies: ["Datasets", "ModelIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         .testTarget(
             name: "DataParallelTests",

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Datasets
+import ModelIO
 import DataParallel
 
 /// Where the data comes from: a synthetic regression, or a file.
 struct DataOptions: ParsableArguments {
-    @Option(help: "A data file: .npy (target in the last column unless --target says), CSV with a header (--target names the column), or libsvm (.svm, .libsvm, .txt).")
+    @Option(help: "A data file: .npy (target in the last column unless --target says), .npz with arrays X and y, CSV with a header (--target names the column), or libsvm (.svm, .libsvm, .txt).")
     var data: String?
 
     @Option(help: "The target column: a name (CSV) or a 0-based index (.npy, CSV).")
@@ -53,6 +54,10 @@ struct DataOptions: ParsableArguments {
                 }
                 return try NPY.load(path: path, targetColumn: column)
             }
+            if lower.hasSuffix(".npz") {
+                guard target == nil else { throw DataFileError(path, nil, "--target does not apply to .npz archives (they hold X and y)") }
+                return try NPZ.load(path: path)
+            }
             if lower.hasSuffix(".csv") {
                 guard let target else { throw DataFileError(path, nil, "a CSV file needs --target COLUMN (a header name)") }
                 return try CSV.load(path: path, target: target)
@@ -60,7 +65,7 @@ struct DataOptions: ParsableArguments {
             if lower.hasSuffix(".svm") || lower.hasSuffix(".libsvm") || lower.hasSuffix(".txt") {
                 return try LibSVM.load(path: path)
             }
-            throw DataFileError(path, nil, "unknown format (expected .npy, .csv, or libsvm: .svm, .libsvm, .txt)")
+            throw DataFileError(path, nil, "unknown format (expected .npy, .npz, .csv, or libsvm: .svm, .libsvm, .txt)")
         }
         let spec = try SyntheticRegression(task: task, rows: rows, features: features,
                                            outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise, seed: seed)

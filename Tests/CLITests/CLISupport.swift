@@ -1,4 +1,5 @@
 import Foundation
+import ZIPFoundation
 
 /// The built `optim` binary: beside the test bundle (swift test builds every product).
 func optimBinary() -> URL {
@@ -46,4 +47,18 @@ func npyBytes(header: String, version: UInt8 = 1, payload: [Float]) -> Data {
     data.append(Data(text.utf8))
     payload.withUnsafeBytes { data.append(contentsOf: $0) }
     return data
+}
+
+/// A .npz archive holding the given .npy members, compressed or stored.
+func npzBytes(_ members: [String: Data], compressed: Bool = false) throws -> Data {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("npz-\(UUID().uuidString).npz")
+    defer { try? FileManager.default.removeItem(at: url) }
+    let archive = try Archive(url: url, accessMode: .create)
+    for (name, data) in members.sorted(by: { $0.key < $1.key }) {
+        try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count),
+                             compressionMethod: compressed ? .deflate : .none) { position, size in
+            data.subdata(in: Int(position)..<(Int(position) + size))
+        }
+    }
+    return try Data(contentsOf: url)
 }

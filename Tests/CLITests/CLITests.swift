@@ -16,7 +16,17 @@ struct MalformedCase: CustomTestStringConvertible, Sendable {
 let goodRows = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }",
                         payload: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
 
+let xMember = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", payload: [1, 2, 3, 4, 5, 6])
+let yMember = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", payload: [1, 0, 1])
+
 let malformedCases: [MalformedCase] = [
+    .init(name: ".npz that is not a zip", files: ["z.npz": Data("PK? no".utf8)], arguments: ["train", "--data", "{dir}/z.npz"], status: 1,
+          message: "not a .npz (zip) archive"),
+    .init(name: ".npz without y", files: ["m.npz": (try? npzBytes(["X.npy": xMember])) ?? Data()], arguments: ["train", "--data", "{dir}/m.npz"],
+          status: 1, message: "no array 'y' in the archive (it holds X.npy); expected X and y"),
+    .init(name: ".npz with y of another length",
+          files: ["l.npz": (try? npzBytes(["X.npy": xMember, "y.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", payload: [1, 0])])) ?? Data()],
+          arguments: ["train", "--data", "{dir}/l.npz"], status: 1, message: "y has shape [2]; expected (3,) to match X's 3 rows"),
     .init(name: "missing file", files: [:], arguments: ["train", "--data", "{dir}/nope.npy"], status: 1, message: "nope.npy: cannot open"),
     .init(name: "directory", files: [:], arguments: ["train", "--data", "{dir}"], status: 1, message: "unknown format"),
     .init(name: "directory named .npy", files: ["d.npy/x": Data()], arguments: ["train", "--data", "{dir}/d.npy"], status: 1, message: "not a regular file"),
@@ -145,6 +155,28 @@ struct CLITests {
         #expect(trained.status == 0, "\(trained.stderr)")
         let last = try JSONSerialization.jsonObject(with: Data(trained.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
         #expect((last["final_r2"] as? Double ?? 0) > 0.95)
+    }
+
+    @Test(".npz archives train, stored or compressed")
+    func npz() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var x: [Float] = [], y: [Float] = []
+        for i in 0..<4000 {
+            let a = Float(i % 97) / 50 - 1, b = Float(i % 89) / 45 - 1
+            x += [a, b]
+            y.append(2 * a - b + 0.5)
+        }
+        let members = ["X.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4000, 2), }", payload: x),
+                       "y.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4000,), }", payload: y)]
+        for compressed in [false, true] {
+            let path = directory.appendingPathComponent("d\(compressed).npz").path
+            try npzBytes(members, compressed: compressed).write(to: URL(fileURLWithPath: path))
+            let run = try optim(["train", "--data", path, "--epochs", "20", "--batch-size", "256", "--lr", "0.05", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let last = try JSONSerialization.jsonObject(with: Data(run.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+            #expect((last["final_r2"] as? Double ?? 0) > 0.99)
+        }
     }
 
     @Test("scale writes its table as CSV, JSON and an SVG plot; topology shows the plan")

@@ -1,0 +1,54 @@
+import Datasets
+import Foundation
+import ZIPFoundation
+
+/// NumPy's `.npz` archives (`np.savez`, stored, or `np.savez_compressed`, deflated): arrays `X`
+/// (rows × features) and `y` (rows, or rows × 1). An archive is unpacked into memory once.
+public enum NPZ {
+    public static func load(path: String) throws -> Dataset {
+        let archive: Archive
+        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+            throw DataFileError(path, nil, FileManager.default.fileExists(atPath: path)
+                                ? "not a .npz (zip) archive" : "cannot open: no such file")
+        }
+        func array(_ name: String) throws -> (header: NPY.Header, data: Data) {
+            guard let entry = archive[name + ".npy"] else {
+                let names = archive.map(\.path).sorted().joined(separator: ", ")
+                throw DataFileError(path, nil, "no array '\(name)' in the archive (it holds \(names.isEmpty ? "nothing" : names)); expected X and y")
+            }
+            var data = Data()
+            do { _ = try archive.extract(entry) { data.append($0) } } catch {
+                throw DataFileError(path, "\(name).npy", "cannot unpack: \(error)")
+            }
+            let header = try data.withUnsafeBytes { raw in try NPY.header(raw.baseAddress!, count: raw.count, path: "\(path)/\(name).npy") }
+            guard header.descr == "<f4" || header.descr == "<f8", !header.fortranOrder else {
+                throw DataFileError("\(path)/\(name).npy", "byte 10", "dtype \(header.descr)\(header.fortranOrder ? " in Fortran order" : "") is not supported (expected C-order float32 or float64)")
+            }
+            let needed = header.dataOffset + header.shape.reduce(1, *) * header.itemSize
+            guard data.count >= needed else {
+                throw DataFileError("\(path)/\(name).npy", "byte \(data.count)", "truncated: shape \(header.shape) needs \(needed) bytes")
+            }
+            return (header, data)
+        }
+        func floats(_ array: (header: NPY.Header, data: Data)) -> [Float] {
+            array.data.withUnsafeBytes { raw in
+                let base = raw.baseAddress! + array.header.dataOffset
+                return (0..<array.header.shape.reduce(1, *)).map { i in
+                    array.header.itemSize == 4 ? base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+                                               : Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self))
+                }
+            }
+        }
+        let x = try array("X"), y = try array("y")
+        guard x.header.shape.count == 2 else { throw DataFileError("\(path)/X.npy", nil, "X has shape \(x.header.shape); expected rows × features") }
+        let rows = x.header.shape[0]
+        guard y.header.shape == [rows] || y.header.shape == [rows, 1] else {
+            throw DataFileError("\(path)/y.npy", nil, "y has shape \(y.header.shape); expected (\(rows),) to match X's \(rows) rows")
+        }
+        do {
+            return try Dataset(name: path, x: FloatStorage(floats(x)), y: FloatStorage(floats(y)), rows: rows, features: x.header.shape[1])
+        } catch {
+            throw DataFileError(path, nil, error.description)
+        }
+    }
+}
