@@ -65,3 +65,14 @@ public final class Triad {
 struct TriadArrays: @unchecked Sendable {
     let a: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>
 }
+
+/// The median of `values` (the upper one of an even count).
+public func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+/// Wall-clock seconds that `body` takes.
+public func seconds(_ body: () -> Void) -> Double {
+    let start = ContinuousClock.now
+    body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}

@@ -11,14 +11,6 @@ let arguments = CommandLine.arguments
 let count = arguments.count > 1 ? Int(arguments[1])! : 16 * 1024 * 1024
 let repetitions = arguments.count > 2 ? Int(arguments[2])! : 21
 
-func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-
-func seconds(_ body: () -> Void) -> Double {
-    let start = ContinuousClock.now
-    body()
-    let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-}
 
 var results: [String: Double] = [:]
 let triad = Triad(count: count)

@@ -37,13 +37,7 @@ if let flag = CommandLine.arguments.firstIndex(of: "--epoch") {
 let allWorkers = (try? MachineTopology.current().cores.count) ?? 1
 let repetitions = quick ? 3 : 7
 
-func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-func time(_ body: () -> Void) -> Double {
-    let start = ContinuousClock.now
-    body()
-    let d = ContinuousClock.now - start
-    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}
+func time(_ body: () -> Void) -> Double { seconds(body) }
 
 var results: [String: Double] = ["workers_all": Double(allWorkers)]
 let triad = Triad(count: quick ? 1 << 24 : 1 << 26)
