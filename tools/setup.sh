@@ -9,11 +9,24 @@ missing=()
 dpkg -s libhwloc-dev >/dev/null 2>&1 || missing+=(libhwloc-dev)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq >&2
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq >&2
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# --tests: Python's safetensors (and numpy), in a virtual environment inside .build/, for the test
+# that reads `optim train --save` files back with the reference implementation. Never torch.
+if [ "${1:-}" = "--tests" ]; then
+    root="$(cd "$(dirname "$0")/.." && pwd)"
+    venv="$root/.build/python-tools"
+    if ! "$venv/bin/python" -c "import safetensors.numpy" >/dev/null 2>&1; then
+        echo "setup: installing Python's safetensors into .build/python-tools" >&2
+        mkdir -p "$root/.build"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q safetensors numpy >&2
+    fi
+fi

@@ -85,6 +85,12 @@ let malformedCases: [MalformedCase] = [
           status: 1, message: "line 1: label 'yes' is not a number"),
     .init(name: "unknown format", files: ["d.parquet": Data("PAR1".utf8)], arguments: ["train", "--data", "{dir}/d.parquet"],
           status: 1, message: "unknown format"),
+    .init(name: "corrupt checkpoint", files: ["c.ckpt": Data([0x10, 0, 0, 0, 0, 0, 0, 0] + Array("{not json".utf8))],
+          arguments: ["train", "--rows", "1000", "--resume", "{dir}/c.ckpt"], status: 1, message: "byte 0: header length 16 does not fit"),
+    .init(name: "checkpoint with a broken header", files: ["h.ckpt": Data([0x09, 0, 0, 0, 0, 0, 0, 0] + Array("{not json".utf8))],
+          arguments: ["train", "--rows", "1000", "--resume", "{dir}/h.ckpt"], status: 1, message: "byte 8: the header is not a JSON object"),
+    .init(name: "missing checkpoint", files: [:], arguments: ["train", "--rows", "1000", "--resume", "{dir}/none.ckpt"], status: 1,
+          message: "none.ckpt: cannot open"),
     .init(name: "unknown option", files: [:], arguments: ["train", "--learning-rate", "0.1"], status: 2, message: "Unknown option '--learning-rate'"),
     .init(name: "batch size 0", files: [:], arguments: ["train", "--batch-size", "0"], status: 2, message: "--batch-size must be at least 1"),
     .init(name: "no epochs", files: [:], arguments: ["train", "--epochs", "0"], status: 2, message: "--epochs must be at least 1"),
@@ -242,6 +248,35 @@ extension CLITests {
         let a = try SafeTensors.read(path("straight.safetensors")).tensors, b = try SafeTensors.read(path("resumed.safetensors")).tensors
         #expect(a == b, "the resumed run's weights differ from the uninterrupted run's")
         #expect(a["weight"]?.shape == [1, 8] && a["bias"]?.shape == [1])
+
+        // A weights file is not a checkpoint.
+        let notCheckpoint = try optim(common + ["--resume", path("straight.safetensors")])
+        #expect(notCheckpoint.status == 1 && notCheckpoint.stderr.contains("not a checkpoint"))
+
+        // Python's safetensors (the reference implementation) reads the saved weights.
+        let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/python-tools/bin/python")
+        let reader = Process()
+        reader.executableURL = python
+        reader.arguments = ["-c", """
+            import json, sys
+            from safetensors import safe_open
+            from safetensors.numpy import load_file
+            t = load_file(sys.argv[1])
+            with safe_open(sys.argv[1], "np") as f: meta = f.metadata()
+            model = json.loads(meta["model"])
+            assert t["weight"].dtype.name == "float32" and t["weight"].shape == (1, 8) and t["bias"].shape == (1,), t
+            assert model["kind"] == "linear" and model["features"] == 8, model
+            print(repr(float(t["weight"][0, 0])), repr(float(t["bias"][0])))
+            """, path("straight.safetensors")]
+        let output = Pipe()
+        reader.standardOutput = output
+        try reader.run()
+        reader.waitUntilExit()
+        #expect(reader.terminationStatus == 0, "Python's safetensors could not read the weights (run bash tools/setup.sh --tests)")
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ")
+        #expect(printed.count == 2 && Float(printed[0]) == a["weight"]?.values[0]
+                && Float(printed[1].trimmingCharacters(in: .whitespacesAndNewlines)) == a["bias"]?.values[0])
 
         let mismatch = try optim(common + ["--lr", "0.02", "--resume", path("run.checkpoint")])
         #expect(mismatch.status == 2 && mismatch.stderr.contains("is from another run"))
