@@ -1,9 +1,11 @@
 /// Splits mapped text into lines (without their `\n` or `\r\n`), numbered from 1.
 func lines(_ file: MappedFile) -> [(number: Int, text: Substring)] {
-    let text = String(decoding: UnsafeRawBufferPointer(start: file.bytes, count: file.count), as: UTF8.self)
+    var text = String(decoding: UnsafeRawBufferPointer(start: file.bytes, count: file.count), as: UTF8.self)
+    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a UTF-8 byte-order mark
     var result: [(Int, Substring)] = []
     var number = 0
-    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    // "\r\n" is one Character in Swift: split on it as well as on "\n".
+    for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
         number += 1
         result.append((number, line.hasSuffix("\r") ? line.dropLast() : line))
     }
@@ -68,17 +70,18 @@ public enum LibSVM {
         var labels: [Float] = []
         var entries: [[(Int, Float)]] = []
         var minIndex = Int.max, maxIndex = -1
+        var lineNumbers: [Int] = []
         for line in lines(file) {
             let content = line.text.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
             let tokens = content.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard let first = tokens.first else {
-                throw DataFileError(path, "line \(line.number)", "empty line (expected a label and index:value pairs)")
-            }
+            // Blank and comment-only lines carry no row.
+            guard let first = tokens.first else { continue }
             guard let label = Float(first), label.isFinite else {
                 throw DataFileError(path, "line \(line.number)", "label '\(first)' is not a number")
             }
             var row: [(Int, Float)] = []
-            for token in tokens.dropFirst() {
+            // svmlight's query id (qid:N) groups rows for ranking; it is not a feature.
+            for token in tokens.dropFirst() where !token.hasPrefix("qid:") {
                 let parts = token.split(separator: ":", omittingEmptySubsequences: false)
                 guard parts.count == 2, let index = Int(parts[0]), let value = Float(parts[1]) else {
                     throw DataFileError(path, "line \(line.number)", "'\(token)' is not index:value")
@@ -94,12 +97,13 @@ public enum LibSVM {
             }
             labels.append(label)
             entries.append(row)
+            lineNumbers.append(line.number)
         }
         guard !labels.isEmpty else { throw DataFileError(path, nil, "the file has no rows") }
         let base = minIndex == 0 ? 0 : 1
         let width = features ?? max(maxIndex - base + 1, 1)
         if let features, maxIndex - base >= features {
-            let line = entries.firstIndex { $0.contains { $0.0 - base >= features } }! + 1
+ let line = lineNumbers[entries.firstIndex { $0.contains { $0.0 - base >= features } }!]
             throw DataFileError(path, "line \(line)", "index \(maxIndex) is out of range for \(features) features (\(base)-based indices)")
         }
         let x = FloatStorage(count: labels.count * width)

@@ -1,4 +1,5 @@
 import Datasets
+import Foundation
 import Testing
 
 @Suite("Datasets")
@@ -36,6 +37,32 @@ struct DatasetsTests {
         let binary = try SyntheticRegression(task: .logistic, rows: 3000, features: 5, seed: 2).generate().y.array
         let positives = binary.filter { $0 == 1 }.count
         #expect(Set(binary) == [0, 1] && positives > 500 && positives < 2500)
+    }
+
+    @Test("Text formats: a byte-order mark, CRLF, quotes; libsvm comments, blank lines, qid, 0- and 1-based indices")
+    func textFormats() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let csv = directory.appendingPathComponent("d.csv")
+        try Data("\u{FEFF}\"size\",rooms,price\r\n120, 3 ,250000\r\n80,2,\"150000\"\r\n\r\n".utf8).write(to: csv)
+        let table = try CSV.load(path: csv.path, target: "price")
+        #expect(table.rows == 2 && table.features == 2 && table.x.array == [120, 3, 80, 2] && table.y.array == [250000, 150000])
+        #expect(try CSV.load(path: csv.path, target: "size").y.array == [120, 80], "the first column is found despite the BOM")
+
+        let svm = directory.appendingPathComponent("d.svm")
+        try Data("# a comment\n1 qid:1 1:0.5 3:2 # trailing\n\n-1 qid:1 2:1.5\n".utf8).write(to: svm)
+        let sparse = try LibSVM.load(path: svm.path)
+        #expect(sparse.rows == 2 && sparse.features == 3 && sparse.x.array == [0.5, 0, 2, 0, 1.5, 0] && sparse.y.array == [1, -1])
+        let zeroBased = directory.appendingPathComponent("z.svm")
+        try Data("0 0:1 2:3\n1 1:4\n".utf8).write(to: zeroBased)
+        #expect(try LibSVM.load(path: zeroBased.path).x.array == [1, 0, 3, 0, 4, 0])
+        do {
+            _ = try LibSVM.load(path: svm.path, features: 2)
+            Issue.record("an index beyond --features was accepted")
+        } catch {
+            #expect(error.description.hasSuffix("d.svm, line 2: index 3 is out of range for 2 features (1-based indices)"))
+        }
     }
 
     @Test("Bad data is refused with a message naming the row and column")
