@@ -10,7 +10,7 @@ public struct FitConfiguration: Sendable, Equatable {
     public var batchSize: Int
     /// Passes over the training data.
     public var epochs: Int
-    /// Workers; nil means every allowed core (capped by the CPU quota). More workers than cores is
+    /// Workers; nil means every allowed core (taskset and cgroup cpusets count). More workers than cores is
     /// allowed: they share cores, and the report says so.
     public var workers: Int?
     /// Pin workers to cores (hwloc); false lets the scheduler place them.
@@ -109,7 +109,7 @@ public final class CancellationFlag: Sendable {
     public var isCancelled: Bool { raised.load(ordering: .relaxed) }
 }
 
-/// Every allowed core, capped by the CPU quota the process runs under.
+/// Every allowed core: those of the process's CPU binding and cgroup cpuset, as hwloc reports them.
 func defaultWorkerCount() -> Int {
     let cores = (try? MachineTopology.current().cores.count) ?? 1
     return max(1, cores)
@@ -223,12 +223,13 @@ public func fit<M: Model>(
                 return engine.gradient(of: parameters, data: data, rows: rows)
             }
             report.stepSeconds += seconds(ContinuousClock.now - stepStart) - closureSeconds
-            guard loss.isFinite, parameters.values.array.allSatisfy(\.isFinite) else {
+            let current = parameters.values.array
+            guard loss.isFinite, current.allSatisfy(\.isFinite) else {
                 parameters.values.assign(lastFinite)
                 finish(&report, engine, pool)
                 throw .diverged(epoch: epoch, batch: position + 1, loss: loss.isFinite ? .nan : loss, report: report)
             }
-            lastFinite = parameters.values.array
+            lastFinite = current
             lossSum += loss * Double(rows.count)
             rowsThisEpoch += rows.count
             onBatch?(BatchProgress(position: TrainingPosition(epoch: epoch, batch: position), batchesPerEpoch: batches, loss: loss,
