@@ -41,9 +41,10 @@ let package = Package(
         ),
 
         /// torch.optim: optimizers, LR schedulers, param groups, state dicts, gradient clipping.
-        /// Depends on the standard library only.
+        /// Depends on the standard library only (and the page mappings below).
         .target(
             name: "Optim",
+            dependencies: ["PageMapping"],
             swiftSettings: vectorISA
         ),
 
@@ -58,7 +59,7 @@ let package = Package(
         /// known true weights.
         .target(
             name: "Datasets",
-            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["PageMapping", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA
         ),
 
@@ -71,6 +72,10 @@ let package = Package(
         ),
 
         // MARK: - Implementation details
+
+        /// Large buffers as 2 MiB-aligned anonymous mappings advised as transparent huge pages,
+        /// first touched by the thread that writes them.
+        .target(name: "PageMapping"),
 
         /// hwloc's C API (Debian: libhwloc-dev). No stable API of its own.
         .systemLibrary(

@@ -1,21 +1,39 @@
+import PageMapping
+
 /// Contiguous `Float`s that a data set reads: an aligned allocation owned here, or a window into
 /// another storage (which it keeps alive).
+///
+/// Large storages are a ``PageMapping`` rather than a heap block: untouched until first written
+/// (so the worker that generates or loads a chunk of rows places its pages), and offered to the
+/// kernel as transparent huge pages.
 public final class FloatStorage {
     /// The number of values.
     public let count: Int
     /// The first value. Valid as long as this storage lives.
     public let base: UnsafeMutablePointer<Float>
     private let owner: AnyObject?
-    private let owned: Bool
+    private let allocation: Allocation
 
-    /// `count` zeros, 64-byte aligned (a cache line, an AVX-512 vector).
+    private enum Allocation {
+        case heap
+        case pages(PageMapping)
+        case borrowed
+    }
+
+    /// `count` zeros, 64-byte aligned (a cache line, an AVX-512 vector). Large counts are
+    /// page-mapped and not yet touched (see the type's discussion).
     public init(count: Int) {
         precondition(count >= 0)
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        base = raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
         owner = nil
-        owned = true
+        if count * 4 >= PageMapping.threshold, let mapping = PageMapping(bytes: count * 4) {
+            base = mapping.start.bindMemory(to: Float.self, capacity: count)
+            allocation = .pages(mapping)
+        } else {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+            base = raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+            allocation = .heap
+        }
     }
 
     /// A copy of `values`.
@@ -29,11 +47,15 @@ public final class FloatStorage {
         self.base = base
         self.count = count
         self.owner = owner
-        owned = false
+        allocation = .borrowed
     }
 
     deinit {
-        if owned { UnsafeMutableRawPointer(base).deallocate() }
+        switch allocation {
+        case .heap: UnsafeMutableRawPointer(base).deallocate()
+        case .pages: break
+        case .borrowed: break
+        }
     }
 
     /// Values `range`, sharing this storage.

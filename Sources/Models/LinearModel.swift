@@ -67,36 +67,74 @@ struct LinearKernel: Sendable, Equatable {
         return total
     }
 
-    /// One output (linear regression, logistic regression): rows in blocks of four, four dot
-    /// products, then one pass adding the four rows' gradient contributions.
+    /// One output (linear regression, logistic regression): the loss chosen once, then the
+    /// eight-row kernel specialized for it.
     private func accumulateSingleOutput(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
-        let d = features, bias = w[d], rows = block.count
-        var total = 0.0
-        @inline(__always) func lossAndDerivative(_ z: Float, _ target: Float) -> (Double, Float) {
-            if loss == .bceWithLogits { return Loss.binaryCrossEntropy(logit: z, target: target) }
-            let (l, dz) = loss.residual(z - target)
-            return (Double(l), dz)
+        switch loss {
+        case .mse: accumulateEightRows(SquaredErrorRows.self, w, block, g)
+        case .l1: accumulateEightRows(AbsoluteErrorRows.self, w, block, g)
+        case .huber: accumulateEightRows(HuberRows.self, w, block, g)
+        case .bceWithLogits: accumulateEightRows(BinaryCrossEntropyRows.self, w, block, g)
+        case .crossEntropy: preconditionFailure("cross entropy has one output per class")
         }
-        var gradBias: Float = 0
+    }
+
+    /// Rows in blocks of eight: each row's dot product read front to back into its own
+    /// accumulator, the eight reduced together (``laneSums``), the loss on eight lanes, then
+    /// one pass over the columns adding the eight rows' gradient contributions, so the gradient
+    /// is loaded and stored once per eight rows. The rows left over go one at a time. Every sum
+    /// has an order fixed by the code and the block's size, never by the thread running it.
+    private func accumulateEightRows<L: EightRowLoss>(_: L.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
+                                                      _ g: UnsafeMutablePointer<Float>) -> Double {
+        let d = features, rows = block.count, stride = block.xStride, d8 = d & ~7
+        let bias = w[d]
+        var lossSum = SIMD8<Double>(), biasSum = SIMD8<Float>()
         var row = 0
-        while row + 4 <= rows {
-            let x0 = block.features(row), x1 = block.features(row + 1), x2 = block.features(row + 2), x3 = block.features(row + 3)
-            let (l0, d0) = lossAndDerivative(dot(w, x0, d) + bias, block.targets(row)[0])
-            let (l1, d1) = lossAndDerivative(dot(w, x1, d) + bias, block.targets(row + 1)[0])
-            let (l2, d2) = lossAndDerivative(dot(w, x2, d) + bias, block.targets(row + 2)[0])
-            let (l3, d3) = lossAndDerivative(dot(w, x3, d) + bias, block.targets(row + 3)[0])
-            total += (l0 + l1) + (l2 + l3)
-            axpy4(d0, x0, d1, x1, d2, x2, d3, x3, g, d)
-            gradBias += (d0 + d1) + (d2 + d3)
-            row += 4
+        while row &+ 8 <= rows {
+            let x0 = block.features(row), x1 = x0 + stride, x2 = x1 + stride, x3 = x2 + stride
+            let x4 = x3 + stride, x5 = x4 + stride, x6 = x5 + stride, x7 = x6 + stride
+            var z = laneSums(rowPartial(x0, w, d8), rowPartial(x1, w, d8), rowPartial(x2, w, d8), rowPartial(x3, w, d8),
+                             rowPartial(x4, w, d8), rowPartial(x5, w, d8), rowPartial(x6, w, d8), rowPartial(x7, w, d8))
+            var j = d8
+            while j < d {
+                z = z.addingProduct(SIMD8(x0[j], x1[j], x2[j], x3[j], x4[j], x5[j], x6[j], x7[j]), SIMD8(repeating: w[j]))
+                j &+= 1
+            }
+            z += SIMD8(repeating: bias)
+            let y = block.targets(row), ys = block.yStride
+            let t = ys == 1 ? load8(y) : SIMD8(y[0], y[ys], y[2 &* ys], y[3 &* ys], y[4 &* ys], y[5 &* ys], y[6 &* ys], y[7 &* ys])
+            let (l, dz) = L.evaluate(logits: z, targets: t)
+            lossSum += l
+            biasSum += dz
+            let c0 = SIMD8(repeating: dz[0]), c1 = SIMD8(repeating: dz[1]), c2 = SIMD8(repeating: dz[2]), c3 = SIMD8(repeating: dz[3])
+            let c4 = SIMD8(repeating: dz[4]), c5 = SIMD8(repeating: dz[5]), c6 = SIMD8(repeating: dz[6]), c7 = SIMD8(repeating: dz[7])
+            j = 0
+            while j < d8 {
+                let low = (c0 * load8(x0 + j)).addingProduct(c1, load8(x1 + j)).addingProduct(c2, load8(x2 + j)).addingProduct(c3, load8(x3 + j))
+                let high = (c4 * load8(x4 + j)).addingProduct(c5, load8(x5 + j)).addingProduct(c6, load8(x6 + j)).addingProduct(c7, load8(x7 + j))
+                store8(load8(g + j) + (low + high), g + j)
+                j &+= 8
+            }
+            while j < d {
+                let low = ((dz[0] * x0[j] + dz[1] * x1[j]) + (dz[2] * x2[j] + dz[3] * x3[j]))
+                let high = ((dz[4] * x4[j] + dz[5] * x5[j]) + (dz[6] * x6[j] + dz[7] * x7[j]))
+                g[j] += low + high
+                j &+= 1
+            }
+            row &+= 8
         }
+        var total = lossSum.sum()
+        var gradBias = biasSum.sum()
         while row < rows {
             let features = block.features(row)
-            let (l, dz) = lossAndDerivative(dot(w, features, d) + bias, block.targets(row)[0])
+            let z = dot(w, features, d) + bias, target = block.targets(row)[0]
+            let (l, dz) = loss == .bceWithLogits
+                ? Loss.binaryCrossEntropy(logit: z, target: target)
+                : { let (l, dz) = loss.residual(z - target); return (Double(l), dz) }()
             total += l
             axpy(dz, features, g, d)
             gradBias += dz
-            row += 1
+            row &+= 1
         }
         g[d] += gradBias
         return total

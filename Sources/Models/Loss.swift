@@ -39,3 +39,54 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
         return (loss, sigmoid - t)
     }
 }
+
+/// A loss evaluated on eight rows at once by the single-output kernel: each lane's loss and
+/// derivative are exactly those of ``Loss/residual(_:)`` or ``Loss/binaryCrossEntropy(logit:target:)``
+/// for that row.
+protocol EightRowLoss {
+    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>)
+}
+
+enum SquaredErrorRows: EightRowLoss {
+    @inline(__always)
+    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+        let r = z - t
+        return (SIMD8<Double>(r * r), 2 * r)
+    }
+}
+
+/// sign(r): 1, −1, or 0 at 0.
+@inline(__always)
+private func sign(_ r: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8<Float>().replacing(with: 1, where: r .> 0).replacing(with: -1, where: r .< 0)
+}
+
+enum AbsoluteErrorRows: EightRowLoss {
+    @inline(__always)
+    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+        let r = z - t
+        return (SIMD8<Double>(r.replacing(with: -r, where: r .< 0)), sign(r))
+    }
+}
+
+enum HuberRows: EightRowLoss {
+    @inline(__always)
+    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+        let r = z - t
+        let a = r.replacing(with: -r, where: r .< 0)
+        let inside = a .< 1
+        let loss = (a - 0.5).replacing(with: 0.5 * r * r, where: inside)
+        return (SIMD8<Double>(loss), sign(r).replacing(with: r, where: inside))
+    }
+}
+
+enum BinaryCrossEntropyRows: EightRowLoss {
+    @inline(__always)
+    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+        var loss = SIMD8<Double>(), derivative = SIMD8<Float>()
+        for lane in 0..<8 {
+            (loss[lane], derivative[lane]) = Loss.binaryCrossEntropy(logit: z[lane], target: t[lane])
+        }
+        return (loss, derivative)
+    }
+}

@@ -1,3 +1,5 @@
+import PageMapping
+
 /// A fixed-size, zero-initialized, 64-byte-aligned array of scalars.
 ///
 /// Parameters, gradients and optimizer state all live in these: one allocation per buffer, each
@@ -11,15 +13,25 @@ public final class AlignedStorage<Scalar: OptimScalar> {
     /// The number of elements.
     public let count: Int
     @usableFromInline let base: UnsafeMutablePointer<Scalar>
+    /// The mapping behind large buffers (see ``PageMapping``); nil for heap blocks.
+    private let mapping: PageMapping?
 
     /// Allocates `count` scalars, all `repeating`.
     public init(count: Int, repeating value: Scalar = 0) {
         precondition(count >= 0, "AlignedStorage count must be non-negative")
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<Scalar>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
-        base = raw.bindMemory(to: Scalar.self, capacity: max(count, 1))
-        base.initialize(repeating: value, count: max(count, 1))
+        if bytes >= PageMapping.threshold, let mapping = PageMapping(bytes: bytes) {
+            self.mapping = mapping
+            base = mapping.start.bindMemory(to: Scalar.self, capacity: count)
+            // The pages are zero already; zero is the bit pattern of 0.0.
+            if value != 0 { base.initialize(repeating: value, count: count) }
+        } else {
+            mapping = nil
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
+            base = raw.bindMemory(to: Scalar.self, capacity: max(count, 1))
+            base.initialize(repeating: value, count: max(count, 1))
+        }
     }
 
     /// A copy of `values`.
@@ -29,8 +41,7 @@ public final class AlignedStorage<Scalar: OptimScalar> {
     }
 
     deinit {
-        base.deinitialize(count: max(count, 1))
-        UnsafeMutableRawPointer(base).deallocate()
+        if mapping == nil { UnsafeMutableRawPointer(base).deallocate() }
     }
 
     /// The elements as an array (a copy).
