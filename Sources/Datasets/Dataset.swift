@@ -76,10 +76,11 @@ public final class Dataset {
     }
 
     private func firstNonFinite(_ storage: FloatStorage, stride: Int, width: Int) -> (Int, Int)? {
-        if stride == width {
-            return storage.firstNonFinite().map { ($0 / width, $0 % width) }
-        }
-        for row in 0..<rows {
+        guard let first = storage.firstNonFinite() else { return nil }
+        if stride == width { return (first / width, first % width) }
+        // Rows with other values between them (targets inside the rows): find the first in a
+        // row's own columns, if any, from the row of the first.
+        for row in first / stride..<rows {
             let base = storage.base + row * stride
             for column in 0..<width where !base[column].isFinite { return (row, column) }
         }

@@ -89,5 +89,52 @@ struct DatasetsTests {
         #expect(training.rows == 3 && validation?.rows == 1 && validation?.y[0] == 3)
         #expect(throws: DatasetError.self) { try data.split(validationFraction: 1) }
     }
-}
 
+    @Test("The finite scan finds the first NaN or infinity wherever it falls: either side of a block edge, in the vector body or the tail")
+    func finiteScan() throws {
+        let count = 3 * 4096 + 21
+        for index in [0, 15, 16, 4095, 4096, 4097, 2 * 4096 + 7, count - 21, count - 1] {
+            for bad in [Float.nan, .infinity, -.infinity] {
+                let storage = FloatStorage(count: count)
+                storage.base[index] = bad
+                storage.base[min(index + 5, count - 1)] = .nan  // a later one is not reported
+                #expect(storage.firstNonFinite() == index, "value \(bad) at \(index)")
+            }
+        }
+        let finite = FloatStorage((0..<count).map { Float($0) * -1e30 })
+        #expect(finite.firstNonFinite() == nil)
+        // Rows with their target inside (stride 3: two features, then the target): a NaN target
+        // is not a feature's, and a NaN feature after it is still found.
+        let x = FloatStorage(count: 3 * 5000)
+        x.base[3 * 100 + 2] = .nan
+        let strided = try Dataset(name: "strided", x: x, y: x.view(2..<x.count), rows: 5000, features: 2,
+                                  rowStride: 3, targetStride: 3)
+        do {
+            try strided.validateFinite()
+            Issue.record("NaN target accepted")
+        } catch {
+            #expect(error.description == "strided: target at row 100, column 0 is nan; data must be finite")
+        }
+        x.base[3 * 4000 + 1] = .infinity
+        do {
+            try strided.validateFinite()
+            Issue.record("infinite feature accepted")
+        } catch {
+            #expect(error.description == "strided: feature at row 4000, column 1 is inf; data must be finite")
+        }
+    }
+
+    @Test("Large storages are page-mapped: zero, aligned to 2 MiB, and writable end to end")
+    func largeStorage() {
+        let count = (8 << 20) / 4 + 3
+        let storage = FloatStorage(count: count)
+        #expect(UInt(bitPattern: storage.base) % UInt(2 << 20) == 0)
+        #expect(storage.firstNonFinite() == nil)
+        #expect(storage[0] == 0 && storage[count / 2] == 0 && storage[count - 1] == 0)
+        storage.base[count - 1] = 7
+        let window = storage.view(count - 4..<count)
+        #expect(window.array == [0, 0, 0, 7])
+        let small = FloatStorage(count: 10)
+        #expect(UInt(bitPattern: small.base) % 64 == 0 && small.array == Array(repeating: 0, count: 10))
+    }
+}

@@ -215,4 +215,26 @@ struct SemanticsTests {
         #expect(state[0]?["sum"]?.tensor == [0.25, 0.25, 0.25, 0.25, 0.25])
         #expect(state[1]?["step"]?.number == 0)
     }
+
+    @Test("Large buffers (page-mapped) start as asked: zero, or the fill value, in Float and Double")
+    func largeBuffers() {
+        let count = (6 << 20) / 4 + 5
+        let zeros = AlignedStorage<Float>(count: count)
+        #expect(zeros[0] == 0 && zeros[count - 1] == 0 && zeros.array.allSatisfy { $0 == 0 })
+        let filled = AlignedStorage<Double>(count: count, repeating: 0.25)
+        #expect(filled.array.allSatisfy { $0 == 0.25 })
+        filled[count - 1] = 3
+        #expect(filled[count - 1] == 3)
+        // The optimizer's state for a large tensor is page-mapped too; it steps exactly as a small one.
+        let large = Parameters<Float>([Float](repeating: 1, count: count)), small = Parameters<Float>([1, 1, 1])
+        large.grad.fill(0.5)
+        small.grad.fill(0.5)
+        for p in [large, small] {
+            p.markAllGradientsDefined()
+            let sgd = try! SGD([p], lr: 0.1, momentum: 0.9)
+            sgd.step()
+            sgd.step()
+        }
+        #expect(small.values[0] != 1 && large.values.array.allSatisfy { $0 == small.values[0] })
+    }
 }
