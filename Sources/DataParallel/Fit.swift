@@ -70,13 +70,33 @@ public struct FitConfiguration: Sendable, Equatable {
     public var resolvedWorkers: Int { workers ?? defaultWorkerCount() }
 }
 
-/// A place in training: the epoch (from 1) and the minibatch within it (from 0) that come next.
+/// A place in training: the epoch (from 1) and the minibatch within it (from 0) that come next,
+/// and, when the fit stops early, where early stopping stands. A checkpoint that records all of
+/// it resumes the very same run.
 public struct TrainingPosition: Sendable, Equatable, Codable {
     public var epoch: Int
     public var batch: Int
-    public init(epoch: Int, batch: Int) {
+    /// Early stopping's state at this position; nil when the fit has none (or no epoch ended yet).
+    public var earlyStopping: EarlyStoppingState?
+
+    public init(epoch: Int, batch: Int, earlyStopping: EarlyStoppingState? = nil) {
         self.epoch = epoch
         self.batch = batch
+        self.earlyStopping = earlyStopping
+    }
+}
+
+/// What early stopping remembers between epochs: the best monitored loss so far, the weights
+/// that had it, and the epochs since it last improved.
+public struct EarlyStoppingState: Sendable, Equatable, Codable {
+    public var bestLoss: Double
+    public var bestWeights: [Float]
+    public var epochsWithoutImprovement: Int
+
+    public init(bestLoss: Double, bestWeights: [Float], epochsWithoutImprovement: Int) {
+        self.bestLoss = bestLoss
+        self.bestWeights = bestWeights
+        self.epochsWithoutImprovement = epochsWithoutImprovement
     }
 }
 
@@ -198,11 +218,18 @@ public func fit<M: Model>(
     let batches = (data.rows + batchSize - 1) / batchSize
     let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Float>.stride
     var lastFinite = parameters.values.array
-    var best: (loss: Double, weights: [Float])?
-    var epochsWithoutImprovement = 0
-
     let start = configuration.start
-    training: for epoch in start.epoch...max(configuration.epochs, start.epoch) where epoch <= configuration.epochs {
+    var stopping = configuration.earlyStopping == nil ? nil : start.earlyStopping
+    if let state = stopping, state.bestWeights.count != parameters.count {
+        throw .invalidConfiguration("the start position's early-stopping weights have \(state.bestWeights.count) values, the model \(parameters.count)")
+    }
+    // A checkpoint written as early stopping ended the run: the run is over, with its best weights.
+    let stoppedAlready = stopping.map { $0.epochsWithoutImprovement >= configuration.earlyStopping!.patience } ?? false
+    if stoppedAlready {
+        parameters.values.assign(stopping!.bestWeights)
+        report.stopReason = .earlyStopped
+    }
+    training: for epoch in start.epoch...max(configuration.epochs, start.epoch) where epoch <= configuration.epochs && !stoppedAlready {
         let epochStart = ContinuousClock.now
         let learningRate = optimizer.learningRate(group: 0)
         let order = batchOrder(batches, epoch: epoch, seed: configuration.seed, shuffle: configuration.shuffle)
@@ -211,7 +238,7 @@ public func fit<M: Model>(
         for (position, batch) in order.enumerated() where epoch > start.epoch || position >= start.batch {
             if cancellation?.isCancelled == true {
                 report.stopReason = .cancelled
-                try save(TrainingPosition(epoch: epoch, batch: position))
+                try save(TrainingPosition(epoch: epoch, batch: position, earlyStopping: stopping))
                 break training
             }
             let rows = (batch * batchSize)..<min((batch + 1) * batchSize, data.rows)
@@ -254,19 +281,22 @@ public func fit<M: Model>(
         case .plateau(let plateau)?: plateau.step(metric: monitored)
         case nil: break
         }
-        try save(TrainingPosition(epoch: epoch + 1, batch: 0))
+        var stopNow = false
         if let early = configuration.earlyStopping {
-            if best == nil || monitored < best!.loss - early.minDelta {
-                best = (monitored, parameters.values.array)
-                epochsWithoutImprovement = 0
+            if let state = stopping, !(monitored < state.bestLoss - early.minDelta) {
+                stopping!.epochsWithoutImprovement += 1
+                stopNow = stopping!.epochsWithoutImprovement >= early.patience
             } else {
-                epochsWithoutImprovement += 1
-                if epochsWithoutImprovement >= early.patience {
-                    parameters.values.assign(best!.weights)
-                    report.stopReason = .earlyStopped
-                    break training
-                }
+                stopping = EarlyStoppingState(bestLoss: monitored, bestWeights: parameters.values.array, epochsWithoutImprovement: 0)
             }
+        }
+        // The checkpoint holds the weights as they are (the optimizer's state belongs to them) and
+        // early stopping's state, so that a resumed run takes the same decisions.
+        try save(TrainingPosition(epoch: epoch + 1, batch: 0, earlyStopping: stopping))
+        if stopNow {
+            parameters.values.assign(stopping!.bestWeights)
+            report.stopReason = .earlyStopped
+            break training
         }
     }
     if let scored = validation ?? (configuration.scoreTrainingData ? data : nil) {

@@ -15,12 +15,15 @@ public struct Checkpoint {
     public var optimizerState: Data
     /// The schedule's state as JSON, if there is a schedule.
     public var schedulerState: Data?
+    /// Early stopping's state as JSON (best loss, its weights, epochs since), if the run stops early.
+    public var earlyStoppingState: Data?
     /// What must match on resume (data, model, optimizer, batch size, seed).
     public var identity: [String: String]
 
-    public init(epoch: Int, batch: Int, optimizerState: Data, schedulerState: Data?, identity: [String: String]) {
+    public init(epoch: Int, batch: Int, optimizerState: Data, schedulerState: Data?, earlyStoppingState: Data? = nil,
+                identity: [String: String]) {
         self.epoch = epoch; self.batch = batch; self.optimizerState = optimizerState
-        self.schedulerState = schedulerState; self.identity = identity
+        self.schedulerState = schedulerState; self.earlyStoppingState = earlyStoppingState; self.identity = identity
     }
 
     /// Writes the checkpoint with `parameters` of `model`.
@@ -30,6 +33,7 @@ public struct Checkpoint {
         notes["checkpoint.batch"] = "\(batch)"
         notes["checkpoint.optimizer"] = String(decoding: optimizerState, as: UTF8.self)
         if let schedulerState { notes["checkpoint.scheduler"] = String(decoding: schedulerState, as: UTF8.self) }
+        if let earlyStoppingState { notes["checkpoint.early_stopping"] = String(decoding: earlyStoppingState, as: UTF8.self) }
         try Weights.save(model, parameters, notes: notes, to: path)
     }
 
@@ -43,7 +47,9 @@ public struct Checkpoint {
         var identity: [String: String] = [:]
         for (key, value) in metadata where key.hasPrefix("identity.") { identity[String(key.dropFirst(9))] = value }
         return (model, parameters, Checkpoint(epoch: epoch, batch: batch, optimizerState: Data(optimizer.utf8),
-                                              schedulerState: metadata["checkpoint.scheduler"].map { Data($0.utf8) }, identity: identity))
+                                              schedulerState: metadata["checkpoint.scheduler"].map { Data($0.utf8) },
+                                              earlyStoppingState: metadata["checkpoint.early_stopping"].map { Data($0.utf8) },
+                                              identity: identity))
     }
 }
 

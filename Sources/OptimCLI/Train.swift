@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(help: "Save the trained weights as safetensors (torch's tensor names; Python's safetensors reads them).")
     var save: String?
 
-    @Option(help: "Write a checkpoint (parameters, optimizer and schedule state, position) at every epoch and on Ctrl-C.")
+    @Option(help: "Write a checkpoint (parameters, optimizer, schedule and early-stopping state, position) at every epoch and on Ctrl-C.")
     var checkpoint: String?
 
     @Option(help: "Resume from a checkpoint of the same run (same data, model, optimizer, batch size and seed): the final weights are bitwise those of an uninterrupted run.")
@@ -61,6 +61,7 @@ struct Train: ParsableCommand {
             "data": dataset.name, "rows": "\(dataset.rows)", "features": "\(dataset.features)", "model": model.description,
             "optimizer": self.optimizer.summary, "scheduler": schedule.scheduler.rawValue, "batch_size": "\(training.batchSize)",
             "seed": "\(data.seed)", "validation": "\(training.validation)",
+            "early_stopping": training.earlyStopping.map { "patience \($0)" } ?? "off",
         ]
         if let resume {
             let (_, saved, checkpoint) = try Checkpoint.load(resume)
@@ -69,19 +70,26 @@ struct Train: ParsableCommand {
                                  command: Train.self)
             }
             parameters.values.assign(saved.values.array)
+            var earlyStopping: EarlyStoppingState?
             do {
                 try OptimizerState.load(checkpoint.optimizerState, into: optimizer)
                 if let state = checkpoint.schedulerState, let epochSchedule { try loadScheduleState(state, into: epochSchedule) }
+                earlyStopping = try checkpoint.earlyStoppingState.map { try EarlyStoppingState.decode($0) }
             } catch {
                 throw DataFileError(resume, nil, "corrupt checkpoint state: \(error)")
             }
-            configuration.start = TrainingPosition(epoch: checkpoint.epoch, batch: checkpoint.batch)
+            if let earlyStopping, earlyStopping.bestWeights.count != parameters.count {
+                throw DataFileError(resume, nil, "corrupt checkpoint state: early stopping's best weights have \(earlyStopping.bestWeights.count) values, the model \(parameters.count)")
+            }
+            configuration.start = TrainingPosition(epoch: checkpoint.epoch, batch: checkpoint.batch, earlyStopping: earlyStopping)
             if !json && !quiet { print("resuming from \(resume) at epoch \(checkpoint.epoch), minibatch \(checkpoint.batch)") }
         }
         let writeCheckpoint: ((TrainingPosition) throws -> Void)? = checkpoint.map { path in
             { position in
                 let state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encode(optimizer),
-                                       schedulerState: try epochSchedule.map(scheduleState), identity: identity)
+                                       schedulerState: try epochSchedule.map(scheduleState),
+                                       earlyStoppingState: try position.earlyStopping.map { try $0.encoded() },
+                                       identity: identity)
                 try state.save(model, parameters, to: path)
             }
         }
@@ -274,5 +282,20 @@ final class ProgressBar {
         guard drawn else { return }
         print("\r" + String(repeating: " ", count: 100) + "\r", terminator: "")
         drawn = false
+    }
+}
+
+extension EarlyStoppingState {
+    /// JSON that keeps every value exactly (a NaN or infinite loss included, as a string).
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(self)
+    }
+
+    static func decode(_ data: Data) throws -> EarlyStoppingState {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(EarlyStoppingState.self, from: data)
     }
 }

@@ -287,6 +287,29 @@ extension CLITests {
 }
 
 extension CLITests {
+    @Test("A run that stopped early resumes to the same end: its checkpoint keeps early stopping's state; another patience is another run")
+    func earlyStoppingCheckpoint() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let common = ["train", "--rows", "20000", "--features", "4", "--epochs", "200", "--early-stopping", "2", "--lr", "0.05", "-q"]
+        let straight = try optim(common + ["--checkpoint", path("run.checkpoint"), "--save", path("straight.safetensors"), "--json"])
+        #expect(straight.status == 0, "\(straight.stderr)")
+        #expect(straight.stdout.contains("\"stop_reason\":\"early_stopped\""), "\(straight.stdout)")
+        let saved = try Checkpoint.load(path("run.checkpoint")).checkpoint
+        #expect(saved.earlyStoppingState != nil && saved.identity["early_stopping"] == "patience 2")
+
+        let resumed = try optim(common + ["--resume", path("run.checkpoint"), "--save", path("resumed.safetensors")])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try SafeTensors.read(path("straight.safetensors")).tensors, b = try SafeTensors.read(path("resumed.safetensors")).tensors
+        #expect(a == b, "the resumed run's weights differ from the early-stopped run's best weights")
+
+        let other = try optim(common.map { $0 == "2" ? "3" : $0 } + ["--resume", path("run.checkpoint")])
+        #expect(other.status == 2 && other.stderr.contains("its early_stopping is 'patience 2'"), "\(other.stderr)")
+    }
+}
+
+extension CLITests {
     @Test("compare --dataset seed prints the seed's numbers, as PyTorch does, then the comparison table and plot")
     func compareSeed() throws {
         let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

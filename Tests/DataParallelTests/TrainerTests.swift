@@ -249,5 +249,56 @@ struct CheckpointTests {
         _ = try fit(model, parameters: resumed, data: data, optimizer: second, configuration: again)
         #expect(resumed.values.array == straight.values.array)
     }
+
+    @Test("Early stopping survives a checkpoint: resumed mid-run, or from the checkpoint written as it stopped, the run ends as the uninterrupted one")
+    func earlyStoppingResumes() throws {
+        let all = try SyntheticRegression(task: .linear, rows: 4000, features: 6, noise: 0.5, seed: 4).generate()
+        let (data, validation) = try all.split(validationFraction: 0.25)
+        let model = LinearRegression(features: 6)
+        let configuration = FitConfiguration(batchSize: 250, epochs: 60, workers: 2, seed: 1,
+                                             earlyStopping: .init(patience: 2, minDelta: 1e-3))
+        var positions: [TrainingPosition] = []
+        var snapshots: [[Float]] = [], states: [Data] = []
+        let straight = model.makeParameters(seed: 3)
+        let optimizer = try Adam([straight], lr: 0.05)
+        let report = try fit(model, parameters: straight, data: data, validation: validation, optimizer: optimizer,
+                             configuration: configuration,
+                             checkpoint: { position in
+                                 positions.append(position)
+                                 snapshots.append(straight.values.array)
+                                 states.append(try OptimizerState.encode(optimizer))
+                             })
+        #expect(report.stopReason == .earlyStopped)
+        let epochs = report.epochs.count
+        #expect(epochs > 3 && epochs < 60)
+        let last = try #require(positions.last?.earlyStopping)
+        #expect(last.epochsWithoutImprovement == 2 && straight.values.array == last.bestWeights)
+
+        func resume(from index: Int) throws -> (weights: [Float], report: TrainingReport) {
+            let parameters = model.makeParameters(seed: 77)
+            parameters.values.assign(snapshots[index])
+            let optimizer = try Adam([parameters], lr: 0.05)
+            try OptimizerState.load(states[index], into: optimizer)
+            var again = configuration
+            again.start = positions[index]
+            let report = try fit(model, parameters: parameters, data: data, validation: validation, optimizer: optimizer,
+                                 configuration: again)
+            return (parameters.values.array, report)
+        }
+        // From the end of the epoch before the last one: one epoch without improvement counted.
+        let beforeLast = try resume(from: positions.count - 2)
+        #expect(beforeLast.weights == straight.values.array)
+        #expect(beforeLast.report.stopReason == .earlyStopped && beforeLast.report.epochs.count == 1)
+        // From the checkpoint written as it stopped: nothing left to train, the best weights.
+        let atStop = try resume(from: positions.count - 1)
+        #expect(atStop.weights == straight.values.array && atStop.report.stopReason == .earlyStopped)
+        #expect(atStop.report.epochs.isEmpty)
+
+        // Without the early-stopping state, a resumed run would count from zero and train on.
+        var forgetful = positions[positions.count - 2]
+        forgetful.earlyStopping = nil
+        positions[positions.count - 2] = forgetful
+        #expect(try resume(from: positions.count - 2).report.epochs.count > 1)
+    }
 }
 }
