@@ -13,6 +13,11 @@ let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Xcc",
 let vectorISA: [SwiftSetting] = []
 #endif
 
+// SIMD code unoptimized is a call per lane: data generation and the model kernels run 10-50×
+// slower at -Onone. They are built optimized in debug builds too, so that `swift test` (a debug
+// build) trains and generates at a usable speed; their tests are unchanged.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "swift-optim",
     products: [
@@ -60,7 +65,7 @@ let package = Package(
         .target(
             name: "Datasets",
             dependencies: ["PageMapping", .product(name: "RealModule", package: "swift-numerics")],
-            swiftSettings: vectorISA
+            swiftSettings: vectorISA + optimizedInDebug
         ),
 
         /// Linear, logistic and softmax regression and small MLPs, each a fused SIMD kernel:
@@ -68,7 +73,7 @@ let package = Package(
         .target(
             name: "Models",
             dependencies: [.product(name: "RealModule", package: "swift-numerics")],
-            swiftSettings: vectorISA
+            swiftSettings: vectorISA + optimizedInDebug
         ),
 
         // MARK: - Implementation details

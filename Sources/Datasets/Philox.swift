@@ -27,12 +27,51 @@ public struct Philox4x32: Sendable {
         return (c0, c1, c2, c3)
     }
 
-    /// Four standard normal deviates for (stream, row, block), by Box-Muller on the block's words.
-    @inline(__always)
+    /// Four standard normal deviates for (stream, row, block): lane 0 of ``normals8(stream:rows:blocks:)``.
     public func normals(stream: UInt32, row: Int, block index: Int) -> (Float, Float, Float, Float) {
-        let words = block((UInt32(truncatingIfNeeded: row), UInt32(truncatingIfNeeded: row >> 32), UInt32(index), stream))
-        let (a, b) = Self.boxMuller(words.0, words.1)
-        let (c, d) = Self.boxMuller(words.2, words.3)
+        let n = normals8(stream: stream, rows: SIMD8(repeating: row), blocks: SIMD8(repeating: index))
+        return (n.0[0], n.1[0], n.2[0], n.3[0])
+    }
+
+    /// `count` standard normal deviates of (stream, row), written to `out`: deviate i is element
+    /// i % 4 of block i / 4, eight blocks at a time.
+    public func normals(stream: UInt32, row: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let lanes = SIMD8<Int>(0, 1, 2, 3, 4, 5, 6, 7)
+        var first = 0
+        while first * 4 < count {
+            let n = normals8(stream: stream, rows: SIMD8(repeating: row), blocks: lanes &+ first)
+            for j in 0..<8 {
+                let base = (first + j) * 4
+                if base + 4 <= count {
+                    out[base] = n.0[j]; out[base + 1] = n.1[j]; out[base + 2] = n.2[j]; out[base + 3] = n.3[j]
+                } else {
+                    for k in 0..<max(0, count - base) { out[base + k] = deviate(n, k, lane: j) }
+                    return
+                }
+            }
+            first += 8
+        }
+    }
+
+    /// Eight blocks at once, lane j being block `blocks[j]` of row `rows[j]`: Philox on 8-lane
+    /// vectors, then Box-Muller on each block's two word pairs, ``boxMuller(_:_:)``. Element k of
+    /// the result is deviate k of each block.
+    @inline(__always)
+    public func normals8(stream: UInt32, rows: SIMD8<Int>, blocks: SIMD8<Int>)
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        var c0 = SIMD8<UInt32>(truncatingIfNeeded: rows), c1 = SIMD8<UInt32>(truncatingIfNeeded: rows &>> 32)
+        var c2 = SIMD8<UInt32>(truncatingIfNeeded: blocks), c3 = SIMD8<UInt32>(repeating: stream)
+        var (k0, k1) = key
+        for _ in 0..<10 {
+            let p0 = SIMD8<UInt64>(truncatingIfNeeded: c0) &* 0xD251_1F53
+            let p1 = SIMD8<UInt64>(truncatingIfNeeded: c2) &* 0xCD9E_8D57
+            (c0, c1, c2, c3) = (SIMD8<UInt32>(truncatingIfNeeded: p1 &>> 32) ^ c1 ^ k0, SIMD8<UInt32>(truncatingIfNeeded: p1),
+                                SIMD8<UInt32>(truncatingIfNeeded: p0 &>> 32) ^ c3 ^ k1, SIMD8<UInt32>(truncatingIfNeeded: p0))
+            k0 = k0 &+ 0x9E37_79B9
+            k1 = k1 &+ 0xBB67_AE85
+        }
+        let (a, b) = Self.boxMuller(c0, c1)
+        let (c, d) = Self.boxMuller(c2, c3)
         return (a, b, c, d)
     }
 
@@ -50,10 +89,56 @@ public struct Philox4x32: Sendable {
         return (Double(bits & ((1 << 53) - 1)) + 0.5) * 0x1p-53
     }
 
+    /// Box-Muller on eight word pairs (u, v): radius √(−2 ln U) with U from 53 bits of (u, v),
+    /// angle 2π·V with V from v's top 24 bits. Float arithmetic with fixed polynomials instead
+    /// of libm, so the values are the same on every machine and cost a few vector instructions.
     @inline(__always)
-    static func boxMuller(_ u: UInt32, _ v: UInt32) -> (Float, Float) {
-        let radius = (-2 * Double.log(unit(u, v))).squareRoot()
-        let angle = 2 * Double.pi * (Double(v) + 0.5) * 0x1p-32
-        return (Float(radius * Double.cos(angle)), Float(radius * Double.sin(angle)))
+    static func boxMuller(_ u: SIMD8<UInt32>, _ v: SIMD8<UInt32>) -> (SIMD8<Float>, SIMD8<Float>) {
+        // U in (0, 1): 53 random bits, never 0, exact in Double, then rounded to Float (its
+        // exponent keeps the far tails: the smallest U gives 8.6 standard deviations).
+        let high = SIMD8<Double>(u), low = SIMD8<Double>(v &>> 11)
+        let unit = SIMD8<Float>((high * 0x1p21 + low + 0.5) * 0x1p-53)
+        let radius = (-2 * logarithm(unit)).squareRoot()
+        // The angle's quadrant is v's top two bits; within it, x in (−π/4, π/4) around the
+        // quadrant's middle, from the next 22 bits (exact integer arithmetic, one multiply).
+        let quadrant = v &>> 30
+        let offset = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: (v &>> 8) & 0x3F_FFFF) &- 0x20_0000) + 0.5
+        let x = offset * (Float.pi / 2 * 0x1p-22)
+        let x2 = x * x
+        let sine = x * polynomial(x2, [1, -1 / 6, 1 / 120, -1 / 5040, 1 / 362_880])
+        let cosine = polynomial(x2, [1, -1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3_628_800])
+        // The angle is q·π/2 + π/4 + x: rotate (cos x, sin x) by π/4, then by q quarter turns.
+        let half: Float = 0.707_106_78
+        var c = (cosine - sine) * half, s = (cosine + sine) * half
+        let odd = (quadrant & 1) .== 1, back = quadrant .>= 2
+        (c, s) = (c.replacing(with: -s, where: odd), s.replacing(with: c, where: odd))
+        c.replace(with: -c, where: back)
+        s.replace(with: -s, where: back)
+        return (radius * c, radius * s)
+    }
+
+    /// ln x for x in (0, 1]: x = m·2^e with m in [√½, √2), ln m = 2 atanh(s), s = (m − 1)/(m + 1)
+    /// (|s| ≤ 0.172: five odd terms leave an error below 1e-9 before rounding).
+    @inline(__always)
+    static func logarithm(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        var exponent = SIMD8<Int32>(truncatingIfNeeded: bits &>> 23) &- 127
+        var m = unsafeBitCast((bits & 0x7F_FFFF) | 0x3F80_0000, to: SIMD8<Float>.self)
+        let large = m .> 1.414_213_56
+        m.replace(with: m * 0.5, where: large)
+        exponent.replace(with: exponent &+ 1, where: large)
+        let s = (m - 1) / (m + 1), s2 = s * s
+        let atanh = s * polynomial(s2, [1, 1 / 3, 1 / 5, 1 / 7, 1 / 9])
+        return SIMD8<Float>(exponent) * Float(0.693_147_18) + 2 * atanh
+    }
+
+    /// Σ c[i]·x^i by Horner's rule with fused multiply-adds (the loop unrolls: c is a literal).
+    @inline(__always)
+    static func polynomial(_ x: SIMD8<Float>, _ c: [Float]) -> SIMD8<Float> {
+        var p = SIMD8<Float>(repeating: c[c.count - 1])
+        for i in stride(from: c.count - 2, through: 0, by: -1) {
+            p = SIMD8(repeating: c[i]).addingProduct(p, x)
+        }
+        return p
     }
 }

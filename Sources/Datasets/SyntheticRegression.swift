@@ -65,9 +65,11 @@ public struct SyntheticRegression: Sendable, Equatable {
             let count = shape.reduce(1, *)
             let fanIn = shape.count == 2 ? Float(shape[1]) : 0
             let scale: Float = shape.count == 2 ? (task == .logistic ? 2 : 1) / fanIn.squareRoot() : 0.5
-            result[name] = (0..<count).map { i in
-                lane(generator.normals(stream: Self.weightStream, row: tensor, block: i / 4), i % 4) * scale
+            var values = [Float](repeating: 0, count: count)
+            values.withUnsafeMutableBufferPointer {
+                generator.normals(stream: Self.weightStream, row: tensor, count: count, into: $0.baseAddress!)
             }
+            result[name] = values.map { $0 * scale }
         }
         return result
     }
@@ -78,18 +80,26 @@ public struct SyntheticRegression: Sendable, Equatable {
         let g = generator
         let d = features
         var hidden = [Float](repeating: 0, count: Self.hiddenUnits)
+        // The noise, eight rows at a time (lane j is row r + j): deviate o of row r is element
+        // o % 4 of the noise stream's block o / 4, as for the features.
+        let noiseCount = task == .linear || task == .multiclass ? outputs : 1
+        var noises = [Float](repeating: 0, count: range.count * noiseCount)
+        for r in stride(from: range.lowerBound, to: range.upperBound, by: 8) {
+            let rows = SIMD8<Int>(0, 1, 2, 3, 4, 5, 6, 7) &+ r
+            for block in 0..<(noiseCount + 3) / 4 {
+                let n = g.normals8(stream: Self.noiseStream, rows: rows, blocks: SIMD8(repeating: block))
+                for j in 0..<min(8, range.upperBound - r) {
+                    for k in 0..<min(4, noiseCount - block * 4) {
+                        noises[(r - range.lowerBound + j) * noiseCount + block * 4 + k] = deviate(n, k, lane: j)
+                    }
+                }
+            }
+        }
         for row in range {
             let features = x + row * d
-            var block = 0
-            while block * 4 < d {
-                let n = g.normals(stream: Self.featureStream, row: row, block: block)
-                for k in 0..<min(4, d - block * 4) { features[block * 4 + k] = lane(n, k) }
-                block += 1
-            }
+            g.normals(stream: Self.featureStream, row: row, count: d, into: features)
             let targets = y + row * targetsPerRow
-            func noiseTerm(_ index: Int) -> Float {
-                lane(g.normals(stream: Self.noiseStream, row: row, block: index / 4), index % 4) * noise
-            }
+            func noiseTerm(_ index: Int) -> Float { noises[(row - range.lowerBound) * noiseCount + index] * noise }
             func affine(_ w: [Float], _ b: [Float], _ output: Int, input: UnsafePointer<Float>, width: Int) -> Float {
                 var sum: Float = 0
                 for j in 0..<width { sum += w[output * width + j] * input[j] }
@@ -140,13 +150,13 @@ public struct SyntheticRegression: Sendable, Equatable {
     }
 }
 
-/// Element `k` of a 4-tuple.
+/// Deviate `k` of the block in lane `j` of ``Philox4x32/normals8(stream:rows:blocks:)``'s result.
 @inline(__always)
-func lane(_ t: (Float, Float, Float, Float), _ k: Int) -> Float {
+func deviate(_ n: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), _ k: Int, lane j: Int) -> Float {
     switch k {
-    case 0: t.0
-    case 1: t.1
-    case 2: t.2
-    default: t.3
+    case 0: n.0[j]
+    case 1: n.1[j]
+    case 2: n.2[j]
+    default: n.3[j]
     }
 }
