@@ -19,4 +19,24 @@ extension SyntheticRegression {
         }
         return try dataset(x: x, y: y, weights: weights)
     }
+
+    /// Rows `range` written into `x` and `y` (which point at row `range.lowerBound`'s storage:
+    /// `features` and `targetsPerRow` floats per row), generated on `workers` threads in chunks of
+    /// `chunkRows` (every allowed core by default). The values are those of
+    /// ``fill(rows:x:y:weights:)``, for any worker count.
+    public func fill(rows range: Range<Int>, x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+                     weights: [String: [Float]], workers: Int?, chunkRows: Int = 4096) {
+        let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: false)
+        defer { pool.release() }
+        // fill() addresses rows by their global index: the base pointers shifted back to row 0.
+        let xs = SharedBuffer(x - range.lowerBound * features, count: range.upperBound * features)
+        let ys = SharedBuffer(y - range.lowerBound * targetsPerRow, count: range.upperBound * targetsPerRow)
+        let plan = ShardPlan(rows: range, chunkRows: chunkRows)
+        let spec = self, count = pool.workers
+        pool.run { w in
+            for c in plan.chunks(worker: w, of: count) {
+                spec.fill(rows: plan.chunk(c), x: xs.base, y: ys.base, weights: weights)
+            }
+        }
+    }
 }

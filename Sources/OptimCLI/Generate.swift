@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Datasets
 import Foundation
 
@@ -35,6 +36,9 @@ struct Generate: ParsableCommand {
         let spec = try SyntheticRegression(task: task, rows: rows, features: features,
                                            outputs: task == .multiclass ? classes : 1, noise: noise, seed: seed)
         let weights = spec.trueWeights
+        // Locals, not the options themselves: each read of an @Option goes through
+        // ArgumentParser's property wrapper, far too slow for a loop over every value.
+        let rows = rows, features = features, output = output
         let block = 65_536
         var writer = try NPY.Writer(path: output, rows: rows, columns: features + 1)
         var x = [Float](repeating: 0, count: block * features), y = [Float](repeating: 0, count: block)
@@ -44,8 +48,7 @@ struct Generate: ParsableCommand {
             let count = min(block, rows - start)
             x.withUnsafeMutableBufferPointer { xs in
                 y.withUnsafeMutableBufferPointer { ys in
-                    // fill() addresses rows by their global index: shift the base pointers back.
-                    spec.fill(rows: start..<(start + count), x: xs.baseAddress! - start * features, y: ys.baseAddress! - start, weights: weights)
+                    spec.fill(rows: start..<(start + count), x: xs.baseAddress!, y: ys.baseAddress!, weights: weights, workers: nil)
                 }
             }
             for r in 0..<count {

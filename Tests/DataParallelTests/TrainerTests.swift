@@ -56,6 +56,15 @@ struct TrainerTests {
         for workers in [1, 3, 8] {
             let parallel = try spec.generate(workers: workers, chunkRows: 333)
             #expect(parallel.x.array == serial.x.array && parallel.y.array == serial.y.array)
+            // A window of rows (what `optim generate` streams), filled in parallel.
+            let rows = 1234..<7000
+            var x = [Float](repeating: 0, count: rows.count * 7), y = [Float](repeating: 0, count: rows.count)
+            x.withUnsafeMutableBufferPointer { xs in
+                y.withUnsafeMutableBufferPointer { ys in
+                    spec.fill(rows: rows, x: xs.baseAddress!, y: ys.baseAddress!, weights: spec.trueWeights, workers: workers, chunkRows: 500)
+                }
+            }
+            #expect(x == Array(serial.x.array[rows.lowerBound * 7..<rows.upperBound * 7]) && y == Array(serial.y.array[rows]))
         }
     }
 
