@@ -64,7 +64,7 @@ let package = Package(
         /// known true weights.
         .target(
             name: "Datasets",
-            dependencies: ["PageMapping", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["PageMapping", "VectorMath", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA + optimizedInDebug
         ),
 
@@ -72,7 +72,7 @@ let package = Package(
         /// forward + loss + backward over a block of rows.
         .target(
             name: "Models",
-            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["VectorMath", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA + optimizedInDebug
         ),
 
@@ -81,6 +81,10 @@ let package = Package(
         /// Large buffers as 2 MiB-aligned anonymous mappings advised as transparent huge pages,
         /// first touched by the thread that writes them.
         .target(name: "PageMapping"),
+
+        /// ln and exp on eight Float lanes by fixed polynomials: synthetic data's Box-Muller and
+        /// the logistic loss, vectorized and the same on every machine.
+        .target(name: "VectorMath", swiftSettings: vectorISA),
 
         /// hwloc's C API (Debian: libhwloc-dev). No stable API of its own.
         .systemLibrary(
@@ -148,6 +152,10 @@ let package = Package(
         .testTarget(
             name: "DatasetsTests",
             dependencies: ["Datasets"]
+        ),
+        .testTarget(
+            name: "VectorMathTests",
+            dependencies: ["VectorMath"]
         ),
         .testTarget(
             name: "TopologyTests",

@@ -1,4 +1,5 @@
 import RealModule
+import VectorMath
 
 /// Philox4x32-10, the counter-based generator of Salmon et al. (SC'11, "Parallel random numbers:
 /// as easy as 1, 2, 3"): a keyed bijection of a 128-bit counter. The value at a counter depends on
@@ -115,30 +116,5 @@ public struct Philox4x32: Sendable {
         c.replace(with: -c, where: back)
         s.replace(with: -s, where: back)
         return (radius * c, radius * s)
-    }
-
-    /// ln x for x in (0, 1]: x = m·2^e with m in [√½, √2), ln m = 2 atanh(s), s = (m − 1)/(m + 1)
-    /// (|s| ≤ 0.172: five odd terms leave an error below 1e-9 before rounding).
-    @inline(__always)
-    static func logarithm(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
-        var exponent = SIMD8<Int32>(truncatingIfNeeded: bits &>> 23) &- 127
-        var m = unsafeBitCast((bits & 0x7F_FFFF) | 0x3F80_0000, to: SIMD8<Float>.self)
-        let large = m .> 1.414_213_56
-        m.replace(with: m * 0.5, where: large)
-        exponent.replace(with: exponent &+ 1, where: large)
-        let s = (m - 1) / (m + 1), s2 = s * s
-        let atanh = s * polynomial(s2, [1, 1 / 3, 1 / 5, 1 / 7, 1 / 9])
-        return SIMD8<Float>(exponent) * Float(0.693_147_18) + 2 * atanh
-    }
-
-    /// Σ c[i]·x^i by Horner's rule with fused multiply-adds (the loop unrolls: c is a literal).
-    @inline(__always)
-    static func polynomial(_ x: SIMD8<Float>, _ c: [Float]) -> SIMD8<Float> {
-        var p = SIMD8<Float>(repeating: c[c.count - 1])
-        for i in stride(from: c.count - 2, through: 0, by: -1) {
-            p = SIMD8(repeating: c[i]).addingProduct(p, x)
-        }
-        return p
     }
 }

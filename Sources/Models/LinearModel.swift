@@ -127,13 +127,11 @@ struct LinearKernel: Sendable, Equatable {
         var gradBias = biasSum.sum()
         while row < rows {
             let features = block.features(row)
-            let z = dot(w, features, d) + bias, target = block.targets(row)[0]
-            let (l, dz) = loss == .bceWithLogits
-                ? Loss.binaryCrossEntropy(logit: z, target: target)
-                : { let (l, dz) = loss.residual(z - target); return (Double(l), dz) }()
-            total += l
-            axpy(dz, features, g, d)
-            gradBias += dz
+            let z = dot(w, features, d) + bias
+            let (l, dz) = L.evaluate(logits: SIMD8(repeating: z), targets: SIMD8(repeating: block.targets(row)[0]))
+            total += l[0]
+            axpy(dz[0], features, g, d)
+            gradBias += dz[0]
             row &+= 1
         }
         g[d] += gradBias

@@ -1,4 +1,5 @@
 import RealModule
+import VectorMath
 
 /// The training losses, under torch's names, each averaged over rows (and outputs) as torch's
 /// default `reduction="mean"` does.
@@ -40,9 +41,10 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// A loss evaluated on eight rows at once by the single-output kernel: each lane's loss and
-/// derivative are exactly those of ``Loss/residual(_:)`` or ``Loss/binaryCrossEntropy(logit:target:)``
-/// for that row.
+/// A loss evaluated on eight rows at once by the single-output kernel (rows left over go through
+/// it too, in lane 0, so every row's values are computed the same way). The regression losses
+/// give exactly ``Loss/residual(_:)``'s values lane by lane; binary cross-entropy agrees with
+/// ``Loss/binaryCrossEntropy(logit:target:)`` to Float precision.
 protocol EightRowLoss {
     static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>)
 }
@@ -81,12 +83,17 @@ enum HuberRows: EightRowLoss {
 }
 
 enum BinaryCrossEntropyRows: EightRowLoss {
+    /// max(z, 0) − z·t + ln(1 + e^−|z|), and σ(z) − t, with e^−|z| computed once for both.
     @inline(__always)
     static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
-        var loss = SIMD8<Double>(), derivative = SIMD8<Float>()
-        for lane in 0..<8 {
-            (loss[lane], derivative[lane]) = Loss.binaryCrossEntropy(logit: z[lane], target: t[lane])
-        }
-        return (loss, derivative)
+        let negative = z .< 0
+        let e = exponential(z.replacing(with: -z, where: .!negative))  // e^−|z|, in (0, 1]
+        let u = 1 + e
+        // ln(1 + e) as ln(u)·e/(u − 1): exact to rounding even where 1 + e rounds to 1.
+        let rounded = u - 1
+        let log1p = (logarithm(u) * e / rounded).replacing(with: e, where: rounded .== 0)
+        let loss = z.replacing(with: 0, where: negative) - z * t + log1p
+        let sigmoid = (1 / u).replacing(with: e / u, where: negative)
+        return (SIMD8<Double>(loss), sigmoid - t)
     }
 }
