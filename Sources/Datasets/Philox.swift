@@ -108,13 +108,16 @@ public struct Philox4x32: Sendable {
         let x2 = x * x
         let sine = x * polynomial(x2, [1, -1 / 6, 1 / 120, -1 / 5040, 1 / 362_880])
         let cosine = polynomial(x2, [1, -1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3_628_800])
-        // The angle is q·π/2 + π/4 + x: rotate (cos x, sin x) by π/4, then by q quarter turns.
+        // The angle is q·π/2 + π/4 + x: rotate (cos x, sin x) by π/4, then by q quarter turns,
+        // with bit operations (a mask from integer lanes applied to Float lanes would be a loop
+        // over lanes): an odd q swaps (c, s) for (−s, c); q ≥ 2 negates both.
         let half: Float = 0.707_106_78
-        var c = (cosine - sine) * half, s = (cosine + sine) * half
-        let odd = (quadrant & 1) .== 1, back = quadrant .>= 2
-        (c, s) = (c.replacing(with: -s, where: odd), s.replacing(with: c, where: odd))
-        c.replace(with: -c, where: back)
-        s.replace(with: -s, where: back)
-        return (radius * c, radius * s)
+        let c = (cosine - sine) * half, s = (cosine + sine) * half
+        let cBits = unsafeBitCast(c, to: SIMD8<UInt32>.self), sBits = unsafeBitCast(s, to: SIMD8<UInt32>.self)
+        let odd = 0 &- (quadrant & 1), sign = (quadrant & 2) &<< 30
+        let rotatedC = ((cBits & ~odd) | ((sBits ^ 0x8000_0000) & odd)) ^ sign
+        let rotatedS = ((sBits & ~odd) | (cBits & odd)) ^ sign
+        let (cosAngle, sinAngle) = (unsafeBitCast(rotatedC, to: SIMD8<Float>.self), unsafeBitCast(rotatedS, to: SIMD8<Float>.self))
+        return (radius * cosAngle, radius * sinAngle)
     }
 }

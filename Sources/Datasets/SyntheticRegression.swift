@@ -95,6 +95,9 @@ public struct SyntheticRegression: Sendable, Equatable {
                 }
             }
         }
+        // The true weights looked up once, not per row and output.
+        let (weight, bias) = task == .nonlinear ? (weights["0.weight"]!, weights["0.bias"]!) : (weights["weight"]!, weights["bias"]!)
+        let (outWeight, outBias) = task == .nonlinear ? (weights["2.weight"]!, weights["2.bias"]!) : ([], [])
         for row in range {
             let features = x + row * d
             g.normals(stream: Self.featureStream, row: row, count: d, into: features)
@@ -108,24 +111,24 @@ public struct SyntheticRegression: Sendable, Equatable {
             switch task {
             case .linear:
                 for o in 0..<outputs {
-                    targets[o] = affine(weights["weight"]!, weights["bias"]!, o, input: features, width: d) + noiseTerm(o)
+                    targets[o] = affine(weight, bias, o, input: features, width: d) + noiseTerm(o)
                 }
             case .logistic:
-                targets[0] = affine(weights["weight"]!, weights["bias"]!, 0, input: features, width: d) + noiseTerm(0) > 0 ? 1 : 0
+                targets[0] = affine(weight, bias, 0, input: features, width: d) + noiseTerm(0) > 0 ? 1 : 0
             case .multiclass:
                 var best = 0
                 var bestScore = -Float.infinity
                 for c in 0..<outputs {
-                    let score = affine(weights["weight"]!, weights["bias"]!, c, input: features, width: d) + noiseTerm(c)
+                    let score = affine(weight, bias, c, input: features, width: d) + noiseTerm(c)
                     if score > bestScore { best = c; bestScore = score }
                 }
                 targets[0] = Float(best)
             case .nonlinear:
                 for h in 0..<Self.hiddenUnits {
-                    hidden[h] = Float.tanh(affine(weights["0.weight"]!, weights["0.bias"]!, h, input: features, width: d))
+                    hidden[h] = Float.tanh(affine(weight, bias, h, input: features, width: d))
                 }
                 targets[0] = hidden.withUnsafeBufferPointer {
-                    affine(weights["2.weight"]!, weights["2.bias"]!, 0, input: $0.baseAddress!, width: Self.hiddenUnits)
+                    affine(outWeight, outBias, 0, input: $0.baseAddress!, width: Self.hiddenUnits)
                 } + noiseTerm(0)
             }
         }

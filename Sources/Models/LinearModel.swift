@@ -1,4 +1,5 @@
 import RealModule
+import VectorMath
 
 /// The kernel shared by linear, logistic and softmax regression: z = xWᵀ + b (W [k, d]), then
 /// the loss on z, then ∂/∂W = Σ (∂loss/∂z) xᵀ and ∂/∂b = Σ ∂loss/∂z, in one pass over the rows.
@@ -45,7 +46,14 @@ struct LinearKernel: Sendable, Equatable {
                 gradBias[0] += dz
             }
         case .crossEntropy:
-            var logits = [Float](repeating: 0, count: k)
+            // Logits padded to whole 8-lane vectors (the padding's exponential is set to 0),
+            // exponentials on eight classes at a time, each computed once.
+            let padded = (k + 7) / 8 * 8
+            let logits = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+            defer { logits.deallocate() }
+            logits.initialize(repeating: 0, count: padded)
+            var tail = SIMD8<Float>(repeating: 1)  // 1 for the last vector's classes, 0 for padding
+            for lane in 0..<8 where lane >= k - (padded - 8) { tail[lane] = 0 }
             for row in 0..<rows {
                 let features = block.features(row)
                 var peak = -Float.infinity
@@ -53,12 +61,19 @@ struct LinearKernel: Sendable, Equatable {
                     logits[o] = dot(w + o * d, features, d) + bias[o]
                     peak = max(peak, logits[o])
                 }
-                var sum: Float = 0
-                for o in 0..<k { sum += Float.exp(logits[o] - peak) }
                 let target = Int(block.targets(row)[0])
-                total += Double(peak) + Double.log(Double(sum)) - Double(logits[target])
+                let targetLogit = logits[target]
+                var sums = SIMD8<Float>()
+                for o in stride(from: 0, to: padded, by: 8) {
+                    var e = exponential(load8(logits + o) - SIMD8(repeating: peak))
+                    if o + 8 == padded { e *= tail }
+                    store8(e, logits + o)
+                    sums += e
+                }
+                let sum = sums.sum()
+                total += Double(peak) + Double.log(Double(sum)) - Double(targetLogit)
                 for o in 0..<k {
-                    let dz = Float.exp(logits[o] - peak) / sum - (o == target ? 1 : 0)
+                    let dz = logits[o] / sum - (o == target ? 1 : 0)
                     axpy(dz, features, g + o * d, d)
                     gradBias[o] += dz
                 }
