@@ -105,3 +105,65 @@ func rowPartial(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n8: Int)
     if j < n8 { even = even.addingProduct(load8(x + j), load8(w + j)) }
     return even + odd
 }
+
+/// Eight consecutive rows of a block, for kernels that take rows eight at a time: their dot
+/// products with a weight row, and their contributions to a gradient row. Every sum has an
+/// order fixed by the code, never by the thread running it.
+@usableFromInline
+struct EightRows {
+    let x0, x1, x2, x3, x4, x5, x6, x7: UnsafePointer<Float>
+    /// Columns, and the columns in whole 8-lane vectors.
+    let d: Int, d8: Int
+
+    @inline(__always)
+    init(_ block: RowBlock, from row: Int, features d: Int) {
+        let stride = block.xStride
+        x0 = block.features(row); x1 = x0 + stride; x2 = x1 + stride; x3 = x2 + stride
+        x4 = x3 + stride; x5 = x4 + stride; x6 = x5 + stride; x7 = x6 + stride
+        self.d = d
+        d8 = d & ~7
+    }
+
+    /// Lane r = row r · w: each row read front to back into its own accumulator (the order the
+    /// hardware prefetcher streams best: interleaving the rows' columns measured 2× slower from
+    /// memory), the eight reduced together, then the columns past the last whole vector.
+    @inline(__always)
+    func dots(_ w: UnsafePointer<Float>) -> SIMD8<Float> {
+        var z = laneSums(rowPartial(x0, w, d8), rowPartial(x1, w, d8), rowPartial(x2, w, d8), rowPartial(x3, w, d8),
+                         rowPartial(x4, w, d8), rowPartial(x5, w, d8), rowPartial(x6, w, d8), rowPartial(x7, w, d8))
+        var j = d8
+        while j < d {
+            z = z.addingProduct(SIMD8(x0[j], x1[j], x2[j], x3[j], x4[j], x5[j], x6[j], x7[j]), SIMD8(repeating: w[j]))
+            j &+= 1
+        }
+        return z
+    }
+
+    /// g += Σ_r c[r]·row r, in one pass over the columns: g is loaded and stored once for the
+    /// eight rows.
+    @inline(__always)
+    func addGradient(_ c: SIMD8<Float>, to g: UnsafeMutablePointer<Float>) {
+        let c0 = SIMD8(repeating: c[0]), c1 = SIMD8(repeating: c[1]), c2 = SIMD8(repeating: c[2]), c3 = SIMD8(repeating: c[3])
+        let c4 = SIMD8(repeating: c[4]), c5 = SIMD8(repeating: c[5]), c6 = SIMD8(repeating: c[6]), c7 = SIMD8(repeating: c[7])
+        var j = 0
+        while j < d8 {
+            let low = (c0 * load8(x0 + j)).addingProduct(c1, load8(x1 + j)).addingProduct(c2, load8(x2 + j)).addingProduct(c3, load8(x3 + j))
+            let high = (c4 * load8(x4 + j)).addingProduct(c5, load8(x5 + j)).addingProduct(c6, load8(x6 + j)).addingProduct(c7, load8(x7 + j))
+            store8(load8(g + j) + (low + high), g + j)
+            j &+= 8
+        }
+        while j < d {
+            let low = ((c[0] * x0[j] + c[1] * x1[j]) + (c[2] * x2[j] + c[3] * x3[j]))
+            let high = ((c[4] * x4[j] + c[5] * x5[j]) + (c[6] * x6[j] + c[7] * x7[j]))
+            g[j] += low + high
+            j &+= 1
+        }
+    }
+}
+
+/// The first target of rows `row`..<`row + 8`.
+@inline(__always) @usableFromInline
+func eightTargets(_ block: RowBlock, from row: Int) -> SIMD8<Float> {
+    let y = block.targets(row), ys = block.yStride
+    return ys == 1 ? load8(y) : SIMD8(y[0], y[ys], y[2 &* ys], y[3 &* ys], y[4 &* ys], y[5 &* ys], y[6 &* ys], y[7 &* ys])
+}

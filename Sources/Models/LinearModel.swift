@@ -46,15 +46,17 @@ struct LinearKernel: Sendable, Equatable {
                 gradBias[0] += dz
             }
         case .crossEntropy:
-            // Logits padded to whole 8-lane vectors (the padding's exponential is set to 0),
-            // exponentials on eight classes at a time, each computed once.
+            var row = 0
+            (total, row) = accumulateSoftmaxEightRows(w, block, g)
+            // The rows left over, one at a time: logits padded to whole 8-lane vectors (the
+            // padding's exponential set to 0), exponentials eight classes at a time.
             let padded = (k + 7) / 8 * 8
             let logits = UnsafeMutablePointer<Float>.allocate(capacity: padded)
             defer { logits.deallocate() }
             logits.initialize(repeating: 0, count: padded)
             var tail = SIMD8<Float>(repeating: 1)  // 1 for the last vector's classes, 0 for padding
             for lane in 0..<8 where lane >= k - (padded - 8) { tail[lane] = 0 }
-            for row in 0..<rows {
+            while row < rows {
                 let features = block.features(row)
                 var peak = -Float.infinity
                 for o in 0..<k {
@@ -71,12 +73,13 @@ struct LinearKernel: Sendable, Equatable {
                     sums += e
                 }
                 let sum = sums.sum()
-                total += Double(peak) + Double.log(Double(sum)) - Double(targetLogit)
+                total += Double(peak - targetLogit) + Double(logarithm(SIMD8(repeating: sum))[0])
                 for o in 0..<k {
                     let dz = logits[o] / sum - (o == target ? 1 : 0)
                     axpy(dz, features, g + o * d, d)
                     gradBias[o] += dz
                 }
+                row += 1
             }
         }
         return total
@@ -94,6 +97,47 @@ struct LinearKernel: Sendable, Equatable {
         }
     }
 
+    /// Softmax regression, rows eight at a time: each class's logits for the eight rows
+    /// (``EightRows/dots(_:)``), the softmax across classes lane by lane (one exponential per
+    /// class and row), then each class's gradient row updated once for the eight rows. Returns
+    /// the blocks' loss and the first row not done.
+    private func accumulateSoftmaxEightRows(_ w: UnsafePointer<Float>, _ block: RowBlock,
+                                            _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
+        let d = features, k = outputs, rows = block.count
+        let bias = w + k * d, gradBias = g + k * d
+        let z = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 2 * k)
+        defer { z.deallocate() }
+        let biasSums = z + k
+        biasSums.initialize(repeating: SIMD8(), count: k)
+        var lossSum = SIMD8<Double>()
+        var row = 0
+        while row &+ 8 <= rows {
+            let eight = EightRows(block, from: row, features: d)
+            var peak = SIMD8<Float>(repeating: -.infinity)
+            for o in 0..<k {
+                z[o] = eight.dots(w + o * d) + SIMD8(repeating: bias[o])
+                peak = peak.replacing(with: z[o], where: z[o] .> peak)
+            }
+            let target = eightTargets(block, from: row)
+            var sum = SIMD8<Float>(), targetLogit = SIMD8<Float>()
+            for o in 0..<k {
+                targetLogit.replace(with: z[o], where: target .== Float(o))
+                z[o] = exponential(z[o] - peak)
+                sum += z[o]
+            }
+            // −log softmax(z)[target] = peak − z[target] + ln Σ e^(z − peak)
+            lossSum += SIMD8<Double>(peak - targetLogit) + SIMD8<Double>(logarithm(sum))
+            for o in 0..<k {
+                let dz = z[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))
+                biasSums[o] += dz
+                eight.addGradient(dz, to: g + o * d)
+            }
+            row &+= 8
+        }
+        for o in 0..<k { gradBias[o] += biasSums[o].sum() }
+        return (lossSum.sum(), row)
+    }
+
     /// Rows in blocks of eight: each row's dot product read front to back into its own
     /// accumulator, the eight reduced together (``laneSums``), the loss on eight lanes, then
     /// one pass over the columns adding the eight rows' gradient contributions, so the gradient
@@ -101,41 +145,16 @@ struct LinearKernel: Sendable, Equatable {
     /// has an order fixed by the code and the block's size, never by the thread running it.
     private func accumulateEightRows<L: EightRowLoss>(_: L.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
                                                       _ g: UnsafeMutablePointer<Float>) -> Double {
-        let d = features, rows = block.count, stride = block.xStride, d8 = d & ~7
+        let d = features, rows = block.count
         let bias = w[d]
         var lossSum = SIMD8<Double>(), biasSum = SIMD8<Float>()
         var row = 0
         while row &+ 8 <= rows {
-            let x0 = block.features(row), x1 = x0 + stride, x2 = x1 + stride, x3 = x2 + stride
-            let x4 = x3 + stride, x5 = x4 + stride, x6 = x5 + stride, x7 = x6 + stride
-            var z = laneSums(rowPartial(x0, w, d8), rowPartial(x1, w, d8), rowPartial(x2, w, d8), rowPartial(x3, w, d8),
-                             rowPartial(x4, w, d8), rowPartial(x5, w, d8), rowPartial(x6, w, d8), rowPartial(x7, w, d8))
-            var j = d8
-            while j < d {
-                z = z.addingProduct(SIMD8(x0[j], x1[j], x2[j], x3[j], x4[j], x5[j], x6[j], x7[j]), SIMD8(repeating: w[j]))
-                j &+= 1
-            }
-            z += SIMD8(repeating: bias)
-            let y = block.targets(row), ys = block.yStride
-            let t = ys == 1 ? load8(y) : SIMD8(y[0], y[ys], y[2 &* ys], y[3 &* ys], y[4 &* ys], y[5 &* ys], y[6 &* ys], y[7 &* ys])
-            let (l, dz) = L.evaluate(logits: z, targets: t)
+            let eight = EightRows(block, from: row, features: d)
+            let (l, dz) = L.evaluate(logits: eight.dots(w) + SIMD8(repeating: bias), targets: eightTargets(block, from: row))
             lossSum += l
             biasSum += dz
-            let c0 = SIMD8(repeating: dz[0]), c1 = SIMD8(repeating: dz[1]), c2 = SIMD8(repeating: dz[2]), c3 = SIMD8(repeating: dz[3])
-            let c4 = SIMD8(repeating: dz[4]), c5 = SIMD8(repeating: dz[5]), c6 = SIMD8(repeating: dz[6]), c7 = SIMD8(repeating: dz[7])
-            j = 0
-            while j < d8 {
-                let low = (c0 * load8(x0 + j)).addingProduct(c1, load8(x1 + j)).addingProduct(c2, load8(x2 + j)).addingProduct(c3, load8(x3 + j))
-                let high = (c4 * load8(x4 + j)).addingProduct(c5, load8(x5 + j)).addingProduct(c6, load8(x6 + j)).addingProduct(c7, load8(x7 + j))
-                store8(load8(g + j) + (low + high), g + j)
-                j &+= 8
-            }
-            while j < d {
-                let low = ((dz[0] * x0[j] + dz[1] * x1[j]) + (dz[2] * x2[j] + dz[3] * x3[j]))
-                let high = ((dz[4] * x4[j] + dz[5] * x5[j]) + (dz[6] * x6[j] + dz[7] * x7[j]))
-                g[j] += low + high
-                j &+= 1
-            }
+            eight.addGradient(dz, to: g)
             row &+= 8
         }
         var total = lossSum.sum()
