@@ -117,24 +117,26 @@ struct GradientTests {
         #expect(loss == 0 && g.allSatisfy { $0 == 0 })
     }
 
-    @Test("Strided rows (targets inside the rows, as in a .npy file) give the packed rows' results")
-    func stridedRows() {
-        let model = MLP(features: 5, hidden: [6], activation: .tanh)
-        let (x, y) = testData(for: model, rows: 9, seed: 4)
+    @Test("Strided rows (targets inside the rows, as in a .npy file) give the packed rows' results", arguments: gradientCases)
+    func stridedRows(testCase: GradientCase) {
+        let model = testCase.model, rows = 19
+        let d = model.inputFeatures, t = model.targetsPerRow
+        let (x, y) = testData(for: model, rows: rows, seed: 4)
         let p = model.initialParameters(seed: 2)
         var packed = [Float](repeating: 0, count: p.count), strided = packed
         let packedLoss = packed.withUnsafeMutableBufferPointer { g in
-            withBlock(model, x, y, 9) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
+            withBlock(model, x, y, rows) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
         }
-        // Rows of [x0 ... x4, y]: the layout of a (rows, 6) .npy file.
+        // Rows of [x0 ... x(d-1), y0 ... y(t-1)]: the layout of a (rows, d + t) .npy file.
         var interleaved: [Float] = []
-        for row in 0..<9 {
-            interleaved += x[(row * 5)..<(row * 5 + 5)]
-            interleaved.append(y[row])
+        for row in 0..<rows {
+            interleaved += x[(row * d)..<(row * d + d)]
+            interleaved += y[(row * t)..<(row * t + t)]
         }
         let stridedLoss = strided.withUnsafeMutableBufferPointer { g in
-            interleaved.withUnsafeBufferPointer { rows in
-                model.accumulateGradient(parameters: p, rows: RowBlock(x: rows.baseAddress!, xStride: 6, y: rows.baseAddress! + 5, yStride: 6, count: 9),
+            interleaved.withUnsafeBufferPointer { all in
+                model.accumulateGradient(parameters: p, rows: RowBlock(x: all.baseAddress!, xStride: d + t, y: all.baseAddress! + d,
+                                                                        yStride: d + t, count: rows),
                                          gradient: g.baseAddress!)
             }
         }
