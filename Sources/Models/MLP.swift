@@ -55,7 +55,7 @@ public struct MLP: Model, Equatable {
     }
 
     /// Offsets of each layer's weight and bias in the flat parameters.
-    private var layerOffsets: [(weight: Int, bias: Int)] {
+    var layerOffsets: [(weight: Int, bias: Int)] {
         var offset = 0
         return (0..<(widths.count - 1)).map { layer in
             let weight = offset
@@ -92,65 +92,7 @@ public struct MLP: Model, Equatable {
     }
 
     public func accumulateGradient(parameters w: UnsafePointer<Float>, rows block: RowBlock, gradient g: UnsafeMutablePointer<Float>) -> Double {
-        let rows = block.count
-        let offsets = layerOffsets
-        let layers = widths.count - 1
-        let maxWidth = widths.max()!
-        // Per layer: activations and the loss's derivative with respect to them.
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * layers * maxWidth)
-        defer { scratch.deallocate() }
-        let activations = (0..<layers).map { scratch + $0 * maxWidth }
-        let deltas = (0..<layers).map { scratch + (layers + $0) * maxWidth }
-        let k = outputsPerRow
-        var total = 0.0
-        for row in 0..<rows {
-            let input = block.features(row), targets = block.targets(row)
-            forward(w, input, activations, offsets)
-            // The loss's derivative with respect to the outputs.
-            let out = activations[layers - 1], delta = deltas[layers - 1]
-            switch loss {
-            case .mse, .l1, .huber:
-                var rowLoss: Float = 0
-                for o in 0..<k {
-                    let (l, dz) = loss.residual(out[o] - targets[o])
-                    rowLoss += l
-                    delta[o] = dz
-                }
-                total += Double(rowLoss)
-            case .bceWithLogits:
-                let (l, dz) = Loss.binaryCrossEntropy(logit: out[0], target: targets[0])
-                total += l
-                delta[0] = dz
-            case .crossEntropy:
-                var peak = -Float.infinity
-                for o in 0..<k { peak = max(peak, out[o]) }
-                var sum: Float = 0
-                for o in 0..<k { sum += Float.exp(out[o] - peak) }
-                let target = Int(targets[0])
-                total += Double(peak) + Double.log(Double(sum)) - Double(out[target])
-                for o in 0..<k { delta[o] = Float.exp(out[o] - peak) / sum - (o == target ? 1 : 0) }
-            }
-            // Backward, last layer first.
-            for layer in stride(from: layers - 1, through: 0, by: -1) {
-                let fanIn = widths[layer], fanOut = widths[layer + 1]
-                let layerInput = layer == 0 ? input : UnsafePointer(activations[layer - 1])
-                let delta = deltas[layer]
-                for o in 0..<fanOut {
-                    axpy(delta[o], layerInput, g + offsets[layer].weight + o * fanIn, fanIn)
-                    g[offsets[layer].bias + o] += delta[o]
-                }
-                guard layer > 0 else { break }
-                // δ of the layer below: Wᵀδ, times the nonlinearity's derivative.
-                let below = deltas[layer - 1], belowActivation = activations[layer - 1]
-                below.update(repeating: 0, count: fanIn)
-                for o in 0..<fanOut { axpy(delta[o], w + offsets[layer].weight + o * fanIn, below, fanIn) }
-                for i in 0..<fanIn {
-                    let a = belowActivation[i]
-                    below[i] *= activation == .relu ? (a > 0 ? 1 : 0) : 1 - a * a
-                }
-            }
-        }
-        return total
+        accumulateEightRows(w, block, g)
     }
 
     public func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs: UnsafeMutablePointer<Float>) {

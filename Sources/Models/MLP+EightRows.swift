@@ -1,0 +1,137 @@
+import VectorMath
+
+extension MLP {
+    /// Forward, loss and backward over the block, eight rows at a time (the last group may be
+    /// shorter: its missing lanes repeat a row and get no weight). Activations and deltas are
+    /// kept per unit as 8-lane vectors over the rows, so:
+    /// - the first layer's pre-activations are ``EightRows/dots(_:)`` of each unit's weight row,
+    ///   and its weight gradient is ``EightRows/addGradient(_:to:)``, straight into `g`;
+    /// - every later layer is vector multiply-adds with no horizontal sums: each weight of those
+    ///   layers accumulates its gradient in an 8-lane partial, summed into `g` once per block.
+    /// Every sum has an order fixed by the code and the block, never by the thread running it.
+    func accumulateEightRows(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
+        let layers = widths.count - 1, d = widths[0], k = outputsPerRow
+        let offsets = layerOffsets
+        // Scratch, in 8-lane vectors: each layer's activations and deltas, then the gradient
+        // partials of every bias and of the weights of layers after the first.
+        var activationAt = [Int](), deltaAt = [Int](), biasAt = [Int](), weightAt = [Int]()
+        var size = 0
+        for layer in 0..<layers {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            activationAt.append(size); size += fanOut
+            deltaAt.append(size); size += fanOut
+            biasAt.append(size); size += fanOut
+            weightAt.append(size); size += layer == 0 ? 0 : fanOut * fanIn
+        }
+        let scratch = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: size)
+        defer { scratch.deallocate() }
+        scratch.initialize(repeating: SIMD8(), count: size)
+        let relu = activation == .relu
+        var lossSum = SIMD8<Double>()
+        var row = 0
+        while row < block.count {
+            let count = min(8, block.count - row)
+            var valid = SIMD8<Float>()
+            for lane in 0..<count { valid[lane] = 1 }
+            let eight = EightRows(block, from: row, count: count, features: d)
+
+            // Forward.
+            for layer in 0..<layers {
+                let fanIn = widths[layer], fanOut = widths[layer + 1]
+                let weight = w + offsets[layer].weight, bias = w + offsets[layer].bias
+                let out = scratch + activationAt[layer], input = scratch + (layer == 0 ? 0 : activationAt[layer - 1])
+                for o in 0..<fanOut {
+                    var z: SIMD8<Float>
+                    if layer == 0 {
+                        z = eight.dots(weight + o * fanIn)
+                    } else {
+                        z = SIMD8()
+                        for i in 0..<fanIn { z = z.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), input[i]) }
+                    }
+                    z += SIMD8(repeating: bias[o])
+                    out[o] = layer == layers - 1 ? z : relu ? z.replacing(with: 0, where: z .< 0) : hyperbolicTangent(z)
+                }
+            }
+
+            // The loss, and its derivative with respect to the outputs (zero on missing lanes).
+            let outputs = scratch + activationAt[layers - 1], delta = scratch + deltaAt[layers - 1]
+            switch loss {
+            case .mse, .l1, .huber:
+                for o in 0..<k {
+                    let t = eightTargets(block, from: row, count: count, index: o)
+                    let (l, dz) = switch loss {
+                    case .mse: SquaredErrorRows.evaluate(logits: outputs[o], targets: t)
+                    case .l1: AbsoluteErrorRows.evaluate(logits: outputs[o], targets: t)
+                    default: HuberRows.evaluate(logits: outputs[o], targets: t)
+                    }
+                    lossSum += l * SIMD8<Double>(valid)
+                    delta[o] = dz * valid
+                }
+            case .bceWithLogits:
+                let t = eightTargets(block, from: row, count: count, index: 0)
+                let (l, dz) = BinaryCrossEntropyRows.evaluate(logits: outputs[0], targets: t)
+                lossSum += l * SIMD8<Double>(valid)
+                delta[0] = dz * valid
+            case .crossEntropy:
+                let target = eightTargets(block, from: row, count: count, index: 0)
+                var peak = outputs[0]
+                for o in 1..<k { peak = peak.replacing(with: outputs[o], where: outputs[o] .> peak) }
+                var sum = SIMD8<Float>(), targetLogit = SIMD8<Float>()
+                for o in 0..<k {
+                    targetLogit.replace(with: outputs[o], where: target .== Float(o))
+                    delta[o] = exponential(outputs[o] - peak)
+                    sum += delta[o]
+                }
+                lossSum += (SIMD8<Double>(peak - targetLogit) + SIMD8<Double>(logarithm(sum))) * SIMD8<Double>(valid)
+                for o in 0..<k {
+                    delta[o] = (delta[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))) * valid
+                }
+            }
+
+            // Backward, last layer first.
+            for layer in stride(from: layers - 1, through: 0, by: -1) {
+                let fanIn = widths[layer], fanOut = widths[layer + 1]
+                let weight = w + offsets[layer].weight, delta = scratch + deltaAt[layer], biasPartial = scratch + biasAt[layer]
+                for o in 0..<fanOut { biasPartial[o] += delta[o] }
+                if layer == 0 {
+                    for o in 0..<fanOut { eight.addGradient(delta[o], to: g + offsets[0].weight + o * fanIn) }
+                    break
+                }
+                let input = scratch + activationAt[layer - 1], weightPartial = scratch + weightAt[layer]
+                for o in 0..<fanOut {
+                    for i in 0..<fanIn { weightPartial[o * fanIn + i] = weightPartial[o * fanIn + i].addingProduct(delta[o], input[i]) }
+                }
+                // δ of the layer below: Wᵀδ, times the nonlinearity's derivative at its output.
+                let below = scratch + deltaAt[layer - 1]
+                for i in 0..<fanIn {
+                    var s = SIMD8<Float>()
+                    for o in 0..<fanOut { s = s.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), delta[o]) }
+                    let a = input[i]
+                    below[i] = relu ? s.replacing(with: 0, where: a .<= 0) : s * (1 - a * a)
+                }
+            }
+            row += count
+        }
+
+        // The partials into the gradient, each summed over its lanes in a fixed order.
+        for layer in 0..<layers {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            for o in 0..<fanOut { g[offsets[layer].bias + o] += scratch[biasAt[layer] + o].sum() }
+            if layer > 0 {
+                for j in 0..<(fanOut * fanIn) { g[offsets[layer].weight + j] += scratch[weightAt[layer] + j].sum() }
+            }
+        }
+        return lossSum.sum()
+    }
+}
+
+/// tanh on eight lanes: sign(z)·(1 − 2/(e^(2|z|) + 1)), with 2|z| capped at 88 (tanh is 1 in
+/// Float long before). Absolute error about 1e-7 (relative error grows below |z| ≈ 1e-3, where
+/// the difference is of that order too).
+@inline(__always)
+func hyperbolicTangent(_ z: SIMD8<Float>) -> SIMD8<Float> {
+    let negative = z .< 0
+    let twice = (2 * z.replacing(with: -z, where: negative)).replacing(with: 88, where: z .> 44 .| z .< -44)
+    let magnitude = 1 - 2 / (exponential(twice) + 1)
+    return magnitude.replacing(with: -magnitude, where: negative)
+}
