@@ -115,10 +115,20 @@ struct EightRows {
     /// Columns, and the columns in whole 8-lane vectors.
     let d: Int, d8: Int
 
+    /// Rows `row`..<`row + 8` of `block`.
+    @inline(__always)
+    init(_ block: RowBlock, from row: Int, features d: Int) {
+        let stride = block.xStride
+        x0 = block.features(row); x1 = x0 + stride; x2 = x1 + stride; x3 = x2 + stride
+        x4 = x3 + stride; x5 = x4 + stride; x6 = x5 + stride; x7 = x6 + stride
+        self.d = d
+        d8 = d & ~7
+    }
+
     /// Rows `row`..<`row + count` of `block` (count ≤ 8); past the last, lanes repeat it, for
     /// kernels that then give those lanes no weight.
     @inline(__always)
-    init(_ block: RowBlock, from row: Int, count: Int = 8, features d: Int) {
+    init(_ block: RowBlock, from row: Int, count: Int, features d: Int) {
         @inline(__always) func at(_ r: Int) -> UnsafePointer<Float> { block.features(row &+ min(r, count &- 1)) }
         x0 = at(0); x1 = at(1); x2 = at(2); x3 = at(3); x4 = at(4); x5 = at(5); x6 = at(6); x7 = at(7)
         self.d = d

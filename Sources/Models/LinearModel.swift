@@ -172,10 +172,24 @@ struct LinearKernel: Sendable, Equatable {
         return total
     }
 
+    /// The outputs, computed exactly as training computes them: eight rows at a time where the
+    /// training kernel takes eight (one output, or softmax), one at a time otherwise.
     func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs out: UnsafeMutablePointer<Float>) {
         let d = features, k = outputs
-        for row in 0..<block.count {
+        var row = 0
+        if k == 1 || loss == .crossEntropy {
+            while row + 8 <= block.count {
+                let eight = EightRows(block, from: row, features: d)
+                for o in 0..<k {
+                    let z = eight.dots(w + o * d) + SIMD8(repeating: w[k * d + o])
+                    for r in 0..<8 { out[(row + r) * k + o] = z[r] }
+                }
+                row += 8
+            }
+        }
+        while row < block.count {
             for o in 0..<k { out[row * k + o] = dot(w + o * d, block.features(row), d) + w[k * d + o] }
+            row += 1
         }
     }
 }

@@ -1,6 +1,52 @@
 import VectorMath
 
 extension MLP {
+    /// Layer by layer, each unit's output for the eight rows into `scratch[activationAt[layer] + unit]`
+    /// (after the nonlinearity for hidden layers; raw for the last).
+    @inline(__always)
+    func forward(_ w: UnsafePointer<Float>, _ eight: EightRows, _ scratch: UnsafeMutablePointer<SIMD8<Float>>, _ activationAt: [Int]) {
+        let layers = widths.count - 1, offsets = layerOffsets, relu = activation == .relu
+        for layer in 0..<layers {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            let weight = w + offsets[layer].weight, bias = w + offsets[layer].bias
+            let out = scratch + activationAt[layer], input = scratch + (layer == 0 ? 0 : activationAt[layer - 1])
+            for o in 0..<fanOut {
+                var z: SIMD8<Float>
+                if layer == 0 {
+                    z = eight.dots(weight + o * fanIn)
+                } else {
+                    z = SIMD8()
+                    for i in 0..<fanIn { z = z.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), input[i]) }
+                }
+                z += SIMD8(repeating: bias[o])
+                out[o] = layer == layers - 1 ? z : relu ? z.replacing(with: 0, where: z .< 0) : hyperbolicTangent(z)
+            }
+        }
+    }
+
+    /// The outputs of rows in blocks of eight, by the forward pass training uses.
+    func predictEightRows(_ w: UnsafePointer<Float>, _ block: RowBlock, _ outputs: UnsafeMutablePointer<Float>) {
+        let layers = widths.count - 1, k = outputsPerRow
+        var activationAt = [Int](), size = 0
+        for layer in 0..<layers {
+            activationAt.append(size)
+            size += widths[layer + 1]
+        }
+        let scratch = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: size)
+        defer { scratch.deallocate() }
+        scratch.initialize(repeating: SIMD8(), count: size)
+        var row = 0
+        while row < block.count {
+            let count = min(8, block.count - row)
+            forward(w, EightRows(block, from: row, count: count, features: widths[0]), scratch, activationAt)
+            let out = scratch + activationAt[layers - 1]
+            for r in 0..<count {
+                for o in 0..<k { outputs[(row + r) * k + o] = out[o][r] }
+            }
+            row += count
+        }
+    }
+
     /// Forward, loss and backward over the block, eight rows at a time (the last group may be
     /// shorter: its missing lanes repeat a row and get no weight). Activations and deltas are
     /// kept per unit as 8-lane vectors over the rows, so:
@@ -35,23 +81,7 @@ extension MLP {
             for lane in 0..<count { valid[lane] = 1 }
             let eight = EightRows(block, from: row, count: count, features: d)
 
-            // Forward.
-            for layer in 0..<layers {
-                let fanIn = widths[layer], fanOut = widths[layer + 1]
-                let weight = w + offsets[layer].weight, bias = w + offsets[layer].bias
-                let out = scratch + activationAt[layer], input = scratch + (layer == 0 ? 0 : activationAt[layer - 1])
-                for o in 0..<fanOut {
-                    var z: SIMD8<Float>
-                    if layer == 0 {
-                        z = eight.dots(weight + o * fanIn)
-                    } else {
-                        z = SIMD8()
-                        for i in 0..<fanIn { z = z.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), input[i]) }
-                    }
-                    z += SIMD8(repeating: bias[o])
-                    out[o] = layer == layers - 1 ? z : relu ? z.replacing(with: 0, where: z .< 0) : hyperbolicTangent(z)
-                }
-            }
+            forward(w, eight, scratch, activationAt)
 
             // The loss, and its derivative with respect to the outputs (zero on missing lanes).
             let outputs = scratch + activationAt[layers - 1], delta = scratch + deltaAt[layers - 1]

@@ -1,5 +1,3 @@
-import RealModule
-
 /// A multilayer perceptron with one or two hidden layers (torch: `nn.Sequential(nn.Linear(d, h₁),
 /// act, [nn.Linear(h₁, h₂), act,] nn.Linear(h, k))`), trained with a regression loss, binary
 /// cross-entropy on one logit, or cross-entropy on one logit per class.
@@ -73,40 +71,11 @@ public struct MLP: Model, Equatable {
         }
     }
 
-    /// Forward through every layer: activations[l] is layer l's output (after the nonlinearity for
-    /// hidden layers; raw for the last).
-    @inline(__always)
-    private func forward(_ w: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ activations: [UnsafeMutablePointer<Float>],
-                         _ offsets: [(weight: Int, bias: Int)]) {
-        var layerInput = input
-        for layer in 0..<(widths.count - 1) {
-            let fanIn = widths[layer], fanOut = widths[layer + 1]
-            let out = activations[layer]
-            let hidden = layer < widths.count - 2
-            for o in 0..<fanOut {
-                let z = dot(w + offsets[layer].weight + o * fanIn, layerInput, fanIn) + w[offsets[layer].bias + o]
-                out[o] = !hidden ? z : activation == .relu ? max(z, 0) : Float.tanh(z)
-            }
-            layerInput = UnsafePointer(out)
-        }
-    }
-
     public func accumulateGradient(parameters w: UnsafePointer<Float>, rows block: RowBlock, gradient g: UnsafeMutablePointer<Float>) -> Double {
         accumulateEightRows(w, block, g)
     }
 
     public func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs: UnsafeMutablePointer<Float>) {
-        let rows = block.count
-        let offsets = layerOffsets
-        let layers = widths.count - 1
-        let maxWidth = widths.max()!
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: layers * maxWidth)
-        defer { scratch.deallocate() }
-        let activations = (0..<layers).map { scratch + $0 * maxWidth }
-        let k = outputsPerRow
-        for row in 0..<rows {
-            forward(w, block.features(row), activations, offsets)
-            (outputs + row * k).update(from: activations[layers - 1], count: k)
-        }
+        predictEightRows(w, block, outputs)
     }
 }

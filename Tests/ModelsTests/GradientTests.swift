@@ -117,6 +117,24 @@ struct GradientTests {
         #expect(loss == 0 && g.allSatisfy { $0 == 0 })
     }
 
+    @Test("Every regression model's predict is its training forward pass: its own predictions as targets give zero loss and gradient",
+          arguments: gradientCases.filter { $0.model.loss.isRegression })
+    func predictionsAreTheForwardPass(testCase: GradientCase) {
+        let model = testCase.model, rows = 19
+        let (x, _) = testData(for: model, rows: rows, seed: 5)
+        let p = model.initialParameters(seed: 3)
+        let unused = [Float](repeating: 0, count: rows * model.targetsPerRow)
+        var predictions = unused
+        predictions.withUnsafeMutableBufferPointer { o in
+            withBlock(model, x, unused, rows) { model.predict(parameters: p, rows: $0, outputs: o.baseAddress!) }
+        }
+        var g = [Float](repeating: 0, count: p.count)
+        let loss = g.withUnsafeMutableBufferPointer { gs in
+            withBlock(model, x, predictions, rows) { model.accumulateGradient(parameters: p, rows: $0, gradient: gs.baseAddress!) }
+        }
+        #expect(loss == 0 && g.allSatisfy { $0 == 0 }, "loss \(loss)")
+    }
+
     @Test("Strided rows (targets inside the rows, as in a .npy file) give the packed rows' results", arguments: gradientCases)
     func stridedRows(testCase: GradientCase) {
         let model = testCase.model, rows = 19
