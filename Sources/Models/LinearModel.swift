@@ -194,9 +194,28 @@ struct LinearKernel: Sendable, Equatable {
     }
 }
 
+/// The three models that are the linear kernel under a loss: what they share, forwarded to it.
+protocol LinearKernelModel: Model {
+    var kernel: LinearKernel { get }
+}
+
+extension LinearKernelModel {
+    public var inputFeatures: Int { kernel.features }
+    public var outputsPerRow: Int { kernel.outputs }
+    public var loss: Loss { kernel.loss }
+    public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
+    public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
+    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
+        kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
+    }
+    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
+        kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
+    }
+}
+
 /// Linear regression, y ≈ xWᵀ + b, with one or several outputs (torch: `nn.Linear(d, k)` and
 /// `MSELoss`, `L1Loss` or `HuberLoss`).
-public struct LinearRegression: Model, Equatable {
+public struct LinearRegression: LinearKernelModel, Equatable {
     let kernel: LinearKernel
 
     /// - Parameters:
@@ -209,24 +228,13 @@ public struct LinearRegression: Model, Equatable {
     }
 
     public var description: String { "linear regression, \(kernel.features) → \(kernel.outputs), \(loss.rawValue)" }
-    public var inputFeatures: Int { kernel.features }
     public var targetsPerRow: Int { kernel.outputs }
-    public var outputsPerRow: Int { kernel.outputs }
-    public var loss: Loss { kernel.loss }
     public var lossElementsPerRow: Int { kernel.outputs }
-    public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
-    public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
-    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
-        kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
-    }
-    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
-        kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
-    }
 }
 
 /// Logistic regression on 0/1 targets: logit z = xwᵀ + b (torch: `nn.Linear(d, 1)` and
 /// `BCEWithLogitsLoss`).
-public struct LogisticRegression: Model, Equatable {
+public struct LogisticRegression: LinearKernelModel, Equatable {
     let kernel: LinearKernel
 
     /// - Parameter features: inputs per row (d).
@@ -235,24 +243,13 @@ public struct LogisticRegression: Model, Equatable {
     }
 
     public var description: String { "logistic regression, \(kernel.features) → 1, bce_with_logits" }
-    public var inputFeatures: Int { kernel.features }
     public var targetsPerRow: Int { 1 }
-    public var outputsPerRow: Int { 1 }
-    public var loss: Loss { .bceWithLogits }
     public var lossElementsPerRow: Int { 1 }
-    public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
-    public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
-    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
-        kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
-    }
-    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
-        kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
-    }
 }
 
 /// Multinomial logistic regression on class indices: logits xWᵀ + b, one per class (torch:
 /// `nn.Linear(d, classes)` and `CrossEntropyLoss`).
-public struct SoftmaxRegression: Model, Equatable {
+public struct SoftmaxRegression: LinearKernelModel, Equatable {
     let kernel: LinearKernel
 
     /// - Parameters:
@@ -264,17 +261,6 @@ public struct SoftmaxRegression: Model, Equatable {
     }
 
     public var description: String { "softmax regression, \(kernel.features) → \(kernel.outputs) classes, cross_entropy" }
-    public var inputFeatures: Int { kernel.features }
     public var targetsPerRow: Int { 1 }
-    public var outputsPerRow: Int { kernel.outputs }
-    public var loss: Loss { .crossEntropy }
     public var lossElementsPerRow: Int { 1 }
-    public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
-    public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
-    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
-        kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
-    }
-    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
-        kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
-    }
 }
