@@ -72,7 +72,7 @@ let package = Package(
         /// forward + loss + backward over a block of rows.
         .target(
             name: "Models",
-            dependencies: ["VectorMath", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["VectorMath", "CKernelSupport", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA + optimizedInDebug
         ),
 
@@ -85,6 +85,10 @@ let package = Package(
         /// ln and exp on eight Float lanes by fixed polynomials: synthetic data's Box-Muller and
         /// the logistic loss, vectorized and the same on every machine.
         .target(name: "VectorMath", swiftSettings: vectorISA),
+
+        /// Inline C helpers for the model kernels, where Swift cannot keep LLVM from rewriting them
+        /// slower: a horizontal sum (vhaddps), opaque pointers and vectors, a Float→Double widening.
+        .target(name: "CKernelSupport"),
 
         /// hwloc's C API (Debian: libhwloc-dev). No stable API of its own.
         .systemLibrary(

@@ -2,6 +2,8 @@
 // reassociate floating-point sums, so a plain loop would not vectorize a dot product. The
 // accumulation order is fixed by the code, never by the thread that runs it.
 
+import CKernelSupport
+
 @inline(__always) @usableFromInline
 func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
@@ -69,24 +71,19 @@ func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
-/// Pairwise sums within a and within b: (a0+a1, a2+a3, b0+b1, b2+b3).
-@inline(__always) @usableFromInline
-func pairSums(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
-    let ab = SIMD8(lowHalf: a, highHalf: b)
-    return ab.evenHalf + ab.oddHalf
-}
-
-/// Lane r = the sum of a_r's eight lanes, by the same fixed tree for every r: the two halves,
-/// then adjacent pairs, then pairs of pairs.
+/// Lane r = the sum of a_r's eight lanes, by the same fixed tree for every r:
+/// ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). In C (``optim_lane_sums8``): written with
+/// Swift's shuffles, LLVM splits the multiply-adds before it into 128-bit halves.
 @inline(__always) @usableFromInline
 func laneSums(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>,
               _ a4: SIMD8<Float>, _ a5: SIMD8<Float>, _ a6: SIMD8<Float>, _ a7: SIMD8<Float>) -> SIMD8<Float> {
-    let s0 = a0.lowHalf + a0.highHalf, s1 = a1.lowHalf + a1.highHalf
-    let s2 = a2.lowHalf + a2.highHalf, s3 = a3.lowHalf + a3.highHalf
-    let s4 = a4.lowHalf + a4.highHalf, s5 = a5.lowHalf + a5.highHalf
-    let s6 = a6.lowHalf + a6.highHalf, s7 = a7.lowHalf + a7.highHalf
-    return SIMD8(lowHalf: pairSums(pairSums(s0, s1), pairSums(s2, s3)),
-                 highHalf: pairSums(pairSums(s4, s5), pairSums(s6, s7)))
+    optim_lane_sums8(a0, a1, a2, a3, a4, a5, a6, a7)
+}
+
+/// The lanes as Double (loss sums are kept in Double), always inlined: see ``optim_widen8``.
+@inline(__always) @usableFromInline
+func widened(_ v: SIMD8<Float>) -> SIMD8<Double> {
+    optim_widen8(v)
 }
 
 /// The partial dot product of a row with w over the first `n8` (a multiple of 8) elements, in
@@ -105,6 +102,40 @@ func rowPartial(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n8: Int)
     if j < n8 { even = even.addingProduct(load8(x + j), load8(w + j)) }
     return even + odd
 }
+
+/// A block's layout as a kernel sees it: read from the block, or, for the narrow contiguous
+/// layouts that kernels are specialized for, constants (d columns a multiple of 8, rows d floats
+/// apart, one target per row, targets contiguous). With constants LLVM unrolls the loops over
+/// the columns and addresses the eight rows at fixed offsets from one pointer, which measured
+/// 1.5× faster at d = 32 than loops of one or two iterations and eight row pointers.
+@usableFromInline protocol RowLayout {
+    /// The number of columns: `d`, or the layout's constant.
+    static func features(d: Int) -> Int
+    /// `block` with its strides replaced by the layout's constants.
+    static func view(_ block: RowBlock) -> RowBlock
+}
+
+@usableFromInline enum AnyLayout: RowLayout {
+    @inline(__always) @usableFromInline static func features(d: Int) -> Int { d }
+    @inline(__always) @usableFromInline static func view(_ block: RowBlock) -> RowBlock { block }
+}
+
+/// Contiguous rows of `width` columns (a multiple of 8), one contiguous target each.
+@usableFromInline protocol ContiguousLayout: RowLayout { static var width: Int { get } }
+
+extension ContiguousLayout {
+    @inline(__always) @usableFromInline static func features(d: Int) -> Int { width }
+    @inline(__always) @usableFromInline static func view(_ block: RowBlock) -> RowBlock {
+        RowBlock(x: block.x, xStride: width, y: block.y, yStride: 1, count: block.count)
+    }
+}
+
+@usableFromInline enum Contiguous8: ContiguousLayout { @usableFromInline static var width: Int { 8 } }
+@usableFromInline enum Contiguous16: ContiguousLayout { @usableFromInline static var width: Int { 16 } }
+@usableFromInline enum Contiguous24: ContiguousLayout { @usableFromInline static var width: Int { 24 } }
+@usableFromInline enum Contiguous32: ContiguousLayout { @usableFromInline static var width: Int { 32 } }
+@usableFromInline enum Contiguous48: ContiguousLayout { @usableFromInline static var width: Int { 48 } }
+@usableFromInline enum Contiguous64: ContiguousLayout { @usableFromInline static var width: Int { 64 } }
 
 /// Eight consecutive rows of a block, for kernels that take rows eight at a time: their dot
 /// products with a weight row, and their contributions to a gradient row. Every sum has an
@@ -151,9 +182,12 @@ struct EightRows {
     }
 
     /// g += Σ_r c[r]·row r, in one pass over the columns: g is loaded and stored once for the
-    /// eight rows.
+    /// eight rows. The rows are read again (through ``optim_opaque``), not kept from ``dots(_:)``.
     @inline(__always)
     func addGradient(_ c: SIMD8<Float>, to g: UnsafeMutablePointer<Float>) {
+        let x0 = optim_opaque(x0), x1 = optim_opaque(x1), x2 = optim_opaque(x2), x3 = optim_opaque(x3)
+        let x4 = optim_opaque(x4), x5 = optim_opaque(x5), x6 = optim_opaque(x6), x7 = optim_opaque(x7)
+        let c = optim_opaque_vector(c)
         let c0 = SIMD8(repeating: c[0]), c1 = SIMD8(repeating: c[1]), c2 = SIMD8(repeating: c[2]), c3 = SIMD8(repeating: c[3])
         let c4 = SIMD8(repeating: c[4]), c5 = SIMD8(repeating: c[5]), c6 = SIMD8(repeating: c[6]), c7 = SIMD8(repeating: c[7])
         var j = 0

@@ -126,7 +126,7 @@ struct LinearKernel: Sendable, Equatable {
                 sum += z[o]
             }
             // −log softmax(z)[target] = peak − z[target] + ln Σ e^(z − peak)
-            lossSum += SIMD8<Double>(peak - targetLogit) + SIMD8<Double>(logarithm(sum))
+            lossSum += widened(peak - targetLogit) + widened(logarithm(sum))
             for o in 0..<k {
                 let dz = z[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))
                 biasSums[o] += dz
@@ -145,7 +145,25 @@ struct LinearKernel: Sendable, Equatable {
     /// has an order fixed by the code and the block's size, never by the thread running it.
     private func accumulateEightRows<L: EightRowLoss>(_: L.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
                                                       _ g: UnsafeMutablePointer<Float>) -> Double {
-        let d = features, rows = block.count
+        guard block.xStride == features && block.yStride == 1 else {
+            return eightRowKernel(L.self, AnyLayout.self, w, block, g)
+        }
+        switch features {
+        case 8: return eightRowKernel(L.self, Contiguous8.self, w, block, g)
+        case 16: return eightRowKernel(L.self, Contiguous16.self, w, block, g)
+        case 24: return eightRowKernel(L.self, Contiguous24.self, w, block, g)
+        case 32: return eightRowKernel(L.self, Contiguous32.self, w, block, g)
+        case 48: return eightRowKernel(L.self, Contiguous48.self, w, block, g)
+        case 64: return eightRowKernel(L.self, Contiguous64.self, w, block, g)
+        default: return eightRowKernel(L.self, AnyLayout.self, w, block, g)
+        }
+    }
+
+    /// ``accumulateEightRows(_:_:_:_:)`` for rows laid out as `Layout` says.
+    private func eightRowKernel<L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Float>,
+                                                                    _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
+        let block = Layout.view(block)
+        let d = Layout.features(d: features), rows = block.count
         let bias = w[d]
         var lossSum = SIMD8<Double>(), biasSum = SIMD8<Float>()
         var row = 0

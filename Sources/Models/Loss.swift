@@ -53,7 +53,7 @@ enum SquaredErrorRows: EightRowLoss {
     @inline(__always)
     static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
         let r = z - t
-        return (SIMD8<Double>(r * r), 2 * r)
+        return (widened(r * r), 2 * r)
     }
 }
 
@@ -67,7 +67,7 @@ enum AbsoluteErrorRows: EightRowLoss {
     @inline(__always)
     static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
         let r = z - t
-        return (SIMD8<Double>(r.replacing(with: -r, where: r .< 0)), sign(r))
+        return (widened(r.replacing(with: -r, where: r .< 0)), sign(r))
     }
 }
 
@@ -78,7 +78,7 @@ enum HuberRows: EightRowLoss {
         let a = r.replacing(with: -r, where: r .< 0)
         let inside = a .< 1
         let loss = (a - 0.5).replacing(with: 0.5 * r * r, where: inside)
-        return (SIMD8<Double>(loss), sign(r).replacing(with: r, where: inside))
+        return (widened(loss), sign(r).replacing(with: r, where: inside))
     }
 }
 
@@ -94,6 +94,6 @@ enum BinaryCrossEntropyRows: EightRowLoss {
         let log1p = (logarithm(u) * e / rounded).replacing(with: e, where: rounded .== 0)
         let loss = z.replacing(with: 0, where: negative) - z * t + log1p
         let sigmoid = (1 / u).replacing(with: e / u, where: negative)
-        return (SIMD8<Double>(loss), sigmoid - t)
+        return (widened(loss), sigmoid - t)
     }
 }

@@ -94,13 +94,13 @@ extension MLP {
                     case .l1: AbsoluteErrorRows.evaluate(logits: outputs[o], targets: t)
                     default: HuberRows.evaluate(logits: outputs[o], targets: t)
                     }
-                    lossSum += l * SIMD8<Double>(valid)
+                    lossSum += l * widened(valid)
                     delta[o] = dz * valid
                 }
             case .bceWithLogits:
                 let t = eightTargets(block, from: row, count: count, index: 0)
                 let (l, dz) = BinaryCrossEntropyRows.evaluate(logits: outputs[0], targets: t)
-                lossSum += l * SIMD8<Double>(valid)
+                lossSum += l * widened(valid)
                 delta[0] = dz * valid
             case .crossEntropy:
                 let target = eightTargets(block, from: row, count: count, index: 0)
@@ -112,7 +112,7 @@ extension MLP {
                     delta[o] = exponential(outputs[o] - peak)
                     sum += delta[o]
                 }
-                lossSum += (SIMD8<Double>(peak - targetLogit) + SIMD8<Double>(logarithm(sum))) * SIMD8<Double>(valid)
+                lossSum += (widened(peak - targetLogit) + widened(logarithm(sum))) * widened(valid)
                 for o in 0..<k {
                     delta[o] = (delta[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))) * valid
                 }

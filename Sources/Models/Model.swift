@@ -58,9 +58,9 @@ public struct RowBlock {
     }
 
     /// Row `row`'s features.
-    @inline(__always) public func features(_ row: Int) -> UnsafePointer<Float> { x + row * xStride }
+    @inline(__always) public func features(_ row: Int) -> UnsafePointer<Float> { x + row &* xStride }
     /// Row `row`'s targets.
-    @inline(__always) public func targets(_ row: Int) -> UnsafePointer<Float> { y + row * yStride }
+    @inline(__always) public func targets(_ row: Int) -> UnsafePointer<Float> { y + row &* yStride }
 }
 
 extension Model {

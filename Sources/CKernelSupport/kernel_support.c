@@ -1,0 +1,2 @@
+// The target's functions are all inline, in include/kernel_support.h.
+#include "kernel_support.h"
