@@ -16,6 +16,8 @@ final class GradientEngine<M: Model> {
     private var slots: SharedBuffer<Float>
     private var losses: SharedBuffer<Double>
     private var capacity: Int
+    /// Per worker, how many of its chunks have been claimed in the current pass.
+    private let claims: [Counter]
     private(set) var computeSeconds = 0.0
     private(set) var reduceSeconds = 0.0
 
@@ -28,6 +30,7 @@ final class GradientEngine<M: Model> {
         capacity = (maxRows + chunkRows - 1) / chunkRows
         slots = .allocate(count: capacity * stride, repeating: 0)
         losses = .allocate(count: capacity, repeating: 0)
+        claims = (0..<pool.workers).map { _ in Counter() }
     }
 
     deinit {
@@ -46,15 +49,27 @@ final class GradientEngine<M: Model> {
         let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
         let xStride = data.rowStride, yStride = data.targetStride
 
+        let claims = self.claims
+        for counter in claims { counter.value.store(0, ordering: .relaxed) }
         var start = ContinuousClock.now
         pool.run { w in
-            for c in plan.chunks(worker: w, of: workers) {
-                let slot = slots.base + c * stride
-                slot.update(repeating: 0, count: stride)
-                let chunk = plan.chunk(c)
-                let block = RowBlock(x: x.base + chunk.lowerBound * xStride, xStride: xStride,
-                                     y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count)
-                losses[c] = model.accumulateGradient(parameters: theta.base, rows: block, gradient: slot)
+            // Worker w's own chunks first, then the chunks other workers have not started: a
+            // worker whose thread wakes late (tens of µs on a VM) does not hold up the pass.
+            // Each chunk is claimed once; its partial and the reduction do not depend on which
+            // worker computed it.
+            for v in 0..<workers {
+                let owner = (w + v) % workers
+                let own = plan.chunks(worker: owner, of: workers)
+                while true {
+                    let c = own.lowerBound + claims[owner].value.add(1, ordering: .relaxed).oldValue
+                    guard c < own.upperBound else { break }
+                    let slot = slots.base + c * stride
+                    slot.update(repeating: 0, count: stride)
+                    let chunk = plan.chunk(c)
+                    let block = RowBlock(x: x.base + chunk.lowerBound * xStride, xStride: xStride,
+                                         y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count)
+                    losses[c] = model.accumulateGradient(parameters: theta.base, rows: block, gradient: slot)
+                }
             }
         }
         var now = ContinuousClock.now

@@ -3,9 +3,10 @@
 ///
 /// Why it is safe, by construction of every use in this module:
 /// - During a parallel phase (one `DispatchQueue.concurrentPerform`), worker w writes only its own
-///   disjoint elements (its chunks' gradient slots and loss partials, its slice of the reduction,
-///   its rows of generated data) and reads only data no one writes in that phase (the features,
-///   the parameters, other chunks' finished partials).
+///   disjoint elements (the gradient slots and loss partials of the chunks it claimed, each chunk
+///   claimed by exactly one worker through an atomic counter; its slice of the reduction; its
+///   rows of generated data) and reads only data no one writes in that phase (the features, the
+///   parameters, other chunks' finished partials).
 /// - Phases are separated by `concurrentPerform`'s return, which happens-after every iteration,
 ///   so what one phase wrote is visible to the next.
 /// - The storage outlives every phase: its owner (a `FloatStorage`, `Parameters`, or a scratch
