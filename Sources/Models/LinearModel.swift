@@ -47,7 +47,7 @@ struct LinearKernel: Sendable, Equatable {
             }
         case .crossEntropy:
             var row = 0
-            (total, row) = accumulateSoftmaxEightRows(w, block, g)
+            (total, row) = SoftmaxEightRows(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
             // The rows left over, one at a time: logits padded to whole 8-lane vectors (the
             // padding's exponential set to 0), exponentials eight classes at a time.
             let padded = (k + 7) / 8 * 8
@@ -101,9 +101,10 @@ struct LinearKernel: Sendable, Equatable {
     /// (``EightRows/dots(_:)``), the softmax across classes lane by lane (one exponential per
     /// class and row), then each class's gradient row updated once for the eight rows. Returns
     /// the blocks' loss and the first row not done.
-    private func accumulateSoftmaxEightRows(_ w: UnsafePointer<Float>, _ block: RowBlock,
-                                            _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
-        let d = features, k = outputs, rows = block.count
+    fileprivate func accumulateSoftmaxEightRows<Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
+                                                                _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
+        let block = Layout.view(block)
+        let d = Layout.features(d: features), k = outputs, rows = block.count
         let bias = w + k * d, gradBias = g + k * d
         let z = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 2 * k)
         defer { z.deallocate() }
@@ -145,22 +146,11 @@ struct LinearKernel: Sendable, Equatable {
     /// has an order fixed by the code and the block's size, never by the thread running it.
     private func accumulateEightRows<L: EightRowLoss>(_: L.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
                                                       _ g: UnsafeMutablePointer<Float>) -> Double {
-        guard block.xStride == features && block.yStride == 1 else {
-            return eightRowKernel(L.self, AnyLayout.self, w, block, g)
-        }
-        switch features {
-        case 8: return eightRowKernel(L.self, Contiguous8.self, w, block, g)
-        case 16: return eightRowKernel(L.self, Contiguous16.self, w, block, g)
-        case 24: return eightRowKernel(L.self, Contiguous24.self, w, block, g)
-        case 32: return eightRowKernel(L.self, Contiguous32.self, w, block, g)
-        case 48: return eightRowKernel(L.self, Contiguous48.self, w, block, g)
-        case 64: return eightRowKernel(L.self, Contiguous64.self, w, block, g)
-        default: return eightRowKernel(L.self, AnyLayout.self, w, block, g)
-        }
+        SingleOutputEightRows<L>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
     }
 
     /// ``accumulateEightRows(_:_:_:_:)`` for rows laid out as `Layout` says.
-    private func eightRowKernel<L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Float>,
+    fileprivate func eightRowKernel<L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Float>,
                                                                     _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
         let block = Layout.view(block)
         let d = Layout.features(d: features), rows = block.count
@@ -209,6 +199,22 @@ struct LinearKernel: Sendable, Equatable {
             for o in 0..<k { out[row * k + o] = dot(w + o * d, block.features(row), d) + w[k * d + o] }
             row += 1
         }
+    }
+}
+
+/// The single-output kernel, to be specialized for a block's layout.
+private struct SingleOutputEightRows<L: EightRowLoss>: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
+    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
+        kernel.eightRowKernel(L.self, layout, w, block, g)
+    }
+}
+
+/// The softmax kernel's blocks of eight rows, to be specialized for a block's layout.
+private struct SoftmaxEightRows: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
+    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> (Double, Int) {
+        kernel.accumulateSoftmaxEightRows(layout, w, block, g)
     }
 }
 
