@@ -1,4 +1,4 @@
-import RealModule
+import VectorMath
 
 /// A synthetic regression problem with known true weights: features are standard normal,
 /// targets come from the true model plus noise. Row i is a pure function of (seed, i), so the
@@ -125,7 +125,13 @@ public struct SyntheticRegression: Sendable, Equatable {
                 targets[0] = Float(best)
             case .nonlinear:
                 for h in 0..<Self.hiddenUnits {
-                    hidden[h] = Float.tanh(affine(weight, bias, h, input: features, width: d))
+                    hidden[h] = affine(weight, bias, h, input: features, width: d)
+                }
+                // tanh by VectorMath's fixed polynomial, not libm's: the same targets on every
+                // machine, eight units at a time.
+                for h in stride(from: 0, to: Self.hiddenUnits, by: 8) {
+                    let t = hyperbolicTangent(SIMD8(hidden[h..<(h + 8)]))
+                    for lane in 0..<8 { hidden[h + lane] = t[lane] }
                 }
                 targets[0] = hidden.withUnsafeBufferPointer {
                     affine(outWeight, outBias, 0, input: $0.baseAddress!, width: Self.hiddenUnits)

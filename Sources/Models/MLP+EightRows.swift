@@ -154,14 +154,3 @@ extension MLP {
         return lossSum.sum()
     }
 }
-
-/// tanh on eight lanes: sign(z)·(1 − 2/(e^(2|z|) + 1)), with 2|z| capped at 88 (tanh is 1 in
-/// Float long before). Absolute error about 1e-7 (relative error grows below |z| ≈ 1e-3, where
-/// the difference is of that order too).
-@inline(__always)
-func hyperbolicTangent(_ z: SIMD8<Float>) -> SIMD8<Float> {
-    let negative = z .< 0
-    let twice = (2 * z.replacing(with: -z, where: negative)).replacing(with: 88, where: z .> 44 .| z .< -44)
-    let magnitude = 1 - 2 / (exponential(twice) + 1)
-    return magnitude.replacing(with: -magnitude, where: negative)
-}

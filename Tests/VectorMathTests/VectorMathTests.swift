@@ -47,4 +47,15 @@ struct VectorMathTests {
         let below = exponential(SIMD8(repeating: -200))
         #expect(below[0] > 0 && below[0] < 1e-37)
     }
+
+    @Test("tanh matches libm to about 1e-7 everywhere, is odd, and is exactly ±1 far out")
+    func hyperbolicTangentAccuracy() {
+        var values: [Float] = [0, 1e-6, -1e-6, 1e-3, 0.5, -0.5, 1, -1, 9, -9, 44, -44, 45, -45, 1e30, -1e30]
+        for i in 0..<100_000 { values.append(-12 + 24 * Float(i) / 100_000) }
+        let worst = worstError(values, hyperbolicTangent, Foundation.tanh)
+        #expect(worst < 2e-7, "largest error \(worst)")
+        let x = SIMD8<Float>(0.1, 0.7, 1.3, 2.9, 5, 11, 30, 1e20)
+        #expect(hyperbolicTangent(-x) == -hyperbolicTangent(x))
+        #expect(hyperbolicTangent(SIMD8(repeating: 50)) == SIMD8(repeating: 1))
+    }
 }
