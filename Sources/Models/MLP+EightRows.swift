@@ -2,8 +2,9 @@ import VectorMath
 
 extension MLP {
     /// Layer by layer, each unit's output for the eight rows into `scratch[activationAt[layer] + unit]`
-    /// (after the nonlinearity for hidden layers; raw for the last).
-    @inline(__always)
+    /// (after the nonlinearity for hidden layers; raw for the last). `@_transparent`: with
+    /// `@inline(__always)` it stayed a call, without the constants of a specialized layout.
+    @_transparent
     func forward(_ w: UnsafePointer<Float>, _ eight: EightRows, _ scratch: UnsafeMutablePointer<SIMD8<Float>>, _ activationAt: [Int]) {
         let layers = widths.count - 1, offsets = layerOffsets, relu = activation == .relu
         for layer in 0..<layers {
@@ -56,7 +57,14 @@ extension MLP {
     ///   layers accumulates its gradient in an 8-lane partial, summed into `g` once per block.
     /// Every sum has an order fixed by the code and the block, never by the thread running it.
     func accumulateEightRows(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
-        let layers = widths.count - 1, d = widths[0], k = outputsPerRow
+        MLPEightRows(mlp: self, w: w, block: block, g: g).run(features: widths[0], on: block)
+    }
+
+    /// ``accumulateEightRows(_:_:_:)`` for rows laid out as `Layout` says.
+    fileprivate func accumulateEightRows<Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
+                                                            _ g: UnsafeMutablePointer<Float>) -> Double {
+        let block = Layout.view(block)
+        let layers = widths.count - 1, d = Layout.features(d: widths[0]), k = outputsPerRow
         let offsets = layerOffsets
         // Scratch, in 8-lane vectors: each layer's activations and deltas, then the gradient
         // partials of every bias and of the weights of layers after the first.
@@ -152,5 +160,14 @@ extension MLP {
             }
         }
         return lossSum.sum()
+    }
+}
+
+/// The MLP's kernel, to be specialized for a block's layout (the first layer's dot products and
+/// gradient rows then unroll for the narrow contiguous widths).
+private struct MLPEightRows: LayoutSpecialized {
+    let mlp: MLP, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
+    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
+        mlp.accumulateEightRows(layout, w, block, g)
     }
 }
