@@ -56,7 +56,7 @@ final class GradientEngine<M: Model> {
         let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
         let xStride = data.rowStride, yStride = data.targetStride
 
-        let claims = self.claims, finished = self.finished
+        let claims = self.claims, finished = self.finished, waitInPass = !pool.oversubscribed
         for counter in claims { counter.value.store(0, ordering: .relaxed) }
         finished.value.store(0, ordering: .relaxed)
         var start = ContinuousClock.now
@@ -83,10 +83,10 @@ final class GradientEngine<M: Model> {
             // Nothing left to claim: wait here, not in libdispatch, until the chunks others are
             // still computing are done. The workers then leave the pass together, and the caller
             // is not put to sleep to be woken by the last one (tens of µs on a VM: the main job ran
-            // 106-153M rows/s with this wait, 62-106M without, interleaved runs). Yields after a
-            // while, for runs with more workers than cores.
+            // 106-153M rows/s with this wait, 62-106M without, interleaved runs). Not with more
+            // workers than cores, where the waiting one may hold the core the last chunk needs.
             var spins = 0
-            while finished.value.load(ordering: .relaxed) < chunkCount {
+            while waitInPass && finished.value.load(ordering: .relaxed) < chunkCount {
                 spins += 1
                 if spins > 1000 { sched_yield() }
             }
