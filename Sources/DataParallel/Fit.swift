@@ -66,7 +66,7 @@ public struct FitConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The worker count to use: the configured one, or every allowed core.
+    /// The worker count to use: the configured one, or every allowed core within the CPU quota.
     public var resolvedWorkers: Int { workers ?? defaultWorkerCount() }
 }
 
@@ -129,10 +129,10 @@ public final class CancellationFlag: Sendable {
     public var isCancelled: Bool { raised.load(ordering: .relaxed) }
 }
 
-/// Every allowed core: those of the process's CPU binding and cgroup cpuset, as hwloc reports them.
-func defaultWorkerCount() -> Int {
-    let cores = (try? MachineTopology.current().cores.count) ?? 1
-    return max(1, cores)
+/// Every allowed core (those of the process's CPU binding and cgroup cpuset, as hwloc reports
+/// them), or fewer where the cgroup's CPU quota is smaller (``Topology/CPUQuota``).
+public func defaultWorkerCount() -> Int {
+    CPUQuota.workers(within: (try? MachineTopology.current().cores.count) ?? 1)
 }
 
 extension Model {

@@ -39,8 +39,8 @@ final class WorkerPool {
     /// Slot w: the thread that pinned itself for iteration w in the current run, or 0.
     private let newlyPinned: SharedBuffer<pthread_t>
     private(set) var note: String?
-    /// Whether there are more workers than processing units this process may use (then a worker
-    /// that waits for another may be keeping it off its core).
+    /// Whether there are more workers than processing units this process may use, or than its
+    /// cgroup's CPU quota (then a worker that waits for another may be keeping it off its core).
     let oversubscribed: Bool
 
     /// - Parameters:
@@ -56,7 +56,7 @@ final class WorkerPool {
         pinned = bind && !plan.units.isEmpty
         if bind && machine == nil { note = "hwloc could not read the machine: workers run unpinned" }
         newlyPinned = .allocate(count: workers, repeating: 0)
-        oversubscribed = workers > (machine.map { $0.processingUnits.count } ?? sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        oversubscribed = workers > CPUQuota.workers(within: machine.map { $0.processingUnits.count } ?? sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         if plan.sharesProcessingUnits {
             note = "\(workers) workers on \(plan.allowedUnits) allowed processing units: some workers share a core"
         }

@@ -64,7 +64,7 @@ struct Compare: ParsableCommand {
             }
             print("")
         } else {
-            let workers = defaultWorkers()
+            let workers = defaultWorkerCount()
             let dataset = try data.load(workers: workers, bind: true)
             let model = try self.model.make(for: dataset, task: data.usesFile ? nil : data.task)
             print("comparing on \(dataset.name); \(model.description); \(epochs) epoch(s), batch \(batchSize)")

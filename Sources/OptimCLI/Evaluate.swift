@@ -24,7 +24,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let (model, parameters, _) = try Weights.load(weights)
-        let dataset = try data.load(workers: defaultWorkers(), bind: true)
+        let dataset = try data.load(workers: defaultWorkerCount(), bind: true)
         let metrics = try scoreAny(model, parameters, dataset)
         if json {
             var object: [String: Any] = ["rows": dataset.rows, "loss": metrics.loss]

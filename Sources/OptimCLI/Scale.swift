@@ -20,7 +20,7 @@ struct Scale: ParsableCommand {
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Optimizer") var optimizer: OptimizerOptions
 
-    @Option(help: "Worker counts, comma-separated (default: 1, 2, ..., every allowed core).") var workers: String?
+    @Option(help: "Worker counts, comma-separated (default: 1, 2, ..., every allowed core within the CPU quota).") var workers: String?
     @Option(help: "Runs per worker count; the table shows medians.") var repetitions: Int = 3
     @Option(help: "Epochs per run.") var epochs: Int = 1
     @Option(help: "Rows per minibatch.") var batchSize: Int = 65_536
@@ -28,7 +28,7 @@ struct Scale: ParsableCommand {
     @Option(help: "Write PREFIX.csv, PREFIX.json and PREFIX.svg.") var output: String?
 
     func workerCounts() throws -> [Int] {
-        guard let workers else { return Array(1...defaultWorkers()) }
+        guard let workers else { return Array(1...defaultWorkerCount()) }
         let counts = workers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
             throw ValidationError("--workers takes positive counts separated by commas, e.g. 1,2,4; got '\(workers)'")
@@ -58,7 +58,7 @@ struct Scale: ParsableCommand {
 
     func run() throws {
         let counts = try workerCounts()
-        let cores = defaultWorkers()
+        let cores = defaultWorkerCount()
         let dataset = try data.load(workers: cores, bind: bind)
         let model = try self.model.make(for: dataset, task: data.usesFile ? nil : data.task)
         print("scaling: \(dataset.name); \(model.description); \(optimizer.summary); \(epochs) epoch(s) × \(repetitions) run(s) per count")

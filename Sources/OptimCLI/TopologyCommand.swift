@@ -10,7 +10,7 @@ struct TopologyCommand: ParsableCommand {
         abstract: "Show the machine as hwloc sees it, the allowed CPUs, the worker plan, and a binding self-check."
     )
 
-    @Option(help: "Workers to plan for (default: every allowed core).") var workers: Int?
+    @Option(help: "Workers to plan for (default: every allowed core within the CPU quota).") var workers: Int?
 
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
@@ -25,8 +25,8 @@ struct TopologyCommand: ParsableCommand {
         for core in machine.cores {
             print("core \(core.index): package \(core.package), NUMA node \(core.numaNode), PUs \(core.processingUnits)")
         }
-        print("allowed PUs: \(machine.processingUnits); CPU quota allows \(ProcessInfo.processInfo.activeProcessorCount)")
-        let plan = machine.plan(workers: workers ?? machine.cores.count)
+        print("allowed PUs: \(machine.processingUnits); CPU quota: \(CPUQuota.current().map { "\($0) CPUs" } ?? "none")")
+        let plan = machine.plan(workers: workers ?? CPUQuota.workers(within: machine.cores.count))
         print("plan: \(plan)")
         if plan.sharesProcessingUnits { print("note: \(plan.units.count) workers on \(plan.allowedUnits) PUs: some share a core") }
         // Binding self-check, on a thread of our own so the main thread is never pinned.

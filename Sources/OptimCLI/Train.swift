@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let interrupted = InterruptFlag.install()
-        let workers = training.workers ?? defaultWorkers()
+        let workers = training.workers ?? defaultWorkerCount()
         let loadStart = ContinuousClock.now
         let dataset = try data.load(workers: workers, bind: training.bind)
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
@@ -190,7 +190,7 @@ struct Train: ParsableCommand {
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Rows per minibatch (one optimizer step each).") var batchSize: Int = 16_384
     @Option(help: "Passes over the training data.") var epochs: Int = 10
-    @Option(help: "Workers (default: every allowed core). More than the cores is allowed; they share.") var workers: Int?
+    @Option(help: "Workers (default: every allowed core, no more than a cgroup CPU quota allows). More than the cores is allowed; they share.") var workers: Int?
     @Flag(inversion: .prefixedNo, help: "Pin workers to cores with hwloc.") var bind = true
     @Option(help: "Share of the rows held out for validation, in [0, 1).") var validation: Double = 0.1
     @Option(help: "Stop after this many epochs without improvement of the validation loss (keeps the best weights).")
@@ -211,7 +211,6 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
-func defaultWorkers() -> Int { max(1, (try? MachineTopology.current().cores.count) ?? 1) }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 

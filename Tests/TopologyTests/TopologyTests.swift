@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import Testing
-import Topology
+@testable import Topology
 
 @Suite("Topology")
 struct TopologyTests {
@@ -57,6 +57,32 @@ struct TopologyTests {
         #expect(result.2 == before)
         #expect(ThreadBinding.current() == before, "the test's own thread was not touched")
         #expect(!ThreadBinding.bind(to: [100_000]), "binding to a PU that does not exist is refused, not fatal")
+    }
+}
+
+@Suite("CPU quota")
+struct CPUQuotaTests {
+    @Test("cgroup quotas parse to CPUs (v2's cpu.max and v1's quota over period); 'max' and -1 mean none")
+    func parsing() {
+        #expect(CPUQuota.parse(cpuMax: "200000 100000\n") == 2)
+        #expect(CPUQuota.parse(cpuMax: "150000 100000") == 1.5)
+        #expect(CPUQuota.parse(cpuMax: "max 100000\n") == nil)
+        #expect(CPUQuota.parse(cpuMax: "") == nil)
+        #expect(CPUQuota.parse(quota: "50000\n", period: "100000\n") == 0.5)
+        #expect(CPUQuota.parse(quota: "-1\n", period: "100000\n") == nil)
+        #expect(CPUQuota.parse(quota: "garbage", period: "100000") == nil)
+        #expect(CPUQuota.ancestors(of: "/a/b") == ["/a/b", "/a", ""])
+        #expect(CPUQuota.ancestors(of: "/") == [""])
+    }
+
+    @Test("Workers within a quota: the quota rounded up, never more than the cores nor fewer than one")
+    func workers() {
+        #expect(CPUQuota.workers(within: 16, quota: 2) == 2)
+        #expect(CPUQuota.workers(within: 16, quota: 1.5) == 2)
+        #expect(CPUQuota.workers(within: 16, quota: 0.25) == 1)
+        #expect(CPUQuota.workers(within: 4, quota: 32) == 4)
+        #expect(CPUQuota.workers(within: 8, quota: nil) == 8)
+        if let quota = CPUQuota.current() { #expect(quota > 0) }
     }
 }
 
