@@ -110,7 +110,7 @@ func rowPartial(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n8: Int)
 
 /// A block's layout as a kernel sees it: read from the block, or, for the narrow contiguous
 /// layouts that kernels are specialized for, constants (d columns a multiple of 8, rows d floats
-/// apart, one target per row, targets contiguous). With constants LLVM unrolls the loops over
+/// apart). With constants LLVM unrolls the loops over
 /// the columns and addresses the eight rows at fixed offsets from one pointer, which measured
 /// 1.5× faster at d = 32 than loops of one or two iterations and eight row pointers.
 @usableFromInline protocol RowLayout {
@@ -133,9 +133,9 @@ protocol LayoutSpecialized {
 
 extension LayoutSpecialized {
     /// The kernel run with constants for `block`'s layout where it is one of the narrow contiguous
-    /// layouts (rows of 8, 16, 24, 32, 48 or 64 columns, one target per row), else as read from it.
+    /// layouts (rows of 8, 16, 24, 32, 48 or 64 columns), else as read from it.
     func run(features: Int, on block: RowBlock) -> Result {
-        guard block.xStride == features && block.yStride == 1 else { return self(AnyLayout.self) }
+        guard block.xStride == features else { return self(AnyLayout.self) }
         switch features {
         case 8: return self(Contiguous8.self)
         case 16: return self(Contiguous16.self)
@@ -148,13 +148,13 @@ extension LayoutSpecialized {
     }
 }
 
-/// Contiguous rows of `width` columns (a multiple of 8), one contiguous target each.
+/// Contiguous rows of `width` columns (a multiple of 8); the targets as the block has them.
 @usableFromInline protocol ContiguousLayout: RowLayout { static var width: Int { get } }
 
 extension ContiguousLayout {
     @inline(__always) @usableFromInline static func features(d: Int) -> Int { width }
     @inline(__always) @usableFromInline static func view(_ block: RowBlock) -> RowBlock {
-        RowBlock(x: block.x, xStride: width, y: block.y, yStride: 1, count: block.count)
+        RowBlock(x: block.x, xStride: width, y: block.y, yStride: block.yStride, count: block.count)
     }
 }
 

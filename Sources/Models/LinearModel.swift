@@ -24,7 +24,11 @@ struct LinearKernel: Sendable, Equatable {
         }
         switch loss {
         case .mse, .l1, .huber:
-            for row in 0..<rows {
+            // Several outputs: blocks of eight rows, each output like the single-output kernel;
+            // the rows left over one at a time.
+            let (blocksLoss, firstLeft) = accumulateMultiOutput(w, block, g)
+            total = blocksLoss
+            for row in firstLeft..<rows {
                 let features = block.features(row), targets = block.targets(row)
                 var rowLoss: Float = 0
                 for o in 0..<k {
@@ -95,6 +99,43 @@ struct LinearKernel: Sendable, Equatable {
         case .bceWithLogits: accumulateEightRows(BinaryCrossEntropyRows.self, w, block, g)
         case .crossEntropy: preconditionFailure("cross entropy has one output per class")
         }
+    }
+
+    /// Linear regression with several outputs, rows eight at a time: for each output, the eight
+    /// rows' predictions (``EightRows/dots(_:)``), the loss on eight lanes, and the output's
+    /// gradient row updated once for the eight. Returns the blocks' loss and the first row not done.
+    private func accumulateMultiOutput(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
+        switch loss {
+        case .mse: MultiOutputEightRows<SquaredErrorRows>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
+        case .l1: MultiOutputEightRows<AbsoluteErrorRows>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
+        default: MultiOutputEightRows<HuberRows>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
+        }
+    }
+
+    /// ``accumulateMultiOutput(_:_:_:)`` for rows laid out as `Layout` says.
+    fileprivate func multiOutputKernel<L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Float>,
+                                                                       _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
+        let block = Layout.view(block)
+        let d = Layout.features(d: features), k = outputs, rows = block.count
+        let bias = w + k * d, gradBias = g + k * d
+        let biasSums = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: k)
+        defer { biasSums.deallocate() }
+        biasSums.initialize(repeating: SIMD8(), count: k)
+        var lossSum = SIMD8<Double>()
+        var row = 0
+        while row &+ 8 <= rows {
+            let eight = EightRows(block, from: row, features: d)
+            for o in 0..<k {
+                let (l, dz) = L.evaluate(logits: eight.dots(w + o * d) + SIMD8(repeating: bias[o]),
+                                         targets: eightTargets(block, from: row, count: 8, index: o))
+                lossSum += l
+                biasSums[o] += dz
+                eight.addGradient(dz, to: g + o * d)
+            }
+            row &+= 8
+        }
+        for o in 0..<k { gradBias[o] += biasSums[o].sum() }
+        return (lossSum.sum(), row)
     }
 
     /// Softmax regression, rows eight at a time: each class's logits for the eight rows
@@ -180,20 +221,18 @@ struct LinearKernel: Sendable, Equatable {
         return total
     }
 
-    /// The outputs, computed exactly as training computes them: eight rows at a time where the
-    /// training kernel takes eight (one output, or softmax), one at a time otherwise.
+    /// The outputs, computed exactly as training computes them: eight rows at a time, then the
+    /// rows left over one at a time.
     func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs out: UnsafeMutablePointer<Float>) {
         let d = features, k = outputs
         var row = 0
-        if k == 1 || loss == .crossEntropy {
-            while row + 8 <= block.count {
-                let eight = EightRows(block, from: row, features: d)
-                for o in 0..<k {
-                    let z = eight.dots(w + o * d) + SIMD8(repeating: w[k * d + o])
-                    for r in 0..<8 { out[(row + r) * k + o] = z[r] }
-                }
-                row += 8
+        while row + 8 <= block.count {
+            let eight = EightRows(block, from: row, features: d)
+            for o in 0..<k {
+                let z = eight.dots(w + o * d) + SIMD8(repeating: w[k * d + o])
+                for r in 0..<8 { out[(row + r) * k + o] = z[r] }
             }
+            row += 8
         }
         while row < block.count {
             for o in 0..<k { out[row * k + o] = dot(w + o * d, block.features(row), d) + w[k * d + o] }
@@ -207,6 +246,14 @@ private struct SingleOutputEightRows<L: EightRowLoss>: LayoutSpecialized {
     let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
     func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
         kernel.eightRowKernel(L.self, layout, w, block, g)
+    }
+}
+
+/// The multi-output kernel's blocks of eight rows, to be specialized for a block's layout.
+private struct MultiOutputEightRows<L: EightRowLoss>: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
+    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> (Double, Int) {
+        kernel.multiOutputKernel(L.self, layout, w, block, g)
     }
 }
 

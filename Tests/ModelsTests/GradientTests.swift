@@ -15,14 +15,15 @@ let gradientCases: [GradientCase] = [
     .init(model: LogisticRegression(features: 33)),
     .init(model: SoftmaxRegression(features: 18, classes: 4)),
     // The widths with kernels specialized for contiguous rows (8, 16, 24, 32, 48, 64), under each
-    // loss, for softmax and for an MLP: the strided-rows test below compares each with the general kernel,
-    // bit for bit.
+    // loss, with several outputs, for softmax and for an MLP: the strided-rows test below
+    // compares each with the general kernel, bit for bit.
     .init(model: LinearRegression(features: 32)),
     .init(model: LinearRegression(features: 16, loss: .l1)),
     .init(model: LinearRegression(features: 8, loss: .huber)),
     .init(model: LinearRegression(features: 24)),
     .init(model: LinearRegression(features: 48, loss: .huber)),
     .init(model: LogisticRegression(features: 64)),
+    .init(model: LinearRegression(features: 16, outputs: 3, loss: .huber)),
     .init(model: SoftmaxRegression(features: 16, classes: 3)),
     .init(model: MLP(features: 16, hidden: [10], activation: .tanh)),
     .init(model: MLP(features: 6, hidden: [9], activation: .tanh)),
