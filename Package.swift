@@ -88,6 +88,7 @@ let package = Package(
 
         /// Inline C helpers for the model kernels, where Swift cannot keep LLVM from rewriting them
         /// slower: a horizontal sum (vhaddps), opaque pointers and vectors, a Float→Double widening.
+        /// Private to `Models`; no stable API of its own.
         .target(name: "CKernelSupport"),
 
         /// hwloc's C API (Debian: libhwloc-dev). No stable API of its own.
