@@ -41,7 +41,7 @@ let package = Package(
         /// optimizer step; metrics, early stopping, cancellation, and parallel data generation.
         .target(
             name: "DataParallel",
-            dependencies: ["Optim", "Models", "Datasets", "Topology", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["Optim", "Models", "Datasets", "Topology", "CKernelSupport", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA
         ),
 
@@ -87,8 +87,9 @@ let package = Package(
         .target(name: "VectorMath", swiftSettings: vectorISA),
 
         /// Inline C helpers for the model kernels, where Swift cannot keep LLVM from rewriting them
-        /// slower: a horizontal sum (vhaddps), opaque pointers and vectors, a Float→Double widening.
-        /// Private to `Models`; no stable API of its own.
+        /// slower: a horizontal sum (vhaddps), opaque pointers and vectors, a Float→Double widening;
+        /// and the spin-wait hint (pause) for the trainer's waiting workers.
+        /// Internal to the package (`Models`, `DataParallel`); no stable API of its own.
         .target(name: "CKernelSupport"),
 
         /// hwloc's C API (Debian: libhwloc-dev). No stable API of its own.

@@ -1,9 +1,4 @@
 import Datasets
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Models
 import Optim
 
@@ -23,8 +18,6 @@ final class GradientEngine<M: Model> {
     private var capacity: Int
     /// Per worker, how many of its chunks have been claimed in the current pass.
     private let claims: [Counter]
-    /// Chunks finished in the current pass.
-    private let finished = Counter()
     private(set) var computeSeconds = 0.0
     private(set) var reduceSeconds = 0.0
 
@@ -56,9 +49,8 @@ final class GradientEngine<M: Model> {
         let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
         let xStride = data.rowStride, yStride = data.targetStride
 
-        let claims = self.claims, finished = self.finished, waitInPass = !pool.oversubscribed
+        let claims = self.claims
         for counter in claims { counter.value.store(0, ordering: .relaxed) }
-        finished.value.store(0, ordering: .relaxed)
         var start = ContinuousClock.now
         pool.run { w in
             // Worker w's own chunks first, then the chunks other workers have not started: a
@@ -77,18 +69,7 @@ final class GradientEngine<M: Model> {
                     let block = RowBlock(x: x.base + chunk.lowerBound * xStride, xStride: xStride,
                                          y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count)
                     losses[c] = model.accumulateGradient(parameters: theta.base, rows: block, gradient: slot)
-                    finished.value.add(1, ordering: .relaxed)
                 }
-            }
-            // Nothing left to claim: wait here, not in libdispatch, until the chunks others are
-            // still computing are done. The workers then leave the pass together, and the caller
-            // is not put to sleep to be woken by the last one (tens of µs on a VM: the main job ran
-            // 106-153M rows/s with this wait, 62-106M without, interleaved runs). Not with more
-            // workers than cores, where the waiting one may hold the core the last chunk needs.
-            var spins = 0
-            while waitInPass && finished.value.load(ordering: .relaxed) < chunkCount {
-                spins += 1
-                if spins > 1000 { sched_yield() }
             }
         }
         var now = ContinuousClock.now

@@ -10,6 +10,10 @@ import Optim
 /// let evaluator = GradientEvaluator(model: model, workers: 4, maxRows: data.rows)
 /// let loss = optimizer.step { evaluator.evaluate(parameters, on: data) }   // full-batch LBFGS
 /// ```
+///
+/// With more than one worker, the workers are a team for the evaluator's lifetime: between
+/// evaluations they wait on their cores (spinning for 50 µs, yielding until 1 ms, then parked),
+/// so that back-to-back evaluations start at once; releasing the evaluator ends them.
 public final class GradientEvaluator<M: Model> {
     let engine: GradientEngine<M>
     let pool: WorkerPool

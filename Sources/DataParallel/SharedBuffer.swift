@@ -2,13 +2,16 @@
 /// threads without Swift's checking.
 ///
 /// Why it is safe, by construction of every use in this module:
-/// - During a parallel phase (one `DispatchQueue.concurrentPerform`), worker w writes only its own
+/// - During a parallel phase (one `WorkerPool.run`), worker w writes only its own
 ///   disjoint elements (the gradient slots and loss partials of the chunks it claimed, each chunk
 ///   claimed by exactly one worker through an atomic counter; its slice of the reduction; its
 ///   rows of generated data) and reads only data no one writes in that phase (the features, the
 ///   parameters, other chunks' finished partials).
-/// - Phases are separated by `concurrentPerform`'s return, which happens-after every iteration,
-///   so what one phase wrote is visible to the next.
+/// - Phases are separated by the run's return, which happens-after every iteration (the return
+///   of `concurrentPerform`, or a ``WorkerTeam`` seeing every iteration's release-ordered count),
+///   and the next phase starts after the caller's writes (a new `concurrentPerform`, or the
+///   team's release-ordered phase number), so what one phase or the caller wrote is visible to
+///   the next.
 /// - The storage outlives every phase: its owner (a `FloatStorage`, `Parameters`, or a scratch
 ///   allocation the trainer frees after its last phase) is held by the caller throughout.
 struct SharedBuffer<Element>: @unchecked Sendable {

@@ -17,8 +17,12 @@ public struct Placement: Sendable, Equatable, Codable {
     public var note: String?
 }
 
-/// Runs `workers` iterations of a body with `DispatchQueue.concurrentPerform`, iteration w bound
-/// to processing unit plan[w].
+/// Runs `workers` iterations of a body in parallel, iteration w bound to processing unit plan[w].
+///
+/// With every worker on a core of its own, the iterations run on a ``WorkerTeam``: the calling
+/// thread as worker 0 and the iterations of one `DispatchQueue.concurrentPerform` that lasts
+/// until ``release()``, each member pinned once. With more workers than cores (or than the CPU
+/// quota), or one worker, each run is a `DispatchQueue.concurrentPerform` of its own.
 ///
 /// libdispatch hands iterations to threads dynamically, the calling thread takes part, and its
 /// pool threads live on between calls. So binding is by iteration, cached per thread (no system
@@ -36,8 +40,11 @@ final class WorkerPool {
     private var callerBinding: [Int]?
     /// Threads this pool has pinned (read and written by the caller only).
     private var pinnedThreads: Set<pthread_t> = []
-    /// Slot w: the thread that pinned itself for iteration w in the current run, or 0.
+    /// Slot w: the thread that pinned itself for iteration w in the current run (or, for a team
+    /// member, when it entered), or 0.
     private let newlyPinned: SharedBuffer<pthread_t>
+    /// The workers of this pool's runs while it has one (started by the first run).
+    private var team: WorkerTeam?
     private(set) var note: String?
     /// Whether there are more workers than processing units this process may use, or than its
     /// cgroup's CPU quota (then a worker that waits for another may be keeping it off its core).
@@ -46,8 +53,6 @@ final class WorkerPool {
     /// - Parameters:
     ///   - workers: how many iterations each run has (may exceed the allowed cores).
     ///   - bind: whether to pin workers; false runs them where the scheduler puts them.
-    deinit { newlyPinned.deallocate() }
-
     init(workers: Int, bind: Bool) {
         self.workers = workers
         let machine = try? MachineTopology.current()
@@ -62,12 +67,23 @@ final class WorkerPool {
         }
     }
 
+    deinit {
+        team?.stop()
+        newlyPinned.deallocate()
+    }
+
     var placement: Placement {
         Placement(workers: workers, units: pinned ? plan.units : [], pinned: pinned, note: note)
     }
 
     /// Runs `body(w)` for w in 0..<workers, in parallel, each on its planned unit.
-    func run(_ body: @Sendable (Int) -> Void) {
+    func run(_ body: @escaping @Sendable (Int) -> Void) {
+        if workers > 1 && !oversubscribed {
+            if team == nil { startTeam() }
+            team!.run(body)
+            noteRefusals()
+            return
+        }
         guard pinned else {
             DispatchQueue.concurrentPerform(iterations: workers, execute: body)
             return
@@ -75,28 +91,53 @@ final class WorkerPool {
         // The calling thread takes part and is pinned like the others; its own binding is saved
         // once and put back by release(), at the end of the fit.
         if callerBinding == nil { callerBinding = ThreadBinding.current() ?? allowedUnits }
-        let units = plan.units
-        let refusals = self.refusals
-        let newlyPinned = self.newlyPinned
+        let pin = pinning
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let unit = units[w]
-            if boundUnit() != unit {
-                if ThreadBinding.bind(to: [unit]) {
-                    setBoundUnit(unit)
-                    newlyPinned[w] = pthread_self()
-                } else {
-                    refusals.value.add(1, ordering: .relaxed)
-                }
-            }
+            pin(w)
             body(w)
         }
+        collectPinnedThreads()
+        noteRefusals()
+    }
+
+    /// Binds the calling thread to iteration w's unit unless it is there already, recording it
+    /// for release() or counting a refusal.
+    private var pinning: @Sendable (Int) -> Void {
+        let units = plan.units, refusals = self.refusals, newlyPinned = self.newlyPinned
+        return { w in
+            let unit = units[w]
+            guard boundUnit() != unit else { return }
+            if ThreadBinding.bind(to: [unit]) {
+                setBoundUnit(unit)
+                newlyPinned[w] = pthread_self()
+            } else {
+                refusals.value.add(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// The caller pinned as worker 0 (its own binding saved for release()), members pinned as
+    /// they enter.
+    private func startTeam() {
+        // The team first: threads libdispatch creates for it inherit the caller's binding.
+        let unpinned: @Sendable (Int) -> Void = { _ in }
+        team = WorkerTeam(workers: workers, enter: pinned ? pinning : unpinned)
+        if pinned {
+            if callerBinding == nil { callerBinding = ThreadBinding.current() ?? allowedUnits }
+            pinning(0)
+        }
+    }
+
+    private func collectPinnedThreads() {
         for w in 0..<workers where newlyPinned[w] != 0 {
             pinnedThreads.insert(newlyPinned[w])
             newlyPinned[w] = 0
         }
         pinnedThreads.remove(pthread_self())
+    }
 
-        if refusals.value.load(ordering: .relaxed) > 0 {
+    private func noteRefusals() {
+        if pinned && refusals.value.load(ordering: .relaxed) > 0 {
             // The system refused (EINVAL, EPERM, ENOSYS): run unpinned from now on, and say so once.
             pinned = false
             note = "binding refused by the system: workers run unpinned"
@@ -106,6 +147,9 @@ final class WorkerPool {
     /// Unbinds every thread this pool pinned, so that later work is not confined to the units of
     /// this fit, and invalidates the threads' cached bindings.
     func release() {
+        team?.stop()
+        team = nil
+        collectPinnedThreads()
         guard !allowedUnits.isEmpty else { return }
         let threads = pinnedThreads
         pinnedThreads.removeAll()

@@ -2,6 +2,7 @@
 // will not rewrite, a pointer and a vector it cannot see through, and a Float-to-Double
 // conversion that is always inlined. All are inlined into the Swift kernels, and none changes a
 // result: they only stop rewrites that made the kernels slower (measured in the comments).
+// And for the trainer's spinning workers, the CPU's spin-wait hint.
 #ifndef OPTIM_KERNEL_SUPPORT_H
 #define OPTIM_KERNEL_SUPPORT_H
 
@@ -66,5 +67,15 @@ optim_lane_sums8(optim_float8 a0, optim_float8 a1, optim_float8 a2, optim_float8
     return sums;
 }
 #endif
+
+/// A spin-wait hint for the trainer's waiting workers (pause, or yield on Arm): it frees the
+/// core's other hardware thread and saves power while the worker polls.
+static inline __attribute__((always_inline)) void optim_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 #endif

@@ -1,0 +1,64 @@
+@testable import DataParallel
+import Dispatch
+import Synchronization
+import Testing
+
+extension DataParallelTests {
+@Suite("Worker team")
+struct WorkerTeamTests {
+    /// Per phase and iteration, how many times it ran.
+    final class Tally: Sendable {
+        let counts: [Counter]
+        let workers: Int
+        init(phases: Int, workers: Int) {
+            self.workers = workers
+            counts = (0..<phases * workers).map { _ in Counter() }
+        }
+        func ran(phase: Int, iteration: Int) { counts[phase * workers + iteration].value.add(1, ordering: .relaxed) }
+        func count(phase: Int, iteration: Int) -> Int { counts[phase * workers + iteration].value.load(ordering: .relaxed) }
+    }
+
+    @Test("Every phase runs each iteration exactly once, whether the members spin, park or arrive late, and none after stop",
+          arguments: [2, 3])
+    func exactlyOnce(workers: Int) {
+        let phases = 60
+        let tally = Tally(phases: phases, workers: workers)
+        let entered = Counter()
+        let team = WorkerTeam(workers: workers) { _ in entered.value.add(1, ordering: .relaxed) }
+        for phase in 0..<phases {
+            // Back to back (members spinning), after 0.3 ms (yielding), after 3 ms (parked).
+            let gap: Duration = [.zero, .microseconds(300), .milliseconds(3)][phase % 3]
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < gap {}
+            let written = Counter()
+            team.run { w in
+                tally.ran(phase: phase, iteration: w)
+                // Uneven work, so that iterations are taken over by whoever is free.
+                if w % 2 == 1 { for _ in 0..<(phase % 7) * 1000 { _ = written.value.add(1, ordering: .relaxed) } }
+            }
+            // Everything the iterations wrote is visible when run returns.
+            #expect(written.value.load(ordering: .relaxed) == (1..<workers).filter { $0 % 2 == 1 }.count * (phase % 7) * 1000)
+            for w in 0..<workers { #expect(tally.count(phase: phase, iteration: w) == 1, "phase \(phase), iteration \(w)") }
+        }
+        team.stop()
+        #expect(entered.value.load(ordering: .relaxed) <= workers - 1)
+        let after = (0..<phases).flatMap { p in (0..<workers).map { tally.count(phase: p, iteration: $0) } }
+        #expect(after.allSatisfy { $0 == 1 })
+    }
+
+    @Test("A run completes whether or not the members have started, and after stop no member enters")
+    func stoppedEarly() {
+        let entered = Counter()
+        let team = WorkerTeam(workers: 4) { _ in entered.value.add(1, ordering: .relaxed) }
+        let ran = Counter()
+        team.run { _ in ran.value.add(1, ordering: .relaxed) }
+        #expect(ran.value.load(ordering: .relaxed) == 4)
+        team.stop()
+        let enteredAtStop = entered.value.load(ordering: .relaxed)
+        // Members that had not entered by then return without entering.
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .milliseconds(20) {}
+        #expect(entered.value.load(ordering: .relaxed) == enteredAtStop)
+    }
+}
+}
