@@ -1,7 +1,6 @@
 import Datasets
 import Models
 import Optim
-import RealModule
 
 /// How well a model fits a data set; the metrics that fit the model's loss are set.
 public struct Metrics: Sendable, Equatable, Codable {
@@ -40,9 +39,8 @@ func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset
                 model.predict(parameters: theta.base, rows: block, outputs: $0.baseAddress!)
             }
             var sums = (0.0, 0.0, 0.0, 0.0, 0.0)
-            for (i, row) in rows.enumerated() {
-                switch loss {
-                case .mse, .l1, .huber:
+            if loss.isRegression {
+                for (i, row) in rows.enumerated() {
                     for o in 0..<k {
                         let target = Double(y[row * t + o]), r = Double(outputs[i * k + o]) - target
                         sums.0 += r * r
@@ -51,19 +49,14 @@ func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset
                         sums.3 += target
                         sums.4 += target * target
                     }
-                case .bceWithLogits:
-                    let z = Double(outputs[i]), target = Double(y[row])
-                    sums.1 += max(z, 0) - z * target + Double.log(onePlus: Double.exp(-abs(z)))
-                    if (z > 0) == (target == 1) { sums.0 += 1 }
-                case .crossEntropy:
-                    var peak = -Double.infinity, best = 0
-                    for o in 0..<k where Double(outputs[i * k + o]) > peak { peak = Double(outputs[i * k + o]); best = o }
-                    var total = 0.0
-                    for o in 0..<k { total += Double.exp(Double(outputs[i * k + o]) - peak) }
-                    let target = Int(y[row])
-                    sums.1 += peak + Double.log(total) - Double(outputs[i * k + target])
-                    if best == target { sums.0 += 1 }
                 }
+            } else {
+                let (correct, lossSum) = outputs.withUnsafeBufferPointer {
+                    loss.classificationStatistics(logits: $0.baseAddress!, classes: k, targets: y.base + rows.lowerBound * t,
+                                                  targetStride: t, count: rows.count)
+                }
+                sums.0 = Double(correct)
+                sums.1 = lossSum
             }
             let slot = c * fields
             (partials[slot], partials[slot + 1], partials[slot + 2], partials[slot + 3], partials[slot + 4]) = sums

@@ -225,19 +225,39 @@ struct LinearKernel: Sendable, Equatable {
     /// rows left over one at a time.
     func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs out: UnsafeMutablePointer<Float>) {
         let d = features, k = outputs
-        var row = 0
-        while row + 8 <= block.count {
-            let eight = EightRows(block, from: row, features: d)
-            for o in 0..<k {
-                let z = eight.dots(w + o * d) + SIMD8(repeating: w[k * d + o])
-                for r in 0..<8 { out[(row + r) * k + o] = z[r] }
-            }
-            row += 8
-        }
+        var row = PredictEightRows(kernel: self, w: w, block: block, out: out).run(features: d, on: block)
         while row < block.count {
             for o in 0..<k { out[row * k + o] = dot(w + o * d, block.features(row), d) + w[k * d + o] }
             row += 1
         }
+    }
+}
+
+extension LinearKernel {
+    /// ``predict(parameters:rows:outputs:)``'s blocks of eight rows, for rows laid out as `Layout`
+    /// says; returns the first row not done.
+    fileprivate func predictEightRows<Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
+                                                         _ out: UnsafeMutablePointer<Float>) -> Int {
+        let block = Layout.view(block)
+        let d = Layout.features(d: features), k = outputs
+        var row = 0
+        while row &+ 8 <= block.count {
+            let eight = EightRows(block, from: row, features: d)
+            for o in 0..<k {
+                let z = eight.dots(w + o * d) + SIMD8(repeating: w[k * d + o])
+                for r in 0..<8 { out[(row &+ r) &* k &+ o] = z[r] }
+            }
+            row &+= 8
+        }
+        return row
+    }
+}
+
+/// The predictions' blocks of eight rows, to be specialized for a block's layout.
+private struct PredictEightRows: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, out: UnsafeMutablePointer<Float>
+    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Int {
+        kernel.predictEightRows(layout, w, block, out)
     }
 }
 

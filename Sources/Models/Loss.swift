@@ -97,3 +97,64 @@ enum BinaryCrossEntropyRows: EightRowLoss {
         return (widened(loss), sigmoid - t)
     }
 }
+
+extension Loss {
+    /// How many of `count` rows a classifier gets right, and the sum of their losses: `logits`
+    /// holds `classes` logits per row, row after row (one logit: binary cross-entropy, targets 0
+    /// or 1; several: cross-entropy, targets class indices), `targets` one target per row every
+    /// `targetStride` floats. A row is right when its logit is positive exactly for target 1, or
+    /// when its first largest logit is its class.
+    ///
+    /// Eight rows at a time with the training kernels' vector `exp` and `ln`, so the loss agrees
+    /// with training's to Float precision, and is the same on every machine; the sum is in
+    /// Double, in row order.
+    public func classificationStatistics(logits: UnsafePointer<Float>, classes k: Int, targets: UnsafePointer<Float>,
+                                         targetStride: Int, count: Int) -> (correct: Int, lossSum: Double) {
+        precondition(self == .bceWithLogits || self == .crossEntropy, "not a classification loss")
+        var correct = 0, lossSum = 0.0
+        // Rows i..<i+n (n ≤ 8; lanes past the last row are zeros: computed, never counted).
+        @inline(__always) func rows(_ i: Int, _ n: Int) {
+            var target = SIMD8<Float>()
+            for r in 0..<n { target[r] = targets[(i &+ r) &* targetStride] }
+            @inline(__always) func column(_ o: Int) -> SIMD8<Float> {
+                var v = SIMD8<Float>()
+                for r in 0..<n { v[r] = logits[(i &+ r) &* k &+ o] }
+                return v
+            }
+            if k == 1 {
+                let z = column(0)
+                let loss = BinaryCrossEntropyRows.evaluate(logits: z, targets: target).loss
+                let right = (z .> 0) .== (target .== 1)
+                for r in 0..<n {
+                    lossSum += loss[r]
+                    if right[r] { correct += 1 }
+                }
+            } else {
+                var peak = SIMD8<Float>(repeating: -.infinity), best = SIMD8<Float>()
+                for o in 0..<k {
+                    let z = column(o), larger = z .> peak
+                    peak.replace(with: z, where: larger)
+                    best.replace(with: Float(o), where: larger)
+                }
+                var sum = SIMD8<Float>(), targetLogit = SIMD8<Float>()
+                for o in 0..<k {
+                    let z = column(o)
+                    sum += exponential(z - peak)
+                    targetLogit.replace(with: z, where: target .== Float(o))
+                }
+                let margin = peak - targetLogit, logSum = logarithm(sum)
+                for r in 0..<n {
+                    lossSum += Double(margin[r]) + Double(logSum[r])
+                    if best[r] == target[r] { correct += 1 }
+                }
+            }
+        }
+        var i = 0
+        while i &+ 8 <= count {
+            rows(i, 8)
+            i &+= 8
+        }
+        if i < count { rows(i, count - i) }
+        return (correct, lossSum)
+    }
+}

@@ -49,6 +49,49 @@ struct TrainerTests {
         #expect(r2.finalMetrics!.accuracy! > 0.9, "accuracy \(r2.finalMetrics!.accuracy!)")
     }
 
+    @Test("Classification metrics agree with a serial Double computation over the model's outputs, for any worker count")
+    func classificationMetrics() throws {
+        // Rows not a multiple of 8 or of the chunk, so that partial blocks are scored too.
+        let binary = try SyntheticRegression(task: .logistic, rows: 5003, features: 6, noise: 0.5, seed: 5).generate()
+        let classes = try SyntheticRegression(task: .multiclass, rows: 5003, features: 6, outputs: 5, noise: 0.5, seed: 5).generate()
+        func check<M: Model>(_ model: M, _ data: Dataset, seed: UInt64) throws {
+            let parameters = model.makeParameters()
+            // Weights large enough that some logits are far from 0 (saturated sigmoids, peaked softmaxes).
+            var state = seed
+            parameters.values.withUnsafeMutableBufferPointer { v in
+                for i in v.indices {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    v[i] = Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 150
+                }
+            }
+            let outputs = predict(model, parameters: parameters, data: data)
+            let k = model.outputsPerRow
+            var correct = 0, logLoss = 0.0
+            for row in 0..<data.rows {
+                let z = outputs[row * k..<(row + 1) * k].map(Double.init)
+                let target = Double(data.y[row * data.targetStride])
+                if k == 1 {
+                    logLoss += max(z[0], 0) - z[0] * target + Foundation.log1p(Foundation.exp(-abs(z[0])))
+                    if (z[0] > 0) == (target == 1) { correct += 1 }
+                } else {
+                    let peak = z.max()!
+                    logLoss += peak + Foundation.log(z.map { Foundation.exp($0 - peak) }.reduce(0, +)) - z[Int(target)]
+                    if z.firstIndex(of: peak)! == Int(target) { correct += 1 }
+                }
+            }
+            let expectedLoss = logLoss / Double(data.rows), expectedAccuracy = Double(correct) / Double(data.rows)
+            let reference = try score(model, parameters: parameters, data: data, workers: 1)
+            #expect(reference.accuracy == expectedAccuracy)
+            #expect(abs(reference.logLoss! - expectedLoss) <= 1e-7 * expectedLoss, "\(reference.logLoss!) vs \(expectedLoss)")
+            #expect(reference.loss == reference.logLoss)
+            for workers in [2, 3] {
+                #expect(try score(model, parameters: parameters, data: data, workers: workers) == reference)
+            }
+        }
+        try check(LogisticRegression(features: 6), binary, seed: 1)
+        try check(SoftmaxRegression(features: 6, classes: 5), classes, seed: 2)
+    }
+
     @Test("Generating data on the workers gives the serial generator's values")
     func parallelGeneration() throws {
         let spec = try SyntheticRegression(task: .nonlinear, rows: 10_000, features: 7, seed: 4)

@@ -147,7 +147,7 @@ struct GradientTests {
         #expect(loss == 0 && g.allSatisfy { $0 == 0 }, "loss \(loss)")
     }
 
-    @Test("Strided rows (targets inside the rows, as in a .npy file) give the packed rows' results", arguments: gradientCases)
+    @Test("Strided rows (targets inside the rows, as in a .npy file) give the packed rows' gradients and predictions", arguments: gradientCases)
     func stridedRows(testCase: GradientCase) {
         let model = testCase.model, rows = 19
         let d = model.inputFeatures, t = model.targetsPerRow
@@ -171,6 +171,20 @@ struct GradientTests {
             }
         }
         #expect(packedLoss == stridedLoss && packed == strided)
+
+        // And the predictions (each layout's own predict kernel).
+        let k = model.outputsPerRow
+        var packedOutputs = [Float](repeating: 0, count: rows * k), stridedOutputs = packedOutputs
+        packedOutputs.withUnsafeMutableBufferPointer { o in
+            withBlock(model, x, y, rows) { model.predict(parameters: p, rows: $0, outputs: o.baseAddress!) }
+        }
+        stridedOutputs.withUnsafeMutableBufferPointer { o in
+            interleaved.withUnsafeBufferPointer { all in
+                model.predict(parameters: p, rows: RowBlock(x: all.baseAddress!, xStride: d + t, y: all.baseAddress! + d, yStride: d + t, count: rows),
+                              outputs: o.baseAddress!)
+            }
+        }
+        #expect(packedOutputs == stridedOutputs)
     }
 
     @Test("Parameter tensors carry torch's names and shapes")
