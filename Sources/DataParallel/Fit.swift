@@ -20,9 +20,11 @@ public struct FitConfiguration: Sendable, Equatable {
     /// Visit minibatches in a seeded random order each epoch (rows within a minibatch keep their
     /// order, so reads stream).
     public var shuffle: Bool
-    /// Rows per partial gradient. Fixed for a given minibatch, whatever the worker count: this is
-    /// what makes results identical for any number of workers.
-    public var chunkRows: Int
+    /// Rows per partial gradient. Fixed for a given model and minibatch, whatever the worker
+    /// count: this is what makes results identical for any number of workers. nil (the default)
+    /// picks one from the model's size and the batch size: a power of two from 128 to 4096 rows
+    /// that gives a minibatch at least 64 chunks where it can.
+    public var chunkRows: Int?
     /// Stop when the validation loss has not improved by `minDelta` for `patience` epochs, and
     /// keep the best weights; nil trains every epoch.
     public var earlyStopping: EarlyStopping?
@@ -45,7 +47,7 @@ public struct FitConfiguration: Sendable, Equatable {
     }
 
     public init(batchSize: Int = 4096, epochs: Int = 10, workers: Int? = nil, bind: Bool = true, seed: UInt64 = 0,
-                shuffle: Bool = true, chunkRows: Int = 4096, earlyStopping: EarlyStopping? = nil,
+                shuffle: Bool = true, chunkRows: Int? = nil, earlyStopping: EarlyStopping? = nil,
                 scoreTrainingData: Bool = true) {
         self.batchSize = batchSize; self.epochs = epochs; self.workers = workers; self.bind = bind
         self.seed = seed; self.shuffle = shuffle; self.chunkRows = chunkRows; self.earlyStopping = earlyStopping
@@ -57,7 +59,7 @@ public struct FitConfiguration: Sendable, Equatable {
         guard batchSize > 0 else { throw .invalidConfiguration("batch size must be at least 1, got \(batchSize)") }
         guard epochs >= 0 else { throw .invalidConfiguration("epochs must be 0 or more, got \(epochs)") }
         if let workers, workers < 1 { throw .invalidConfiguration("workers must be at least 1, got \(workers)") }
-        guard chunkRows > 0 else { throw .invalidConfiguration("chunk rows must be at least 1, got \(chunkRows)") }
+        if let chunkRows, chunkRows < 1 { throw .invalidConfiguration("chunk rows must be at least 1, got \(chunkRows)") }
         if let early = earlyStopping, early.patience < 1 {
             throw .invalidConfiguration("early-stopping patience must be at least 1, got \(early.patience)")
         }
@@ -212,7 +214,8 @@ public func fit<M: Model>(
     let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
     defer { pool.release() }
     let batchSize = min(configuration.batchSize, data.rows)
-    let engine = GradientEngine(model: model, pool: pool, chunkRows: min(configuration.chunkRows, batchSize), maxRows: batchSize)
+    let chunkRows = configuration.chunkRows ?? ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: batchSize)
+    let engine = GradientEngine(model: model, pool: pool, chunkRows: min(chunkRows, batchSize), maxRows: batchSize)
     var report = TrainingReport()
     report.placement = pool.placement
     let batches = (data.rows + batchSize - 1) / batchSize
@@ -338,7 +341,8 @@ public func score<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dat
     try model.check(data)
     let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
     defer { pool.release() }
-    return evaluate(model, parameters: parameters, data: data, pool: pool, chunkRows: 4096)
+    return evaluate(model, parameters: parameters, data: data, pool: pool,
+                    chunkRows: ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: data.rows))
 }
 
 /// The raw outputs (predictions, or logits) of `model` for every row of `data`, `outputsPerRow` per row.

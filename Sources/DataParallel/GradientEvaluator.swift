@@ -21,10 +21,12 @@ public final class GradientEvaluator<M: Model> {
     /// - Parameters:
     ///   - workers: workers (nil: every allowed core); the result is the same for any count.
     ///   - bind: pin workers to cores.
-    ///   - chunkRows: rows per partial gradient (fixed, whatever the worker count).
+    ///   - chunkRows: rows per partial gradient (fixed, whatever the worker count); nil picks
+    ///     them from the model's size and `maxRows` as ``FitConfiguration/chunkRows`` says.
     ///   - maxRows: the most rows one evaluation will cover.
-    public init(model: M, workers: Int? = nil, bind: Bool = true, chunkRows: Int = 4096, maxRows: Int) {
+    public init(model: M, workers: Int? = nil, bind: Bool = true, chunkRows: Int? = nil, maxRows: Int) {
         pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+        let chunkRows = chunkRows ?? ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: maxRows)
         engine = GradientEngine(model: model, pool: pool, chunkRows: max(1, min(chunkRows, maxRows)), maxRows: maxRows)
     }
 

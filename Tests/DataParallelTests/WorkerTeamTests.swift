@@ -62,3 +62,31 @@ struct WorkerTeamTests {
     }
 }
 }
+
+extension DataParallelTests {
+@Suite("Chunk sizes")
+struct ChunkSizeTests {
+    @Test("Automatic chunks: a power of two in 128...4096, at least 64 per minibatch where that allows, smaller for larger models, slots within 64 MiB")
+    func automatic() {
+        func rows(_ parameters: Int, _ batch: Int) -> Int { ShardPlan.automaticChunkRows(parameterCount: parameters, batchRows: batch) }
+        #expect(rows(65, 65_536) == 1024)          // linear regression, d = 64
+        #expect(rows(65, 16_384) == 256)           // the CLI's default batch
+        #expect(rows(65, 4096) == 128)             // the library's default batch
+        #expect(rows(257, 1 << 20) == 2048)        // d = 256, a million rows: 2²⁰ multiply-adds a chunk
+        #expect(rows(33, 1 << 20) == 4096)         // d = 32: the upper bound
+        #expect(rows(8257, 65_536) == 128)         // MLP 256 → 32 → 1
+        #expect(rows(650, 1 << 20) == 1024)        // softmax 64 × 10
+        #expect(rows(33, 10) == 128)               // batches smaller than a chunk
+        for parameters in [1, 33, 257, 4000, 100_000, 3_000_000] {
+            for batch in [1, 100, 4096, 65_536, 1 << 20] {
+                let r = rows(parameters, batch)
+                #expect(r.nonzeroBitCount == 1 && r >= 128)
+                let slots = (batch + r - 1) / r * ((parameters + 15) / 16 * 16) * 4
+                #expect(r <= 4096 || (batch + r / 2 - 1) / (r / 2) * ((parameters + 15) / 16 * 16) * 4 > 64 << 20)
+                #expect(slots <= 64 << 20 || r >= batch, "\(parameters) parameters, batch \(batch): \(r) rows, \(slots) bytes of slots")
+                if batch >= 64 * 4096 && parameters <= 256 { #expect(r == 4096) }
+            }
+        }
+    }
+}
+}

@@ -17,10 +17,11 @@ struct GradientWorkload<M: Model> {
     let parameters: Parameters<Float>
     let data: Dataset
 
-    init(_ model: M, task: SyntheticRegression.Task, rows: Int, workers: Int, chunkRows: Int = 4096) throws {
+    /// With the chunk size a fit of one `rows`-row minibatch would use.
+    init(_ model: M, task: SyntheticRegression.Task, rows: Int, workers: Int) throws {
         data = try SyntheticRegression(task: task, rows: rows, features: model.inputFeatures, seed: 1).generate(workers: allWorkers)
         parameters = model.makeParameters()
-        evaluator = GradientEvaluator(model: model, workers: workers, chunkRows: chunkRows, maxRows: rows)
+        evaluator = GradientEvaluator(model: model, workers: workers, maxRows: rows)
     }
 
     func run() -> Double { evaluator.evaluate(parameters, on: data) }
@@ -49,13 +50,13 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("LogisticRegression.gradient rows=16384 d=256 workers=\(workers)") { benchmark, workload in
             for _ in benchmark.scaledIterations { blackHole(workload.run()) }
         } setup: {
-            try! GradientWorkload(LogisticRegression(features: 256), task: .logistic, rows: 16_384, workers: workers, chunkRows: 1024)
+            try! GradientWorkload(LogisticRegression(features: 256), task: .logistic, rows: 16_384, workers: workers)
         }
 
         Benchmark("MLP.gradient rows=16384 d=256 hidden=32 workers=\(workers)") { benchmark, workload in
             for _ in benchmark.scaledIterations { blackHole(workload.run()) }
         } setup: {
-            try! GradientWorkload(MLP(features: 256, hidden: [32], loss: .bceWithLogits), task: .logistic, rows: 16_384, workers: workers, chunkRows: 1024)
+            try! GradientWorkload(MLP(features: 256, hidden: [32], loss: .bceWithLogits), task: .logistic, rows: 16_384, workers: workers)
         }
 
         Benchmark("fit 1 epoch linear n=4M d=32 batch=65536 Adam workers=\(workers)",

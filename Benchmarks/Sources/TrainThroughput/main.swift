@@ -56,7 +56,7 @@ for d in [32, 256] {
     let model = LinearRegression(features: d)
     let parameters = model.makeParameters()
     for (label, workers) in [("1", 1), ("all", allWorkers)] {
-        let evaluator = GradientEvaluator(model: model, workers: workers, chunkRows: 4096, maxRows: rows)
+        let evaluator = GradientEvaluator(model: model, workers: workers, maxRows: rows)
         _ = evaluator.evaluate(parameters, on: data)
         var rates: [Double] = [], ratios: [Double] = []
         for _ in 0..<repetitions {
@@ -80,8 +80,8 @@ let speedupRows = 16_384
 let speedupData = try SyntheticRegression(task: .logistic, rows: speedupRows, features: 256, seed: 2).generate(workers: allWorkers)
 func speedup<M: Model>(_ model: M, _ speedupData: Dataset) -> Double {
     let parameters = model.makeParameters()
-    let one = GradientEvaluator(model: model, workers: 1, chunkRows: 1024, maxRows: speedupData.rows)
-    let all = GradientEvaluator(model: model, workers: allWorkers, chunkRows: 1024, maxRows: speedupData.rows)
+    let one = GradientEvaluator(model: model, workers: 1, maxRows: speedupData.rows)
+    let all = GradientEvaluator(model: model, workers: allWorkers, maxRows: speedupData.rows)
     _ = one.evaluate(parameters, on: speedupData); _ = all.evaluate(parameters, on: speedupData)
     let passes = speedupData.rows > speedupRows ? 1 : 4
     return median((0..<61).map { _ in
