@@ -54,6 +54,13 @@ public struct FitConfiguration: Sendable, Equatable {
         self.scoreTrainingData = scoreTrainingData
     }
 
+    /// The rows per partial gradient a fit of `model` with minibatches of `batchRows` rows uses:
+    /// ``chunkRows``, or the automatic choice, at most the minibatch.
+    public func chunkRows<M: Model>(for model: M, batchRows: Int) -> Int {
+        let rows = chunkRows ?? ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: batchRows)
+        return max(1, min(rows, batchRows))
+    }
+
     /// Checks the settings, throwing a message that names the bad one.
     public func validate() throws(TrainingError) {
         guard batchSize > 0 else { throw .invalidConfiguration("batch size must be at least 1, got \(batchSize)") }
@@ -214,10 +221,11 @@ public func fit<M: Model>(
     let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
     defer { pool.release() }
     let batchSize = min(configuration.batchSize, data.rows)
-    let chunkRows = configuration.chunkRows ?? ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: batchSize)
-    let engine = GradientEngine(model: model, pool: pool, chunkRows: min(chunkRows, batchSize), maxRows: batchSize)
+    let engine = GradientEngine(model: model, pool: pool, chunkRows: configuration.chunkRows(for: model, batchRows: batchSize),
+                                maxRows: batchSize)
     var report = TrainingReport()
     report.placement = pool.placement
+    report.chunkRows = engine.chunkRows
     let batches = (data.rows + batchSize - 1) / batchSize
     let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Float>.stride
     var lastFinite = parameters.values.array

@@ -36,6 +36,9 @@ public struct TrainingReport: Sendable, Equatable, Codable {
     public var rowsProcessed = 0
     /// Bytes of features and targets those steps read.
     public var bytesRead = 0
+    /// Rows per partial gradient: fits with the same value (and everything else the same) end
+    /// with bitwise the same weights, whatever their worker counts.
+    public var chunkRows = 0
     /// Wall time of training, excluding validation.
     public var trainingSeconds = 0.0
     /// Time in the parallel gradient kernels.

@@ -182,7 +182,7 @@ struct Train: ParsableCommand {
             print(line)
         }
         let placement = report.placement
-        print("workers: \(placement.workers), \(placement.pinned ? "pinned to PUs \(placement.units)" : "unpinned")\(placement.note.map { " (\($0))" } ?? "")")
+        print("workers: \(placement.workers), \(placement.pinned ? "pinned to PUs \(placement.units)" : "unpinned")\(placement.note.map { " (\($0))" } ?? ""); chunks of \(report.chunkRows) rows")
     }
 }
 
@@ -195,6 +195,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Share of the rows held out for validation, in [0, 1).") var validation: Double = 0.1
     @Option(help: "Stop after this many epochs without improvement of the validation loss (keeps the best weights).")
     var earlyStopping: Int?
+    @Option(help: ArgumentHelp("Rows per partial gradient (default: a power of two from 128 to 4096 chosen from the model's size and the batch size, at least 64 chunks a minibatch where it can).",
+                               discussion: "Results are bitwise the same for any --workers at a given chunk size; a different chunk size sums the same gradient in a different order."))
+    var chunkRows: Int?
 
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
@@ -202,11 +205,12 @@ struct TrainingOptions: ParsableArguments {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if !(0..<1).contains(validation) { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
         if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1") }
+        if let chunkRows, chunkRows < 1 { throw ValidationError("--chunk-rows must be at least 1") }
         if earlyStopping != nil && validation == 0 { throw ValidationError("--early-stopping needs validation data (--validation > 0)") }
     }
 
     func configuration(seed: UInt64, workers: Int) -> FitConfiguration {
-        FitConfiguration(batchSize: batchSize, epochs: epochs, workers: workers, bind: bind, seed: seed,
+        FitConfiguration(batchSize: batchSize, epochs: epochs, workers: workers, bind: bind, seed: seed, chunkRows: chunkRows,
                          earlyStopping: earlyStopping.map { .init(patience: $0) })
     }
 }

@@ -92,6 +92,27 @@ struct TrainerTests {
         try check(SoftmaxRegression(features: 6, classes: 5), classes, seed: 2)
     }
 
+    @Test("Automatic chunks depend on the model and batch only: the library's default batch is shared out, and the weights are bitwise the same for 1, 2 and 3 workers")
+    func automaticChunks() throws {
+        let data = try SyntheticRegression(task: .linear, rows: 10_000, features: 12, seed: 8).generate()
+        let model = LinearRegression(features: 12)
+        var weights: [[Float]] = []
+        for workers in [1, 2, 3] {
+            let parameters = model.makeParameters()
+            let report = try fit(model, parameters: parameters, data: data, optimizer: Adam([parameters], lr: 0.01),
+                                 configuration: FitConfiguration(epochs: 2, workers: workers))
+            // The default batch of 4096 rows in 32 chunks of 128, not one chunk of 4096.
+            #expect(report.chunkRows == 128)
+            weights.append(parameters.values.array)
+        }
+        #expect(weights[0] == weights[1] && weights[1] == weights[2])
+        let parameters = model.makeParameters()
+        let chosen = try fit(model, parameters: parameters, data: data, optimizer: Adam([parameters], lr: 0.01),
+                             configuration: FitConfiguration(epochs: 1, workers: 2, chunkRows: 1000))
+        #expect(chosen.chunkRows == 1000)
+        #expect(FitConfiguration(chunkRows: 9000).chunkRows(for: model, batchRows: 4096) == 4096)
+    }
+
     @Test("Generating data on the workers gives the serial generator's values")
     func parallelGeneration() throws {
         let spec = try SyntheticRegression(task: .nonlinear, rows: 10_000, features: 7, seed: 4)
