@@ -165,6 +165,7 @@ struct Train: ParsableCommand {
             "bytes_per_second": report.bytesPerSecond, "compute_seconds": report.computeSeconds,
             "reduce_seconds": report.reduceSeconds, "step_seconds": report.stepSeconds,
             "workers": report.placement.workers, "processing_units": report.placement.units, "pinned": report.placement.pinned,
+            "chunk_rows": report.chunkRows,
         ]
         if let m = report.finalMetrics { object.merge(metricsObject(m, prefix: "final_")) { a, _ in a } }
         if let d = report.trueWeightDistance { object["true_weight_distance"] = d }
