@@ -118,7 +118,9 @@ final class WorkerTeam: @unchecked Sendable {
         defer { active.subtract(1, ordering: .sequentiallyConsistent) }
         guard !stopping.load(ordering: .sequentiallyConsistent) else { return }
         enter(w)
-        var seen = phase.load(ordering: .acquiring)
+        // A member that arrives during a phase joins it (its claims fail harmlessly if the phase
+        // is over), so none waits for the next: phase numbers start at 1.
+        var seen = 0
         while true {
             var idleSince = ContinuousClock.now
             while phase.load(ordering: .acquiring) == seen {

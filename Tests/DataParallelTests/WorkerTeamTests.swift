@@ -46,6 +46,25 @@ struct WorkerTeamTests {
         #expect(after.allSatisfy { $0 == 1 })
     }
 
+    @Test("A member that starts during a phase joins it: the first phase after the team starts is shared")
+    func lateMemberJoins() {
+        let team = WorkerTeam(workers: 2) { _ in }
+        defer { team.stop() }
+        let started = Counter(), joined = Counter()
+        // Iteration 0 (the caller's) waits for iteration 1 to start elsewhere; if the member
+        // only served later phases, iteration 1 would wait for iteration 0 to end.
+        team.run { w in
+            if w == 1 {
+                started.value.store(1, ordering: .releasing)
+            } else {
+                let start = ContinuousClock.now
+                while started.value.load(ordering: .acquiring) == 0 && ContinuousClock.now - start < .seconds(5) {}
+                joined.value.store(started.value.load(ordering: .acquiring), ordering: .relaxed)
+            }
+        }
+        #expect(joined.value.load(ordering: .relaxed) == 1)
+    }
+
     @Test("A run completes whether or not the members have started, and after stop no member enters")
     func stoppedEarly() {
         let entered = Counter()
