@@ -12,8 +12,10 @@
 ///   and the next phase starts after the caller's writes (a new `concurrentPerform`, or the
 ///   team's release-ordered phase number), so what one phase or the caller wrote is visible to
 ///   the next.
-/// - The storage outlives every phase: its owner (a `FloatStorage`, `Parameters`, or a scratch
-///   allocation the trainer frees after its last phase) is held by the caller throughout.
+/// - The caller writes a ``WorkerTeam``'s body slot only between phases, and members read it only
+///   within one (after claiming an iteration of it).
+/// - The storage outlives every phase: its owner (a `FloatStorage`, `Parameters`, a team, or a
+///   scratch allocation the trainer frees after its last phase) is held by the caller throughout.
 struct SharedBuffer<Element>: @unchecked Sendable {
     let base: UnsafeMutablePointer<Element>
     let count: Int

@@ -24,16 +24,16 @@ import Darwin
 /// libdispatch has fewer threads than iterations, is covered by the others), and the bodies'
 /// results cannot depend on which thread ran them.
 ///
-/// The one unchecked sharing here is the current phase's body, handed from the caller to the
-/// members; the ordering that makes it safe is spelled out at ``body``.
-final class WorkerTeam: @unchecked Sendable {
+/// Everything shared is atomic, but for the current phase's body, handed over in a
+/// ``SharedBuffer`` (the trainer's one type for unchecked sharing) as ``body`` describes.
+final class WorkerTeam: Sendable {
     let workers: Int
-    /// The body of the current phase. Written by the caller only while no phase runs, before it
-    /// publishes the phase's number in ``phase`` (release); read by a member only after it has
-    /// claimed an iteration of that phase, which it can do only after reading the number
+    /// The body of the current phase, in one slot. Written by the caller only while no phase runs,
+    /// before it publishes the phase's number in ``phase`` (release); read by a member only after
+    /// it has claimed an iteration of that phase, which it can do only after reading the number
     /// (acquire) and before the caller sees the iteration finished (acquire), so before the
-    /// caller writes it again.
-    private var body: (@Sendable (Int) -> Void)?
+    /// caller writes it again. (Not a `Mutex`: ThreadSanitizer does not see its ordering.)
+    private let body = SharedBuffer<(@Sendable (Int) -> Void)?>.allocate(count: 1, repeating: nil)
     /// The number of the current phase (0: none yet).
     private let phase = Atomic<Int>(0)
     /// Per iteration, the last phase that claimed it.
@@ -68,7 +68,7 @@ final class WorkerTeam: @unchecked Sendable {
     /// Runs `body(w)` for every w in 0..<workers across the team, the caller taking part as
     /// worker 0, and returns when all have returned.
     func run(_ body: @escaping @Sendable (Int) -> Void) {
-        self.body = body
+        self.body[0] = body
         finished.store(0, ordering: .relaxed)
         let number = phase.load(ordering: .relaxed) + 1
         phase.store(number, ordering: .sequentiallyConsistent)
@@ -80,8 +80,10 @@ final class WorkerTeam: @unchecked Sendable {
             spins += 1
             if spins < 4096 { optim_cpu_relax() } else { sched_yield() }
         }
-        self.body = nil
+        self.body[0] = nil
     }
+
+    deinit { body.deallocate() }
 
     /// Ends the members' service and returns when every member that entered has left.
     func stop() {
@@ -106,11 +108,8 @@ final class WorkerTeam: @unchecked Sendable {
         }
     }
 
-    /// One iteration, in a function of its own so that the copy of the body it holds is released
-    /// before the iteration is counted finished.
-    @inline(never)
     private func runIteration(_ w: Int) {
-        body!(w)
+        body[0]!(w)
     }
 
     private func serve(member w: Int, enter: @Sendable (Int) -> Void) {
