@@ -13,7 +13,8 @@ import Optim
 ///
 /// With more than one worker, the workers are a team for the evaluator's lifetime: between
 /// evaluations they wait on their cores (spinning for 50 µs, yielding until 1 ms, then parked),
-/// so that back-to-back evaluations start at once; releasing the evaluator ends them.
+/// so that back-to-back evaluations start at once; releasing the evaluator ends them. While it
+/// lives it holds `workers − 1` of libdispatch's pool threads: keep a few evaluators, not hundreds.
 public final class GradientEvaluator<M: Model> {
     let engine: GradientEngine<M>
     let pool: WorkerPool
