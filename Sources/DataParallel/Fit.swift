@@ -57,8 +57,7 @@ public struct FitConfiguration: Sendable, Equatable {
     /// The rows per partial gradient a fit of `model` with minibatches of `batchRows` rows uses:
     /// ``chunkRows``, or the automatic choice, at most the minibatch.
     public func chunkRows<M: Model>(for model: M, batchRows: Int) -> Int {
-        let rows = chunkRows ?? ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: batchRows)
-        return max(1, min(rows, batchRows))
+        ShardPlan.chunkRows(requested: chunkRows, parameterCount: model.parameterCount, batchRows: batchRows)
     }
 
     /// Checks the settings, throwing a message that names the bad one.

@@ -27,8 +27,9 @@ public final class GradientEvaluator<M: Model> {
     ///   - maxRows: the most rows one evaluation will cover.
     public init(model: M, workers: Int? = nil, bind: Bool = true, chunkRows: Int? = nil, maxRows: Int) {
         pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
-        let chunkRows = chunkRows ?? ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: maxRows)
-        engine = GradientEngine(model: model, pool: pool, chunkRows: max(1, min(chunkRows, maxRows)), maxRows: maxRows)
+        engine = GradientEngine(model: model, pool: pool,
+                                chunkRows: ShardPlan.chunkRows(requested: chunkRows, parameterCount: model.parameterCount, batchRows: maxRows),
+                                maxRows: maxRows)
     }
 
     deinit { pool.release() }

@@ -35,6 +35,11 @@ extension ShardPlan {
     /// but at least as many rows as keep the partial gradients' slots within 64 MiB (large
     /// models). Linear regression at d = 64 and batch 65,536 gets 1024 rows; batch 4096 gets 128;
     /// an MLP 256 → 32 → 1 gets 128.
+    /// `requested`, or the automatic choice, at most the minibatch: what fits and evaluators use.
+    static func chunkRows(requested: Int?, parameterCount: Int, batchRows: Int) -> Int {
+        max(1, min(requested ?? automaticChunkRows(parameterCount: parameterCount, batchRows: batchRows), batchRows))
+    }
+
     static func automaticChunkRows(parameterCount: Int, batchRows: Int) -> Int {
         func powerOfTwo(atMost n: Int) -> Int { n < 1 ? 1 : 1 << (Int.bitWidth - 1 - n.leadingZeroBitCount) }
         let byBatch = powerOfTwo(atMost: max(1, batchRows / 64))
