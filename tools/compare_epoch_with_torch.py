@@ -47,22 +47,29 @@ def torch_epoch_seconds(threads):
 
 
 def swift_epoch_seconds(threads):
+    """The Swift epoch and, measured beside it, one bare read of X on as many threads."""
     out = subprocess.run([args.swift, "--epoch", str(args.rows), str(threads), str(args.epochs)],
                          check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["epoch_seconds"]
+    result = json.loads(out)
+    return result["epoch_seconds"], result["read_seconds"]
 
 
 threads = [int(t) for t in args.threads.split(",")]
-samples = {t: {"torch": [], "swift": []} for t in threads}
+samples = {t: {"torch": [], "swift": [], "read": []} for t in threads}
 for _ in range(args.rounds):
     for t in threads:
         samples[t]["torch"].append(torch_epoch_seconds(t))
-        samples[t]["swift"].append(swift_epoch_seconds(t))
+        epoch, read = swift_epoch_seconds(t)
+        samples[t]["swift"].append(epoch)
+        samples[t]["read"].append(read)
 
 gb = args.rows * D * 4 / 1e9
 print(f"one epoch: n={args.rows:,}, d={D}, batch {BATCH}, Adam; torch {torch.__version__}; "
       f"medians of {args.rounds} rounds x {args.epochs} epochs")
-print(f"{'threads':>8}{'torch s':>10}{'swift s':>10}{'torch GB/s':>12}{'swift GB/s':>12}{'speedup':>9}")
+# "read X s": one bare read of X on as many threads, nothing computed. No epoch can take less, so
+# torch s / read X s ("ceiling") is the largest speedup this machine allows in this run.
+print(f"{'threads':>8}{'torch s':>10}{'swift s':>10}{'read X s':>10}{'torch GB/s':>12}{'swift GB/s':>12}"
+      f"{'speedup':>9}{'ceiling':>9}")
 for t in threads:
-    ts, ss = statistics.median(samples[t]["torch"]), statistics.median(samples[t]["swift"])
-    print(f"{t:>8}{ts:>10.4f}{ss:>10.4f}{gb / ts:>12.1f}{gb / ss:>12.1f}{ts / ss:>8.2f}x")
+    ts, ss, rs = (statistics.median(samples[t][side]) for side in ("torch", "swift", "read"))
+    print(f"{t:>8}{ts:>10.4f}{ss:>10.4f}{rs:>10.4f}{gb / ts:>12.1f}{gb / ss:>12.1f}{ts / ss:>8.2f}x{ts / rs:>8.2f}x")

@@ -76,3 +76,47 @@ public func seconds(_ body: () -> Void) -> Double {
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }
+
+/// One bare read of a Float array, split over threads (contiguous parts): each element loaded
+/// once and summed, nothing else. A gradient pass reads the same bytes and computes besides, so
+/// its time over this one's is how close it runs to the machine's own read bandwidth.
+public struct BareRead: @unchecked Sendable {
+    // Only read, never written, by the threads of a run.
+    let base: UnsafePointer<Float>
+    public let count: Int
+
+    public init(_ base: UnsafePointer<Float>, count: Int) {
+        self.base = base
+        self.count = count
+    }
+
+    /// Runs the read once on `threads` threads and returns the sum (so that it is not optimized away).
+    @inline(never)
+    public func run(threads: Int = 1) -> Float {
+        let sums = UnsafeMutableBufferPointer<Float>.allocate(capacity: threads * 16)
+        defer { sums.deallocate() }
+        let shared = BareReadSums(pointer: sums.baseAddress!)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * count / threads / 64 * 64, hi = t + 1 == threads ? count : (t + 1) * count / threads / 64 * 64
+            var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0
+            let raw = UnsafeRawPointer(base)
+            var i = lo
+            while i + 64 <= hi {
+                a0 += raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                a1 += raw.loadUnaligned(fromByteOffset: 4 * (i + 16), as: SIMD16<Float>.self)
+                a2 += raw.loadUnaligned(fromByteOffset: 4 * (i + 32), as: SIMD16<Float>.self)
+                a3 += raw.loadUnaligned(fromByteOffset: 4 * (i + 48), as: SIMD16<Float>.self)
+                i += 64
+            }
+            var sum = ((a0 + a1) + (a2 + a3)).sum()
+            while i < hi { sum += base[i]; i += 1 }
+            shared.pointer[16 * t] = sum   // a cache line per thread
+        }
+        return (0..<threads).reduce(0) { $0 + sums[16 * $1] }
+    }
+}
+
+/// The per-thread sums of one ``BareRead`` run; thread t writes only element 16·t.
+struct BareReadSums: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+}

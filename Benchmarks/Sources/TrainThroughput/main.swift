@@ -21,17 +21,20 @@ if let flag = CommandLine.arguments.firstIndex(of: "--epoch") {
     let rows = Int(arguments[flag + 1])!, workers = Int(arguments[flag + 2])!, repetitions = Int(arguments[flag + 3])!
     let data = try SyntheticRegression(task: .linear, rows: rows, features: 32, seed: 3).generate(workers: workers)
     let model = LinearRegression(features: 32)
-    var epochs: [Double] = []
+    // Beside each epoch, a bare read of X on as many threads: the floor of any epoch here.
+    let read = BareRead(data.x.base, count: data.rows * data.rowStride)
+    var epochs: [Double] = [], reads: [Double] = [], sink: Float = 0
     for _ in 0..<repetitions {
         let parameters = model.makeParameters()
         let report = try fit(model, parameters: parameters, data: data, optimizer: Adam([parameters], lr: 1e-3),
                              configuration: FitConfiguration(batchSize: 65_536, epochs: 1, workers: workers))
         epochs.append(report.trainingSeconds)
+        reads.append(seconds { sink += read.run(threads: workers) })
         if arguments.contains("--breakdown") {
             print("compute \(report.computeSeconds) reduce \(report.reduceSeconds) step \(report.stepSeconds) total \(report.trainingSeconds)")
         }
     }
-    print("{\"epoch_seconds\": \(epochs.sorted()[epochs.count / 2])}")
+    print("{\"epoch_seconds\": \(median(epochs)), \"read_seconds\": \(median(reads)), \"sum\": \(sink.isFinite ? 1 : 0)}")
     exit(0)
 }
 let allWorkers = (try? MachineTopology.current().cores.count) ?? 1
