@@ -9,6 +9,24 @@ public enum NPY {
         public var dataOffset: Int
         /// Bytes per element (4 for `<f4`).
         public var itemSize: Int { descr.hasSuffix("8") ? 8 : 4 }
+        /// The number of elements; nil when the shape's product does not fit in an Int.
+        public var elementCount: Int? {
+            var product = 1
+            for n in shape {
+                let (next, overflow) = product.multipliedReportingOverflow(by: n)
+                if overflow { return nil }
+                product = next
+            }
+            return product
+        }
+        /// Where the array's data ends (the size a complete file has); nil when that does not fit
+        /// in an Int.
+        public var dataEnd: Int? {
+            guard let elements = elementCount else { return nil }
+            let (bytes, overflow) = elements.multipliedReportingOverflow(by: itemSize)
+            let (end, overflowAgain) = bytes.addingReportingOverflow(dataOffset)
+            return overflow || overflowAgain ? nil : end
+        }
     }
 
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
@@ -32,6 +50,10 @@ public enum NPY {
             throw DataFileError(path, "byte \(start)", "truncated header: \(headerLength) bytes announced, \(count - start) present")
         }
         let text = String(decoding: UnsafeRawBufferPointer(start: bytes + start, count: headerLength), as: UTF8.self)
+        let literal = text.trimmingSpaces
+        guard literal.hasPrefix("{") && literal.hasSuffix("}") else {
+            throw DataFileError(path, "byte \(start)", "the header is not a Python dict literal: \(literal.prefix(80))")
+        }
         func value(_ key: String) -> Substring? {
             let needle = Array("'\(key)':")
             let characters = Array(text)
@@ -84,7 +106,9 @@ public enum NPY {
         let (rows, columns) = (header.shape[0], header.shape[1])
         guard rows > 0 else { throw DataFileError(path, nil, "the array has no rows") }
         guard columns >= 2 else { throw DataFileError(path, nil, "the array has \(columns) column(s); it needs features and a target") }
-        let expected = header.dataOffset + rows * columns * header.itemSize
+        guard let expected = header.dataEnd else {
+            throw DataFileError(path, "byte 10", "shape (\(rows), \(columns)) is larger than any file can be")
+        }
         guard file.count >= expected else {
             throw DataFileError(path, "byte \(file.count)",
                                 "truncated: shape (\(rows), \(columns)) needs \(expected) bytes, the file has \(file.count)")

@@ -24,16 +24,16 @@ public enum NPZ {
             guard header.descr == "<f4" || header.descr == "<f8", !header.fortranOrder else {
                 throw DataFileError("\(path)/\(name).npy", "byte 10", "dtype \(header.descr)\(header.fortranOrder ? " in Fortran order" : "") is not supported (expected C-order float32 or float64)")
             }
-            let needed = header.dataOffset + header.shape.reduce(1, *) * header.itemSize
-            guard data.count >= needed else {
-                throw DataFileError("\(path)/\(name).npy", "byte \(data.count)", "truncated: shape \(header.shape) needs \(needed) bytes")
+            guard let needed = header.dataEnd, data.count >= needed else {
+                throw DataFileError("\(path)/\(name).npy", "byte \(data.count)",
+                                    "truncated: shape \(header.shape) needs \(header.dataEnd.map { "\($0) bytes" } ?? "more bytes than any file holds")")
             }
             return (header, data)
         }
         func floats(_ array: (header: NPY.Header, data: Data)) -> [Float] {
             array.data.withUnsafeBytes { raw in
                 let base = raw.baseAddress! + array.header.dataOffset
-                return (0..<array.header.shape.reduce(1, *)).map { i in
+                return (0..<array.header.elementCount!).map { i in  // checked in array(_:)
                     array.header.itemSize == 4 ? base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
                                                : Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self))
                 }

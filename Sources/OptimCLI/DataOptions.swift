@@ -63,6 +63,7 @@ struct DataOptions: ParsableArguments {
                 return try CSV.load(path: path, target: target)
             }
             if lower.hasSuffix(".svm") || lower.hasSuffix(".libsvm") || lower.hasSuffix(".txt") {
+                guard target == nil else { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
                 return try LibSVM.load(path: path)
             }
             throw DataFileError(path, nil, "unknown format (expected .npy, .npz, .csv, or libsvm: .svm, .libsvm, .txt)")

@@ -30,9 +30,27 @@ struct ModelOptions: ParsableArguments {
         if hidden.contains(where: { $0 < 1 }) { throw ValidationError("--hidden widths must be at least 1") }
     }
 
+    /// The most classes a softmax output takes here (class indices up to 2^20 - 1).
+    static let maximumClasses = 1 << 20
+
     /// The model for `data`, checking that the choices agree with each other and with the data.
     func make(for data: Dataset, task: SyntheticRegression.Task?) throws -> any Model {
-        let classes = data.targetsPerRow == 1 ? Int((0..<data.rows).reduce(Float(0)) { max($0, data.target($1)) }) + 1 : 0
+        /// The class count when the targets are class indices 0, 1, ...: the largest plus one.
+        func classes(for choice: String) throws -> Int {
+            guard data.targetsPerRow == 1 else {
+                throw ValidationError("\(choice) needs one target per row, a class index; the data has \(data.targetsPerRow)")
+            }
+            var largest: Float = 0
+            for row in 0..<data.rows {
+                let value = data.target(row)
+                guard value >= 0 && value < Float(Self.maximumClasses) && value.rounded() == value else {
+                    throw ValidationError("\(choice) needs class indices 0, 1, ... (at most \(Self.maximumClasses - 1)) as targets; "
+                        + "the target at row \(row) is \(value)")
+                }
+                largest = max(largest, value)
+            }
+            return Int(largest) + 1
+        }
         let kind = model ?? {
             switch task {
             case .logistic?: .logistic
@@ -51,11 +69,12 @@ struct ModelOptions: ParsableArguments {
             return LogisticRegression(features: data.features)
         case .softmax:
             guard loss == nil || loss == .crossEntropy else { throw ValidationError("--model softmax uses cross_entropy") }
-            guard classes >= 2 else { throw ValidationError("--model softmax needs class indices 0, 1, ... as targets") }
+            let classes = try classes(for: "--model softmax")
+            guard classes >= 2 else { throw ValidationError("--model softmax needs at least two classes; every target is 0") }
             return SoftmaxRegression(features: data.features, classes: classes)
         case .mlp:
             let loss = self.loss ?? (task == .logistic ? .bceWithLogits : task == .multiclass ? .crossEntropy : .mse)
-            let outputs = loss == .crossEntropy ? max(classes, 2) : loss == .bceWithLogits ? 1 : data.targetsPerRow
+            let outputs = loss == .crossEntropy ? max(try classes(for: "--loss cross_entropy"), 2) : loss == .bceWithLogits ? 1 : data.targetsPerRow
             return MLP(features: data.features, hidden: hidden.isEmpty ? [32] : hidden, outputs: outputs,
                        activation: activation, loss: loss)
         }

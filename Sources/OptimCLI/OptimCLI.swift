@@ -36,6 +36,9 @@ struct OptimCommand: ParsableCommand {
             fail(error.description, code: 1)
         } catch let error as InterruptedError {
             fail(error.description, code: 130)
+        } catch let error as ValidationError {
+            // Thrown by a command's run() once the data is known (parsing wraps its own).
+            fail(error.message, code: 2)
         } catch let error as UsageError {
             fail(error.message + "\n" + OptimCommand.helpMessage(for: error.command), code: 2)
         } catch {

@@ -41,20 +41,19 @@ struct DatasetsTests {
 
     @Test("Text formats: a byte-order mark, CRLF, quotes; libsvm comments, blank lines, qid, 0- and 1-based indices")
     func textFormats() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let csv = directory.appendingPathComponent("d.csv")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let csv = directory.url.appendingPathComponent("d.csv")
         try Data("\u{FEFF}\"size\",rooms,price\r\n120, 3 ,250000\r\n80,2,\"150000\"\r\n\r\n".utf8).write(to: csv)
         let table = try CSV.load(path: csv.path, target: "price")
         #expect(table.rows == 2 && table.features == 2 && table.x.array == [120, 3, 80, 2] && table.y.array == [250000, 150000])
         #expect(try CSV.load(path: csv.path, target: "size").y.array == [120, 80], "the first column is found despite the BOM")
 
-        let svm = directory.appendingPathComponent("d.svm")
+        let svm = directory.url.appendingPathComponent("d.svm")
         try Data("# a comment\n1 qid:1 1:0.5 3:2 # trailing\n\n-1 qid:1 2:1.5\n".utf8).write(to: svm)
         let sparse = try LibSVM.load(path: svm.path)
         #expect(sparse.rows == 2 && sparse.features == 3 && sparse.x.array == [0.5, 0, 2, 0, 1.5, 0] && sparse.y.array == [1, -1])
-        let zeroBased = directory.appendingPathComponent("z.svm")
+        let zeroBased = directory.url.appendingPathComponent("z.svm")
         try Data("0 0:1 2:3\n1 1:4\n".utf8).write(to: zeroBased)
         #expect(try LibSVM.load(path: zeroBased.path).x.array == [1, 0, 3, 0, 4, 0])
         do {
@@ -62,6 +61,82 @@ struct DatasetsTests {
             Issue.record("an index beyond --features was accepted")
         } catch {
             #expect(error.description.hasSuffix("d.svm, line 2: index 3 is out of range for 2 features (1-based indices)"))
+        }
+    }
+
+    @Test("Numbers in text files parse to the Float that Float(String) gives, bit for bit, fast path or not")
+    func numberParsing() {
+        func parsed(_ text: String) -> Float? {
+            Array(text.utf8).withUnsafeBufferPointer { parseFloat($0) }
+        }
+        var texts = ["0", "-0", "+1", "1.", ".5", "-.5e-3", "00012.5000", "1e10", "1E+22", "1e23", "1e-45", "1e-46", "3.4028235e38",
+                     "3.4028236e38", "1e400", "-1e400", "inf", "-Infinity", "nan", "0x1p3", "123456789012345678901234", "0.30000000000000004",
+                     // Exactly halfway between two Floats: ties go to the even one.
+                     "16777217", "16777219", "-33554434", "1.00000005960464477539062500", "8388608.5",
+                     // Short decimals just off a halfway point whose nearest Double is that point:
+                     // rounding through the Double would tie; the decimal itself does not.
+                     "4.724792006527423e-6", "1.051546169037465e-4", "1.026688925921917e-1", "1.539407730102539e+2",
+                     "4.65603232383728e+0", "-7.505458086143335e-7", "5.223202460911125e-4",
+                     // Not numbers.
+                     "", "-", ".", "e5", "1e", "1e+", "1.2.3", "1,5", " 1", "1 ", "0x", "--1", "1e5x", "nanx"]
+        var state: UInt64 = 12345
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        for _ in 0..<20_000 {
+            let double = Double(bitPattern: next() & 0x3FFF_FFFF_FFFF_FFFF | (next() & 1 == 0 ? 0 : 1 << 63))
+            let float = Float(bitPattern: UInt32(truncatingIfNeeded: next()) & 0x7F7F_FFFF)
+            texts.append("\(double)")                                   // shortest round-trip, up to 17 digits
+            texts.append("\(float)")
+            texts.append(String(Double(next() % 100_000_000) / 1000))   // short decimals, as CSV writers print them
+            texts.append("\(next() % 1_000_000_000)e\(Int(next() % 60) - 30)")
+        }
+        for text in texts {
+            let expected = Float(text), got = parsed(text)
+            #expect(got?.bitPattern == expected?.bitPattern || (got?.isNaN == true && expected?.isNaN == true),
+                    "'\(text)': \(String(describing: got)), Float(String) gives \(String(describing: expected))")
+        }
+    }
+
+    @Test("CSV: quoted names and values, blank lines, and a message for each way a row can be wrong")
+    func csvDetails() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        func load(_ text: String, target: String = "y") throws(DataFileError) -> Dataset {
+            let url = directory.url.appendingPathComponent("\(UUID().uuidString).csv")
+            try? Data(text.utf8).write(to: url)
+            return try CSV.load(path: url.path, target: target)
+        }
+        let quoted = try load("\"area, m2\",\"say \"\"hi\"\"\",y\n\n1.5,\"2\",3\n\n\n-4e1 , 5,6\n")
+        #expect(quoted.rows == 2 && quoted.x.array == [1.5, 2, -40, 5] && quoted.y.array == [3, 6])
+        #expect(try load("\"area, m2\",\"say \"\"hi\"\"\",y\n1,2,3\n", target: "say \"hi\"").y.array == [2], "a name with a quote in it")
+        #expect(try load("a,y\n1,2", target: "a").y.array == [1], "no newline at the end")
+        func message(_ text: String) -> String {
+            do { _ = try load(text); return "loaded" } catch { return error.message }
+        }
+        #expect(message("a,b,y\n1,2,3\n1,2\n") == "2 field(s), the header has 3")
+        #expect(message("a,b,y\n1,2,3,\n") == "4 field(s), the header has 3")
+        #expect(message("a,b,y\n1,2,3,4,5\n") == "5 field(s), the header has 3")
+        #expect(message("a,b,y\n1, ,3\n") == "column 'b' is empty (a missing value; fill or drop it first)")
+        #expect(message("a,b,y\n1,\"2\"x,3\n") == "text after the closing quote at byte 6")
+        #expect(message("a,b,y,\n1,2,3,4\n") == "column 4 of 4 has no name (a comma at the end of the header?)")
+        #expect(message("a\tb\ty\n1\t2\t3\n").hasSuffix("(fields are separated by commas; this header has tabs)"))
+    }
+
+    @Test("libsvm: a sparse index too large to hold dense is refused before anything is allocated; out-of-range rows are named")
+    func libsvmLimits() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let url = directory.url.appendingPathComponent("s.svm")
+        try Data("1 1:1\n\n# note\n0 2:1 4000000000000:2\n".utf8).write(to: url)
+        #expect(throws: DataFileError(url.path, "line 4", "index 4000000000000 makes every row 4000000000000 features wide: "
+                                      + "2 rows × 4000000000000 dense floats is more than this machine's memory")) {
+            try LibSVM.load(path: url.path)
+        }
+        try Data("1 1:1\n\n0 2:1 3:1 # x\n1 1:1\n".utf8).write(to: url)
+        #expect(throws: DataFileError(url.path, "line 3", "index 3 is out of range for 2 features (1-based indices)")) {
+            try LibSVM.load(path: url.path, features: 2)
         }
     }
 
@@ -163,4 +238,17 @@ struct DatasetsTests {
         let (c, s) = Philox4x32.boxMuller(SIMD8(repeating: 0), SIMD8(repeating: 0))
         #expect(abs((c[0] * c[0] + s[0] * s[0]).squareRoot() - 8.65) < 0.01)
     }
+}
+
+/// A fresh directory for one test's files, and its removal when the test ends.
+final class TemporaryDirectory {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// Removes the directory; tests call it in a `defer`, which also keeps this object alive until then.
+    func remove() { try? FileManager.default.removeItem(at: url) }
 }
