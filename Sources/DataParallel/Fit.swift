@@ -226,6 +226,10 @@ public func fit<M: Model>(
     report.placement = pool.placement
     report.chunkRows = engine.chunkRows
     let batches = (data.rows + batchSize - 1) / batchSize
+    guard configuration.start.batch < batches else {
+        throw .invalidConfiguration("the start position's minibatch \(configuration.start.batch) is past the epoch's last, "
+            + "\(batches - 1): a position from another data set or batch size?")
+    }
     let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Float>.stride
     var lastFinite = parameters.values.array
     let start = configuration.start

@@ -10,15 +10,7 @@ public enum NPY {
         /// Bytes per element (4 for `<f4`).
         public var itemSize: Int { descr.hasSuffix("8") ? 8 : 4 }
         /// The number of elements; nil when the shape's product does not fit in an Int.
-        public var elementCount: Int? {
-            var product = 1
-            for n in shape {
-                let (next, overflow) = product.multipliedReportingOverflow(by: n)
-                if overflow { return nil }
-                product = next
-            }
-            return product
-        }
+        public var elementCount: Int? { NPY.elementCount(shape) }
         /// Where the array's data ends (the size a complete file has); nil when that does not fit
         /// in an Int.
         public var dataEnd: Int? {
@@ -27,6 +19,19 @@ public enum NPY {
             let (end, overflowAgain) = bytes.addingReportingOverflow(dataOffset)
             return overflow || overflowAgain ? nil : end
         }
+    }
+
+    /// The number of elements of an array of `shape`; nil for a negative size or a product that
+    /// does not fit in an Int (a file's header claiming what no file holds).
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var product = 1
+        for n in shape {
+            guard n >= 0 else { return nil }
+            let (next, overflow) = product.multipliedReportingOverflow(by: n)
+            if overflow { return nil }
+            product = next
+        }
+        return product
     }
 
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY

@@ -72,8 +72,11 @@ public enum SafeTensors {
             }
             guard dtype == "F32" || dtype == "F64" else { throw DataFileError(path, "byte 8", "tensor '\(name)' has dtype \(dtype) (expected F32 or F64)") }
             let size = dtype == "F32" ? 4 : 8
-            let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * size, dataStart + offsets[1] <= file.count else {
+            // Checked arithmetic throughout: the numbers are the file's, and may be anything.
+            let count = NPY.elementCount(shape) ?? -1
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: size)
+            guard count >= 0, !overflow, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == bytes,
+                  offsets[1] <= file.count - dataStart else {
                 throw DataFileError(path, "byte \(dataStart + max(offsets[0], 0))", "tensor '\(name)' of shape \(shape) does not fit its byte range \(offsets)")
             }
             let base = file.bytes + dataStart + offsets[0]

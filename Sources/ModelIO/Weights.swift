@@ -25,15 +25,17 @@ public enum Weights {
         guard let json = metadata["model"], let description = try? JSONDecoder().decode(ModelDescription.self, from: Data(json.utf8)) else {
             throw DataFileError(path, nil, "no model description in the metadata (was it written by optim train --save?)")
         }
+        if let problem = description.problem { throw DataFileError(path, nil, "the model description is invalid: \(problem)") }
         let model = description.makeModel()
-        let parameters = Parameters<Float>(shapes: model.parameterShapes)
-        for (index, tensor) in parameters.tensors.enumerated() {
-            guard let saved = tensors[tensor.name] else { throw DataFileError(path, nil, "tensor '\(tensor.name)' is missing") }
-            guard saved.shape == tensor.shape else {
-                throw DataFileError(path, nil, "tensor '\(tensor.name)' has shape \(saved.shape), the model needs \(tensor.shape)")
+        // Every tensor checked before anything is allocated for the model.
+        for (name, shape) in model.parameterShapes {
+            guard let saved = tensors[name] else { throw DataFileError(path, nil, "tensor '\(name)' is missing") }
+            guard saved.shape == shape else {
+                throw DataFileError(path, nil, "tensor '\(name)' has shape \(saved.shape), the model needs \(shape)")
             }
-            parameters.values.assign(saved.values, at: parameters.tensors[index].offset)
         }
+        let parameters = Parameters<Float>(shapes: model.parameterShapes)
+        for tensor in parameters.tensors { parameters.values.assign(tensors[tensor.name]!.values, at: tensor.offset) }
         return (model, parameters, metadata)
     }
 }

@@ -62,3 +62,17 @@ func npzBytes(_ members: [String: Data], compressed: Bool = false) throws -> Dat
     }
     return try Data(contentsOf: url)
 }
+
+/// The bytes of a safetensors file: `tensors` (name → shape, values) as F32, and `metadata`.
+func safetensorsBytes(metadata: [String: String], tensors: [String: ([Int], [Float])]) throws -> Data {
+    var header: [String: Any] = ["__metadata__": metadata]
+    var payload = Data()
+    for (name, (shape, values)) in tensors.sorted(by: { $0.key < $1.key }) {
+        header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [payload.count, payload.count + 4 * values.count]]
+        values.withUnsafeBytes { payload.append(contentsOf: $0) }
+    }
+    let json = try JSONSerialization.data(withJSONObject: header)
+    var data = Data()
+    withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+    return data + json + payload
+}

@@ -201,6 +201,10 @@ struct TrainerTests {
         let other = LinearRegression(features: 3, outputs: 2).makeParameters()
         #expect(message { _ = try fit(model, parameters: other, data: good, optimizer: optimizer) }?
             .hasPrefix("invalid configuration: the parameters' tensors [[2, 3], [2]] are not the model's [[1, 3], [1]]") == true)
+        var resumed = FitConfiguration(batchSize: 1)
+        resumed.start = TrainingPosition(epoch: 1, batch: 2)
+        #expect(message { _ = try fit(model, parameters: parameters, data: good, optimizer: optimizer, configuration: resumed) }
+                == "invalid configuration: the start position's minibatch 2 is past the epoch's last, 1: a position from another data set or batch size?")
         #expect(parameters.values.array == model.initialParameters(seed: 0), "no step was taken")
     }
 
