@@ -13,7 +13,7 @@ Needs torch from PyPI, in a virtual environment outside the repository (never in
 Scheduler arguments name nested schedulers as {"name", "arguments"} objects and LambdaLR /
 MultiplicativeLR functions by the expression strings in LAMBDAS (the Swift tests know them).
 """
-import json, math, os, sys
+import json, random, math, os, sys
 import torch
 
 SEED_X = [3.3, 4.4, 5.5, 6.71, 6.93, 4.168, 9.779, 6.182, 7.59, 2.167, 7.042, 10.791, 5.313, 7.997, 3.1]
@@ -197,6 +197,101 @@ SCHEDULERS = [
 ]
 
 
+# A seeded random sweep over every optimizer's hyperparameters (maximize, weight decay in both
+# forms, amsgrad, centered, nesterov, ...) and every scheduler constructible from JSON arguments
+# (momentum cycling included), in float64: the combinations the hand-written lists above do not
+# name. float32 is left to the lists above: on rosenbrock and at momentum 0.99 a float32 trajectory
+# moves by more than the tolerance when torch's own gradient is rounded differently (torch alone,
+# gradient in float64 rounded once: LBFGS step 1 moves by 8e-3), which tests nothing of ours.
+RNG = random.Random(7)
+SWEEP_COUNT = 60
+
+
+def pick(*a): return RNG.choice(a)
+def maybe(d, k, v, p=0.5):
+    if RNG.random() < p: d[k] = v
+def hp_for(opt):
+    h = {}
+    if opt == "SGD":
+        h["lr"] = pick(0.01, 0.05, 0.002)
+        if RNG.random() < 0.7:
+            h["momentum"] = pick(0.5, 0.9, 0.99)
+            if RNG.random() < 0.4: h["nesterov"] = True
+            else: maybe(h, "dampening", pick(0.1, 0.5))
+        maybe(h, "weight_decay", pick(0.01, 0.1)); maybe(h, "maximize", True, 0.15)
+    elif opt in ("Adam", "AdamW"):
+        h["lr"] = pick(0.01, 0.05, 0.002)
+        maybe(h, "betas", pick((0.8, 0.99), (0.95, 0.9), (0.0, 0.999))); maybe(h, "eps", pick(1e-6, 1e-3))
+        maybe(h, "weight_decay", pick(0.01, 0.1, 0.5)); maybe(h, "amsgrad", True, 0.3); maybe(h, "maximize", True, 0.15)
+        if opt == "Adam": maybe(h, "decoupled_weight_decay", True, 0.2)
+    elif opt == "Adagrad":
+        h["lr"] = pick(0.1, 0.05, 0.5); maybe(h, "lr_decay", pick(0.01, 0.5)); maybe(h, "weight_decay", pick(0.01, 0.1))
+        maybe(h, "initial_accumulator_value", pick(0.1, 1.0)); maybe(h, "eps", pick(1e-6, 1e-3)); maybe(h, "maximize", True, 0.15)
+    elif opt == "RMSprop":
+        h["lr"] = pick(0.01, 0.001, 0.005); maybe(h, "alpha", pick(0.9, 0.5)); maybe(h, "eps", pick(1e-6, 1e-3))
+        maybe(h, "weight_decay", pick(0.01, 0.1)); maybe(h, "momentum", pick(0.5, 0.9)); maybe(h, "centered", True); maybe(h, "maximize", True, 0.15)
+    elif opt == "Adadelta":
+        maybe(h, "lr", pick(0.5, 2.0)); maybe(h, "rho", pick(0.5, 0.95)); maybe(h, "eps", pick(1e-4, 1e-8)); maybe(h, "weight_decay", pick(0.01, 0.3)); maybe(h, "maximize", True, 0.15)
+    elif opt == "Adamax":
+        h["lr"] = pick(0.01, 0.05, 0.2); maybe(h, "betas", pick((0.8, 0.99), (0.5, 0.9))); maybe(h, "eps", pick(1e-6, 1e-3)); maybe(h, "weight_decay", pick(0.01, 0.1)); maybe(h, "maximize", True, 0.15)
+    elif opt == "ASGD":
+        h["lr"] = pick(0.01, 0.05); maybe(h, "lambd", pick(1e-3, 0.1)); maybe(h, "alpha", pick(0.5, 1.0)); maybe(h, "t0", pick(0, 3, 10)); maybe(h, "weight_decay", pick(0.01, 0.1)); maybe(h, "maximize", True, 0.15)
+    elif opt == "NAdam":
+        h["lr"] = pick(0.01, 0.05, 0.002); maybe(h, "betas", pick((0.8, 0.99), (0.95, 0.9))); maybe(h, "eps", pick(1e-6, 1e-3)); maybe(h, "weight_decay", pick(0.01, 0.1))
+        maybe(h, "momentum_decay", pick(1e-3, 1e-2)); maybe(h, "decoupled_weight_decay", True, 0.3); maybe(h, "maximize", True, 0.15)
+    elif opt == "RAdam":
+        h["lr"] = pick(0.01, 0.05, 0.002); maybe(h, "betas", pick((0.8, 0.99), (0.95, 0.9), (0.9, 0.5))); maybe(h, "eps", pick(1e-6, 1e-3)); maybe(h, "weight_decay", pick(0.01, 0.1))
+        maybe(h, "decoupled_weight_decay", True, 0.3); maybe(h, "maximize", True, 0.15)
+    elif opt == "Rprop":
+        maybe(h, "lr", pick(0.001, 0.05)); maybe(h, "etas", pick((0.3, 1.1), (0.5, 1.5))); maybe(h, "step_sizes", pick((1e-4, 1.0), (1e-8, 10))); maybe(h, "maximize", True, 0.15)
+    elif opt == "LBFGS":
+        h["lr"] = pick(1, 0.5, 0.1); maybe(h, "max_iter", pick(5, 10, 20)); maybe(h, "max_eval", pick(7, 30)); maybe(h, "history_size", pick(2, 5, 100))
+        maybe(h, "tolerance_grad", pick(1e-5, 1e-9)); maybe(h, "tolerance_change", pick(1e-9, 1e-14)); maybe(h, "line_search_fn", "strong_wolfe")
+        if "max_eval" in h and h["max_eval"] < h.get("max_iter", 20): h["max_eval"] = h.get("max_iter", 20) + 5
+    return h
+def sched_for(opt, hp, steps):
+    has_mom = opt in ("SGD", "RMSprop") and hp.get("momentum", 0) > 0 or opt in ("Adam", "AdamW", "NAdam", "RAdam", "Adamax")
+    s = pick("StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "ReduceLROnPlateau")
+    a = {}
+    if s == "StepLR": a = {"step_size": pick(1, 3, 7), "gamma": pick(0.5, 0.9)}
+    if s == "MultiStepLR": a = {"milestones": sorted(RNG.sample(range(1, steps), 3)), "gamma": pick(0.5, 0.1)}
+    if s == "ConstantLR": a = {"factor": pick(0.5, 0.1), "total_iters": pick(2, 5, 20)}
+    if s == "LinearLR": a = {"start_factor": pick(0.1, 1.0), "end_factor": pick(0.2, 1.0, 0.5), "total_iters": pick(3, 10, 100)}
+    if s == "ExponentialLR": a = {"gamma": pick(0.9, 0.99)}
+    if s == "PolynomialLR": a = {"total_iters": pick(5, 10, 200), "power": pick(1.0, 0.5, 3.0)}
+    if s == "CosineAnnealingLR": a = {"T_max": pick(3, 10, 25), "eta_min": pick(0.0, 1e-4)}
+    if s == "CosineAnnealingWarmRestarts": a = {"T_0": pick(1, 3, 5), "T_mult": pick(1, 2, 3), "eta_min": pick(0.0, 1e-4)}
+    if s == "CyclicLR":
+        a = {"base_lr": 0.001, "max_lr": pick(0.01, 0.05), "step_size_up": pick(2, 5), "mode": pick("triangular", "triangular2", "exp_range")}
+        maybe(a, "step_size_down", pick(3, 7)); 
+        if a["mode"] == "exp_range": a["gamma"] = pick(0.9, 0.99)
+        if not has_mom or opt in ("NAdam", "RAdam", "Adamax"): a["cycle_momentum"] = False
+        elif RNG.random() < 0.5: a["base_momentum"] = 0.7; a["max_momentum"] = 0.95
+    if s == "OneCycleLR":
+        a = {"max_lr": pick(0.01, 0.05), "total_steps": steps + pick(0, 5)}
+        maybe(a, "pct_start", pick(0.1, 0.5)); maybe(a, "anneal_strategy", "linear"); maybe(a, "three_phase", True, 0.3)
+        maybe(a, "div_factor", pick(5.0, 100.0)); maybe(a, "final_div_factor", pick(10.0, 1e3))
+        if not has_mom or opt in ("NAdam", "RAdam", "Adamax"): a["cycle_momentum"] = False
+    if s == "ReduceLROnPlateau":
+        a = {"patience": pick(0, 1, 3), "factor": pick(0.5, 0.1)}
+        maybe(a, "mode", "max", 0.3); maybe(a, "threshold", pick(1e-2, 0.0)); maybe(a, "threshold_mode", "abs", 0.4)
+        maybe(a, "cooldown", pick(1, 3)); maybe(a, "min_lr", pick(1e-3, 1e-4)); maybe(a, "eps", pick(1e-3, 1e-12))
+    return (s, a)
+def sweep_cases():
+    optimizers = ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "Rprop", "LBFGS"]
+    cases = []
+    while len(cases) < SWEEP_COUNT:
+        opt = RNG.choice(optimizers)
+        prob = pick("seed_linear", "rosenbrock", "lsq5", "beale", "logistic8")
+        hp = hp_for(opt)
+        steps = pick(10, 25, 50) if opt != "LBFGS" else pick(3, 6)
+        sched = sched_for(opt, hp, steps) if RNG.random() < 0.4 and opt != "LBFGS" else None
+        fx = run(prob, opt, hp, steps, F64, sched)
+        if all(math.isfinite(v) for v in fx["losses"]):
+            cases.append(fx)
+    return cases
+
+
 def clipping_cases():
     """torch.nn.utils.clip_grad_norm_ / clip_grad_value_ on two gradient tensors, per dtype."""
     cases = []
@@ -227,11 +322,12 @@ def main():
         json.dump({"torch_version": torch.__version__, "cases": clipping_cases()}, fh, indent=1)
     items = [run(pn, on, hp, st, dt) for pn, on, hp, st, dt in OPTIMIZERS]
     items += [run(pn, on, hp, st, dt, sc) for pn, on, hp, st, dt, sc in SCHEDULERS]
-    for k, fx in enumerate(items):
-        name = f"x{k:02d}_{fx['problem']}_{fx['optimizer']}_{fx['dtype']}" + (f"_{fx['scheduler']['name']}" if "scheduler" in fx else "") + ".json"
+    named = [("x", k, fx) for k, fx in enumerate(items)] + [("y", k, fx) for k, fx in enumerate(sweep_cases())]
+    for prefix, k, fx in named:
+        name = f"{prefix}{k:02d}_{fx['problem']}_{fx['optimizer']}_{fx['dtype']}" + (f"_{fx['scheduler']['name']}" if "scheduler" in fx else "") + ".json"
         with open(os.path.join(out, name), "w") as fh:
             json.dump(fx, fh, indent=1)
-    print(len(items), "fixtures ->", out)
+    print(len(named), "fixtures ->", out)
 
 
 if __name__ == "__main__":
