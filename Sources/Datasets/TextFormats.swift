@@ -11,8 +11,22 @@ import Darwin
 /// with spaces; lines end in `\n` or `\r\n`; a UTF-8 byte-order mark and blank lines are skipped.
 /// A missing value is an error, never a silent zero.
 public enum CSV {
+    /// The spellings of a missing value that ``read(path:target:ignoring:skippingIncompleteRows:)``
+    /// recognizes (pandas' defaults among them), besides an empty field.
+    /// (All at most four bytes long.)
+    public static let missingValues: Set<String> = ["NA", "N/A", "n/a", "NaN", "nan", "-nan", "null", "NULL", "None", "#N/A", "?"]
+
     /// Loads rows of numbers; `target` names the target column (or gives its 0-based index).
     public static func load(path: String, target: String) throws(DataFileError) -> Dataset {
+        try read(path: path, target: target).data
+    }
+
+    /// Loads rows of numbers, leaving out the `ignoring` columns (names), and, with
+    /// `skippingIncompleteRows`, the rows where a column used has a missing value (an empty
+    /// field or one of ``missingValues``); returns how many rows were skipped.
+    public static func read(path: String, target: String, ignoring: [String] = [], skippingIncompleteRows: Bool = false)
+        throws(DataFileError) -> (data: Dataset, skippedRows: Int)
+    {
         let file = try MappedFile(path: path)
         var lines = TextLines(file)
         guard let header = lines.next(skippingBlank: true) else {
@@ -39,20 +53,39 @@ public enum CSV {
         guard let targetIndex = names.firstIndex(of: target) ?? Int(target).flatMap({ $0 >= 0 && $0 < names.count ? $0 : nil }) else {
             throw DataFileError(path, "line \(header.number)", "no column named '\(target)' (the columns are \(names.joined(separator: ", ")))")
         }
+        var used = [Bool](repeating: true, count: names.count)
+        for name in ignoring {
+            guard let index = names.firstIndex(of: name) else {
+                throw DataFileError(path, "line \(header.number)", "no column named '\(name)' to ignore (the columns are \(names.joined(separator: ", ")))")
+            }
+            guard index != targetIndex else { throw DataFileError(path, "line \(header.number)", "'\(name)' is the target; it cannot be ignored") }
+            used[index] = false
+        }
+        let features = used.filter { $0 }.count - 1
+        guard features >= 1 else { throw DataFileError(path, "line \(header.number)", "every column but the target is ignored") }
         var counting = lines
         var rows = 0
         while counting.next(skippingBlank: true) != nil { rows += 1 }
         guard rows > 0 else { throw DataFileError(path, nil, "the file has a header but no rows") }
-        let features = names.count - 1
         let x = FloatStorage(count: rows * features), y = FloatStorage(count: rows)
-        var row = 0
-        while let line = lines.next(skippingBlank: true) {
+        var row = 0, skipped = 0
+        lines: while let line = lines.next(skippingBlank: true) {
             var fields = FieldScanner(line)
             var column = 0, index = 0
             while index < names.count, let field = try fields.next(path) {
+                guard used[index] else { index += 1; continue }
+                if skippingIncompleteRows && (field.bytes.isEmpty || field.bytes.count <= 4 && missingValues.contains(field.text)) {
+                    while try fields.next(path) != nil { index += 1 }
+                    guard index + 1 == names.count else {
+                        throw DataFileError(path, "line \(line.number)", "\(index + 1) field(s), the header has \(names.count)")
+                    }
+                    skipped += 1
+                    continue lines
+                }
                 guard let value = parseFloat(field.bytes) else {
                     throw DataFileError(path, "line \(line.number)", field.bytes.isEmpty
-                        ? "column '\(names[index])' is empty (a missing value; fill or drop it first)"
+                        ? "column '\(names[index])' is empty: a missing value"
+                        : missingValues.contains(field.text) ? "column '\(names[index])': '\(field.text)' is a missing value"
                         : "column '\(names[index])': '\(field.shortText)' is not a number")
                 }
                 guard value.isFinite else {
@@ -66,7 +99,10 @@ public enum CSV {
             }
             row += 1
         }
-        do { return try Dataset(name: path, x: x, y: y, rows: rows, features: features) } catch {
+        guard row > 0 else { throw DataFileError(path, nil, "every one of the \(rows) rows has a missing value") }
+        do {
+            return (try Dataset(name: path, x: x.view(0..<(row * features)), y: y.view(0..<row), rows: row, features: features), skipped)
+        } catch {
             throw DataFileError(path, nil, error.description)
         }
     }

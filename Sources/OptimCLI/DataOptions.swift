@@ -11,6 +11,12 @@ struct DataOptions: ParsableArguments {
     @Option(help: "The target column: a name (CSV) or a 0-based index (.npy, CSV).")
     var target: String?
 
+    @Option(help: ArgumentHelp("A CSV column to leave out (an id, a text column); give it once per column.", valueName: "column"))
+    var ignore: [String] = []
+
+    @Flag(help: "Skip the CSV rows with a missing value (an empty field, NA, NaN, null, ...) instead of stopping at the first.")
+    var skipIncompleteRows = false
+
     @Option(help: "Synthetic task: linear, logistic, multiclass or nonlinear.")
     var task: SyntheticRegression.Task = .linear
 
@@ -33,6 +39,9 @@ struct DataOptions: ParsableArguments {
 
     func validate() throws {
         if data == nil && target != nil { throw ValidationError("--target applies to --data files only") }
+        if !(data?.lowercased().hasSuffix(".csv") ?? false) && (!ignore.isEmpty || skipIncompleteRows) {
+            throw ValidationError("--ignore and --skip-incomplete-rows apply to --data CSV files only")
+        }
         if rows < 1 { throw ValidationError("--rows must be at least 1") }
         if features < 1 { throw ValidationError("--features must be at least 1") }
         if let outputs, outputs < 1 { throw ValidationError("--outputs must be at least 1") }
@@ -60,7 +69,19 @@ struct DataOptions: ParsableArguments {
             }
             if lower.hasSuffix(".csv") {
                 guard let target else { throw DataFileError(path, nil, "a CSV file needs --target COLUMN (a header name)") }
-                return try CSV.load(path: path, target: target)
+                do {
+                    let (data, skipped) = try CSV.read(path: path, target: target, ignoring: ignore, skippingIncompleteRows: skipIncompleteRows)
+                    if skipped > 0 {
+                        var standardError = StandardError()
+                        print("optim: skipped \(skipped) of \(skipped + data.rows) rows with a missing value", to: &standardError)
+                    }
+                    return data
+                } catch {
+                    // What the command line offers for the two things real tables hold.
+                    let hint = error.message.contains("is not a number") ? " (leave a text column out with --ignore NAME)"
+                        : error.message.contains("a missing value") ? " (--skip-incomplete-rows skips such rows)" : ""
+                    throw DataFileError(error.path, error.location, error.message + hint)
+                }
             }
             if lower.hasSuffix(".svm") || lower.hasSuffix(".libsvm") || lower.hasSuffix(".txt") {
                 guard target == nil else { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }

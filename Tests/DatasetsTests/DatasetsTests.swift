@@ -118,10 +118,25 @@ struct DatasetsTests {
         #expect(message("a,b,y\n1,2,3\n1,2\n") == "2 field(s), the header has 3")
         #expect(message("a,b,y\n1,2,3,\n") == "4 field(s), the header has 3")
         #expect(message("a,b,y\n1,2,3,4,5\n") == "5 field(s), the header has 3")
-        #expect(message("a,b,y\n1, ,3\n") == "column 'b' is empty (a missing value; fill or drop it first)")
+        #expect(message("a,b,y\n1, ,3\n") == "column 'b' is empty: a missing value")
+        #expect(message("a,b,y\n1,NA,3\n") == "column 'b': 'NA' is a missing value")
+        #expect(message("a,b,y\n1,two,3\n") == "column 'b': 'two' is not a number")
         #expect(message("a,b,y\n1,\"2\"x,3\n") == "text after the closing quote at byte 6")
         #expect(message("a,b,y,\n1,2,3,4\n") == "column 4 of 4 has no name (a comma at the end of the header?)")
         #expect(message("a\tb\ty\n1\t2\t3\n").hasSuffix("(fields are separated by commas; this header has tabs)"))
+
+        // Leaving columns out, and skipping the rows with a missing value in a column used.
+        let table = "id,size,kind,price\n1,120,flat,250\n2,,house,300\n3,80,NA,150\n4,95,flat,NaN\n5,70,flat,90\n"
+        let url = directory.url.appendingPathComponent("table.csv")
+        try Data(table.utf8).write(to: url)
+        let (kept, skipped) = try CSV.read(path: url.path, target: "price", ignoring: ["id", "kind"], skippingIncompleteRows: true)
+        #expect(skipped == 2 && kept.rows == 3 && kept.features == 1 && kept.x.array == [120, 80, 70] && kept.y.array == [250, 150, 90])
+        #expect(throws: DataFileError(url.path, "line 1", "no column named 'colour' to ignore (the columns are id, size, kind, price)")) {
+            try CSV.read(path: url.path, target: "price", ignoring: ["colour"])
+        }
+        #expect(throws: DataFileError(url.path, "line 2", "column 'kind': 'flat' is not a number")) {
+            try CSV.read(path: url.path, target: "price", ignoring: ["id"], skippingIncompleteRows: true)
+        }
     }
 
     @Test("libsvm: a sparse index too large to hold dense is refused before anything is allocated; out-of-range rows are named")
