@@ -126,17 +126,17 @@ public enum LibSVM {
             while let token = tokens.next() {
                 // svmlight's query id (qid:N) groups rows for ranking; it is not a feature.
                 if token.starts(with: "qid:".utf8) { continue }
-                guard let colon = token.firstIndex(of: UInt8(ascii: ":")),
-                      let index = parseIndex(UnsafeBufferPointer(rebasing: token[..<colon])),
-                      let value = parseFloat(UnsafeBufferPointer(rebasing: token[(colon + 1)...])) else {
-                    if token.first == UInt8(ascii: "-"), let colon = token.firstIndex(of: UInt8(ascii: ":")),
-                       parseIndex(UnsafeBufferPointer(rebasing: token[1..<colon])) != nil {
-                        throw DataFileError(path, "line \(line.number)", "index \(text(UnsafeBufferPointer(rebasing: token[..<colon]))) is negative")
-                    }
+                let colon = token.firstIndex(of: UInt8(ascii: ":")) ?? token.endIndex
+                let indexBytes = UnsafeBufferPointer(rebasing: token[..<colon])
+                let valueBytes = UnsafeBufferPointer(rebasing: token[min(colon + 1, token.endIndex)...])
+                if indexBytes.first == UInt8(ascii: "-") && parseIndex(UnsafeBufferPointer(rebasing: indexBytes.dropFirst())) != nil {
+                    throw DataFileError(path, "line \(line.number)", "index \(text(indexBytes)) is negative")
+                }
+                guard colon < token.endIndex, let index = parseIndex(indexBytes), let value = parseFloat(valueBytes) else {
                     throw DataFileError(path, "line \(line.number)", "'\(text(token))' is not index:value")
                 }
                 guard value.isFinite else {
-                    throw DataFileError(path, "line \(line.number)", "value \(text(UnsafeBufferPointer(rebasing: token[(colon + 1)...]))) at index \(index) is not finite")
+                    throw DataFileError(path, "line \(line.number)", "value \(text(valueBytes)) at index \(index) is not finite")
                 }
                 guard index > previous else {
                     throw DataFileError(path, "line \(line.number)", "indices must ascend: \(index) after \(previous)")
