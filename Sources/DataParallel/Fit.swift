@@ -31,6 +31,12 @@ public struct FitConfiguration: Sendable, Equatable {
     /// Without validation data, score the training data once more at the end (one more pass over
     /// it) for the report's final metrics.
     public var scoreTrainingData: Bool
+    /// Penalties on the weights that are part of the objective every optimizer sees (LBFGS's
+    /// closure included); nil for none.
+    public var penalty: Penalty?
+    /// Stop when the training objective stops improving (a tolerance-based stop, for any
+    /// optimizer); nil trains every epoch.
+    public var convergence: Convergence?
     /// Where training starts: epoch 1, minibatch 0, or the position a checkpoint recorded. The
     /// minibatch order depends only on the seed and the epoch, so resuming continues the very
     /// same trajectory.
@@ -46,12 +52,39 @@ public struct FitConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Penalties added to the mean loss: `l2 / 2 · ‖w‖² + l1 · ‖w‖₁` over the weight tensors
+    /// (those named `weight` or `N.weight`), never the biases — scikit-learn's `alpha` and
+    /// `l1_ratio`, with `l2 = 1 / (C · n)` for its `LogisticRegression(C=...)`. The gradient
+    /// gains `l2 · w + l1 · sign(w)` (sign 0 at 0: a subgradient), added after the reduction, so
+    /// results stay the same for any worker count.
+    public struct Penalty: Sendable, Equatable, Codable {
+        public var l2: Double
+        public var l1: Double
+        public init(l2: Double = 0, l1: Double = 0) {
+            self.l2 = l2
+            self.l1 = l1
+        }
+        public var isZero: Bool { l2 == 0 && l1 == 0 }
+    }
+
+    /// When the objective counts as converged: it improved by less than `tolerance` ·
+    /// max(|best|, 1) over the best so far for `patience` epochs in a row (scikit-learn's `tol`
+    /// and `n_iter_no_change`). The weights are those of the last epoch.
+    public struct Convergence: Sendable, Equatable {
+        public var tolerance: Double
+        public var patience: Int
+        public init(tolerance: Double = 1e-4, patience: Int = 5) {
+            self.tolerance = tolerance
+            self.patience = patience
+        }
+    }
+
     public init(batchSize: Int = 4096, epochs: Int = 10, workers: Int? = nil, bind: Bool = true, seed: UInt64 = 0,
                 shuffle: Bool = true, chunkRows: Int? = nil, earlyStopping: EarlyStopping? = nil,
-                scoreTrainingData: Bool = true) {
+                scoreTrainingData: Bool = true, penalty: Penalty? = nil, convergence: Convergence? = nil) {
         self.batchSize = batchSize; self.epochs = epochs; self.workers = workers; self.bind = bind
         self.seed = seed; self.shuffle = shuffle; self.chunkRows = chunkRows; self.earlyStopping = earlyStopping
-        self.scoreTrainingData = scoreTrainingData
+        self.scoreTrainingData = scoreTrainingData; self.penalty = penalty; self.convergence = convergence
     }
 
     /// The rows per partial gradient a fit of `model` with minibatches of `batchRows` rows uses:
@@ -68,6 +101,12 @@ public struct FitConfiguration: Sendable, Equatable {
         if let chunkRows, chunkRows < 1 { throw .invalidConfiguration("chunk rows must be at least 1, got \(chunkRows)") }
         if let early = earlyStopping, early.patience < 1 {
             throw .invalidConfiguration("early-stopping patience must be at least 1, got \(early.patience)")
+        }
+        if let penalty, !(penalty.l2 >= 0 && penalty.l2.isFinite && penalty.l1 >= 0 && penalty.l1.isFinite) {
+            throw .invalidConfiguration("penalties must be finite and 0 or more, got l2 \(penalty.l2), l1 \(penalty.l1)")
+        }
+        if let convergence, !(convergence.tolerance >= 0 && convergence.tolerance.isFinite) || convergence.patience < 1 {
+            throw .invalidConfiguration("the convergence tolerance must be finite and 0 or more, its patience at least 1")
         }
         guard start.epoch >= 1, start.batch >= 0 else {
             throw .invalidConfiguration("the start position must be at epoch 1 or later, minibatch 0 or later")
@@ -86,11 +125,26 @@ public struct TrainingPosition: Sendable, Equatable, Codable {
     public var batch: Int
     /// Early stopping's state at this position; nil when the fit has none (or no epoch ended yet).
     public var earlyStopping: EarlyStoppingState?
+    /// The convergence test's state at this position; nil when the fit has none (or no epoch ended yet).
+    public var convergence: ConvergenceState?
 
-    public init(epoch: Int, batch: Int, earlyStopping: EarlyStoppingState? = nil) {
+    public init(epoch: Int, batch: Int, earlyStopping: EarlyStoppingState? = nil, convergence: ConvergenceState? = nil) {
         self.epoch = epoch
         self.batch = batch
         self.earlyStopping = earlyStopping
+        self.convergence = convergence
+    }
+}
+
+/// What the convergence test remembers between epochs: the best training objective so far and
+/// the epochs since it last improved by the tolerance.
+public struct ConvergenceState: Sendable, Equatable, Codable {
+    public var bestLoss: Double
+    public var epochsWithoutImprovement: Int
+
+    public init(bestLoss: Double, epochsWithoutImprovement: Int) {
+        self.bestLoss = bestLoss
+        self.epochsWithoutImprovement = epochsWithoutImprovement
     }
 }
 
@@ -233,6 +287,8 @@ public func fit<M: Model>(
     let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Float>.stride
     var lastFinite = parameters.values.array
     let start = configuration.start
+    let penalty = configuration.penalty.flatMap { $0.isZero ? nil : $0 }
+    var converging = configuration.convergence == nil ? nil : start.convergence
     var stopping = configuration.earlyStopping == nil ? nil : start.earlyStopping
     if let state = stopping, state.bestWeights.count != parameters.count {
         throw .invalidConfiguration("the start position's early-stopping weights have \(state.bestWeights.count) values, the model \(parameters.count)")
@@ -243,7 +299,12 @@ public func fit<M: Model>(
         parameters.values.assign(stopping!.bestWeights)
         report.stopReason = .earlyStopped
     }
-    training: for epoch in start.epoch...max(configuration.epochs, start.epoch) where epoch <= configuration.epochs && !stoppedAlready {
+    // Likewise a checkpoint written as the objective converged.
+    if !stoppedAlready, let state = converging, state.epochsWithoutImprovement >= configuration.convergence!.patience {
+        report.stopReason = .converged
+    }
+    let finishedAlready = stoppedAlready || report.stopReason == .converged
+    training: for epoch in start.epoch...max(configuration.epochs, start.epoch) where epoch <= configuration.epochs && !finishedAlready {
         let epochStart = ContinuousClock.now
         let learningRate = optimizer.learningRate(group: 0)
         let order = batchOrder(batches, epoch: epoch, seed: configuration.seed, shuffle: configuration.shuffle)
@@ -252,7 +313,7 @@ public func fit<M: Model>(
         for (position, batch) in order.enumerated() where epoch > start.epoch || position >= start.batch {
             if cancellation?.isCancelled == true {
                 report.stopReason = .cancelled
-                try save(TrainingPosition(epoch: epoch, batch: position, earlyStopping: stopping))
+                try save(TrainingPosition(epoch: epoch, batch: position, earlyStopping: stopping, convergence: converging))
                 break training
             }
             let rows = (batch * batchSize)..<min((batch + 1) * batchSize, data.rows)
@@ -261,7 +322,8 @@ public func fit<M: Model>(
             let loss = optimizer.step {
                 let start = ContinuousClock.now
                 defer { closureSeconds += seconds(ContinuousClock.now - start) }
-                return engine.gradient(of: parameters, data: data, rows: rows)
+                let loss = engine.gradient(of: parameters, data: data, rows: rows)
+                return penalty.map { loss + addPenalty($0, to: parameters) } ?? loss
             }
             report.stepSeconds += seconds(ContinuousClock.now - stepStart) - closureSeconds
             let current = parameters.values.array
@@ -295,7 +357,17 @@ public func fit<M: Model>(
         case .plateau(let plateau)?: plateau.step(metric: monitored)
         case nil: break
         }
-        var stopNow = false
+        var stopNow = false, converged = false
+        if let test = configuration.convergence {
+            let loss = epochReport.trainingLoss
+            if let state = converging, !(loss < state.bestLoss - test.tolerance * max(abs(state.bestLoss), 1)) {
+                converging!.epochsWithoutImprovement += 1
+                converging!.bestLoss = min(state.bestLoss, loss)
+                converged = converging!.epochsWithoutImprovement >= test.patience
+            } else {
+                converging = ConvergenceState(bestLoss: loss, epochsWithoutImprovement: 0)
+            }
+        }
         if let early = configuration.earlyStopping {
             if let state = stopping, !(monitored < state.bestLoss - early.minDelta) {
                 stopping!.epochsWithoutImprovement += 1
@@ -306,10 +378,14 @@ public func fit<M: Model>(
         }
         // The checkpoint holds the weights as they are (the optimizer's state belongs to them) and
         // early stopping's state, so that a resumed run takes the same decisions.
-        try save(TrainingPosition(epoch: epoch + 1, batch: 0, earlyStopping: stopping))
+        try save(TrainingPosition(epoch: epoch + 1, batch: 0, earlyStopping: stopping, convergence: converging))
         if stopNow {
             parameters.values.assign(stopping!.bestWeights)
             report.stopReason = .earlyStopped
+            break training
+        }
+        if converged {
+            report.stopReason = .converged
             break training
         }
     }
@@ -326,6 +402,31 @@ private func finish<M>(_ report: inout TrainingReport, _ engine: GradientEngine<
     report.reduceSeconds = engine.reduceSeconds
     report.placement = pool.placement
 }
+
+/// Adds the penalty's gradient to `parameters.grad` over the weight tensors and returns its value.
+/// Serial and in element order, so it is the same for any worker count.
+func addPenalty(_ penalty: FitConfiguration.Penalty, to parameters: Parameters<Float>) -> Double {
+    let l2 = Float(penalty.l2), l1 = Float(penalty.l1)
+    var value = 0.0
+    parameters.values.withUnsafeBufferPointer { theta in
+        parameters.grad.withUnsafeMutableBufferPointer { g in
+            for tensor in parameters.tensors where isPenalized(tensor.name) {
+                var squares = 0.0, absolutes = 0.0
+                for j in tensor.offset..<(tensor.offset + tensor.count) {
+                    let w = theta[j]
+                    squares += Double(w) * Double(w)
+                    absolutes += Double(abs(w))
+                    g[j] += l2 * w + (w > 0 ? l1 : w < 0 ? -l1 : 0)
+                }
+                value += penalty.l2 / 2 * squares + penalty.l1 * absolutes
+            }
+        }
+    }
+    return value
+}
+
+/// Whether a tensor is one the penalties apply to: weights, not biases (as scikit-learn).
+public func isPenalized(_ tensorName: String) -> Bool { tensorName == "weight" || tensorName.hasSuffix(".weight") }
 
 /// The order of the minibatches in `epoch`: a seeded permutation (SplitMix64-driven Fisher-Yates)
 /// that depends on the seed and the epoch, never on the workers.

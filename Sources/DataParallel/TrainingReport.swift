@@ -22,6 +22,8 @@ public enum StopReason: String, Sendable, Codable {
     case earlyStopped = "early_stopped"
     /// A ``CancellationFlag`` was raised; the weights are those after the last full step.
     case cancelled
+    /// The training objective stopped improving by the tolerance (``FitConfiguration/Convergence``).
+    case converged
 }
 
 /// What a fit did and how fast.

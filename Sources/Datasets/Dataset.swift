@@ -23,13 +23,17 @@ public final class Dataset {
     public let trueWeights: [String: [Float]]?
     /// What the data is, for reports ("synthetic linear regression, seed 42", a file name).
     public let name: String
+    /// The class names, when the file's targets were text (`setosa`, `True`): the targets are
+    /// then indices into them, in sorted order of the names.
+    public let labels: [String]?
 
     /// Wraps features and targets already in storage. Throws when the shapes disagree.
     /// - Parameters:
     ///   - rowStride: floats between consecutive rows' features (default: `features`, packed).
     ///   - targetStride: floats between consecutive rows' targets (default: `targetsPerRow`).
     public init(name: String, x: FloatStorage, y: FloatStorage, rows: Int, features: Int, targetsPerRow: Int = 1,
-                rowStride: Int? = nil, targetStride: Int? = nil, trueWeights: [String: [Float]]? = nil) throws(DatasetError) {
+                rowStride: Int? = nil, targetStride: Int? = nil, trueWeights: [String: [Float]]? = nil,
+                labels: [String]? = nil) throws(DatasetError) {
         guard rows > 0 else { throw .empty(name) }
         guard features > 0 else { throw .shape("\(name): rows need at least one feature") }
         let rowStride = rowStride ?? features, targetStride = targetStride ?? targetsPerRow
@@ -45,6 +49,7 @@ public final class Dataset {
         self.name = name; self.x = x; self.y = y; self.rows = rows; self.features = features
         self.targetsPerRow = targetsPerRow; self.rowStride = rowStride; self.targetStride = targetStride
         self.trueWeights = trueWeights
+        self.labels = labels
     }
 
     /// A data set from arrays: `x` holds rows × features values, `y` rows × targetsPerRow.
@@ -100,7 +105,7 @@ public final class Dataset {
             x: x.view(range.lowerBound * rowStride..<range.lowerBound * rowStride + xCount),
             y: y.view(range.lowerBound * targetStride..<range.lowerBound * targetStride + yCount),
             rows: range.count, features: features, targetsPerRow: targetsPerRow,
-            rowStride: rowStride, targetStride: targetStride, trueWeights: trueWeights)
+            rowStride: rowStride, targetStride: targetStride, trueWeights: trueWeights, labels: labels)
     }
 
     /// Splits off the last `fraction` of the rows as validation data: (training, validation).

@@ -8,7 +8,7 @@ public enum NPY {
         public var shape: [Int]
         public var dataOffset: Int
         /// Bytes per element (4 for `<f4`).
-        public var itemSize: Int { descr.hasSuffix("8") ? 8 : 4 }
+        public var itemSize: Int { NPY.ElementType(descr)?.size ?? (descr.hasSuffix("8") ? 8 : 4) }
         /// The number of elements; nil when the shape's product does not fit in an Int.
         public var elementCount: Int? { NPY.elementCount(shape) }
         /// Where the array's data ends (the size a complete file has); nil when that does not fit
@@ -32,6 +32,58 @@ public enum NPY {
             product = next
         }
         return product
+    }
+
+    /// A numeric dtype this reader converts to Float: floats of 4 or 8 bytes, signed and
+    /// unsigned integers of 1 to 8 bytes, booleans; little- or big-endian (`<`, `>`, `|`, `=`).
+    public struct ElementType: Sendable {
+        public let size: Int
+        let kind: Character
+        let bigEndian: Bool
+
+        public init?(_ descr: String) {
+            guard descr.count >= 3, let order = descr.first, "<>|=".contains(order), let size = Int(descr.dropFirst(2)) else { return nil }
+            let kind = descr[descr.index(after: descr.startIndex)]
+            switch (kind, size) {
+            case ("f", 4), ("f", 8), ("i", 1), ("i", 2), ("i", 4), ("i", 8), ("u", 1), ("u", 2), ("u", 4), ("u", 8), ("b", 1): break
+            default: return nil
+            }
+            self.kind = kind
+            self.size = size
+            bigEndian = order == ">"
+        }
+
+        /// Whether this is a float32 stored little-endian (read in place).
+        public var isLittleFloat32: Bool { kind == "f" && size == 4 && !bigEndian }
+
+        /// Element `index` of the array at `base`, as a Float.
+        @inline(__always)
+        public func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+            let offset = index * size
+            func bits<T: FixedWidthInteger>(_: T.Type) -> T {
+                let raw = base.loadUnaligned(fromByteOffset: offset, as: T.self)
+                return bigEndian ? T(bigEndian: raw) : T(littleEndian: raw)
+            }
+            switch (kind, size) {
+            case ("f", 4): return Float(bitPattern: bits(UInt32.self))
+            case ("f", 8): return Float(Double(bitPattern: bits(UInt64.self)))
+            case ("i", 1): return Float(bits(Int8.self))
+            case ("i", 2): return Float(bits(Int16.self))
+            case ("i", 4): return Float(bits(Int32.self))
+            case ("i", 8): return Float(bits(Int64.self))
+            case ("u", 1), ("b", 1): return Float(bits(UInt8.self))
+            case ("u", 2): return Float(bits(UInt16.self))
+            case ("u", 4): return Float(bits(UInt32.self))
+            default: return Float(bits(UInt64.self))
+            }
+        }
+
+        /// Why the conversion is worth a word: "float64", "big-endian int32", ...
+        public var conversionNote: String? {
+            if isLittleFloat32 { return nil }
+            let name = kind == "f" ? "float\(size * 8)" : kind == "b" ? "bool" : kind == "i" ? "int\(size * 8)" : "uint\(size * 8)"
+            return (bigEndian ? "big-endian " : "") + name
+        }
     }
 
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
@@ -91,26 +143,25 @@ public enum NPY {
         return Header(descr: descr, fortranOrder: fortran.hasPrefix("True"), shape: shape, dataOffset: start + headerLength)
     }
 
-    /// Loads a 2-D float array, the target in column `targetColumn` (default: the last).
+    /// Loads a 2-D numeric array, the target in column `targetColumn` (default: the last); with
+    /// `withoutTarget`, every column is a feature (data to predict; the targets are zeros).
     ///
     /// A little-endian float32 file in C order with the target in the last column is used in
     /// place, memory-mapped: nothing is copied, and a file larger than free memory still trains.
-    /// Other layouts (float64, another target column) are converted once into float32.
-    public static func load(path: String, targetColumn: Int? = nil) throws(DataFileError) -> Dataset {
+    /// Other layouts (float64, integers, booleans, big-endian, Fortran order, another target
+    /// column) are converted once into float32; ``conversion(of:)`` says which.
+    public static func load(path: String, targetColumn: Int? = nil, withoutTarget: Bool = false) throws(DataFileError) -> Dataset {
         let file = try MappedFile(path: path)
         let header = try header(file.bytes, count: file.count, path: path)
-        guard header.descr == "<f4" || header.descr == "<f8" else {
-            throw DataFileError(path, "byte 10", "dtype \(header.descr) is not supported (expected float32 '<f4' or float64 '<f8')")
-        }
-        guard !header.fortranOrder else {
-            throw DataFileError(path, "byte 10", "the array is in Fortran order (expected C order: np.ascontiguousarray)")
+        guard let element = ElementType(header.descr) else {
+            throw DataFileError(path, "byte 10", "dtype \(header.descr) is not supported (expected numbers: float32 '<f4', float64 '<f8', integers, booleans)")
         }
         guard header.shape.count == 2 else {
             throw DataFileError(path, "byte 10", "the array has shape \(header.shape) (expected 2-D: rows × (features + target))")
         }
         let (rows, columns) = (header.shape[0], header.shape[1])
         guard rows > 0 else { throw DataFileError(path, nil, "the array has no rows") }
-        guard columns >= 2 else { throw DataFileError(path, nil, "the array has \(columns) column(s); it needs features and a target") }
+        guard columns >= (withoutTarget ? 1 : 2) else { throw DataFileError(path, nil, "the array has \(columns) column(s); it needs features and a target") }
         guard let expected = header.dataEnd else {
             throw DataFileError(path, "byte 10", "shape (\(rows), \(columns)) is larger than any file can be")
         }
@@ -118,33 +169,47 @@ public enum NPY {
             throw DataFileError(path, "byte \(file.count)",
                                 "truncated: shape (\(rows), \(columns)) needs \(expected) bytes, the file has \(file.count)")
         }
-        let target = targetColumn ?? columns - 1
-        guard target >= 0 && target < columns else {
+        let target = withoutTarget ? -1 : targetColumn ?? columns - 1
+        guard withoutTarget || target >= 0 && target < columns else {
             throw DataFileError(path, nil, "target column \(target) is out of range (the array has \(columns) columns: 0..<\(columns))")
         }
         let name = path
         do {
             let data = file.bytes + header.dataOffset
-            if header.descr == "<f4" && target == columns - 1 && Int(bitPattern: data) % 4 == 0 {
+            if element.isLittleFloat32 && !header.fortranOrder && target == columns - 1 && Int(bitPattern: data) % 4 == 0 {
                 let base = UnsafeMutablePointer(mutating: data.assumingMemoryBound(to: Float.self))
                 let storage = FloatStorage(borrowing: base, count: rows * columns, owner: file)
                 return try Dataset(name: name, x: storage, y: storage.view((columns - 1)..<(rows * columns)), rows: rows,
                                    features: columns - 1, targetsPerRow: 1, rowStride: columns, targetStride: columns)
             }
-            let x = FloatStorage(count: rows * (columns - 1)), y = FloatStorage(count: rows)
+            let features = withoutTarget ? columns : columns - 1
+            guard let count = denseCount(rows: rows, columns: features) else {
+                throw DataFileError(path, nil, "\(rows) rows × \(features) columns converted to float32 is more than this machine's memory")
+            }
+            let x = FloatStorage(count: count), y = FloatStorage(count: rows)
+            let fortran = header.fortranOrder
             for row in 0..<rows {
                 var out = 0
                 for column in 0..<columns {
-                    let offset = (row * columns + column) * header.itemSize
-                    let value = header.itemSize == 4 ? data.loadUnaligned(fromByteOffset: offset, as: Float.self)
-                                                     : Float(data.loadUnaligned(fromByteOffset: offset, as: Double.self))
-                    if column == target { y.base[row] = value } else { x.base[row * (columns - 1) + out] = value; out += 1 }
+                    let value = element.load(data, fortran ? column * rows + row : row * columns + column)
+                    if column == target { y.base[row] = value } else { x.base[row * features + out] = value; out += 1 }
                 }
             }
-            return try Dataset(name: name, x: x, y: y, rows: rows, features: columns - 1)
+            return try Dataset(name: name, x: x, y: y, rows: rows, features: features)
+        } catch let error as DataFileError {
+            throw error
         } catch {
-            throw DataFileError(path, nil, error.description)
+            throw DataFileError(path, nil, "\(error)")
         }
+    }
+
+    /// What ``load(path:targetColumn:withoutTarget:)`` converts in `path` ("float64", "Fortran
+    /// order"), or nil when it reads the file in place or cannot read it.
+    public static func conversion(of path: String) -> String? {
+        guard let file = try? MappedFile(path: path), let header = try? header(file.bytes, count: file.count, path: path),
+              let element = ElementType(header.descr) else { return nil }
+        let notes = [element.conversionNote, header.fortranOrder ? "Fortran order" : nil].compactMap { $0 }
+        return notes.isEmpty ? nil : notes.joined(separator: ", ")
     }
 
     /// A `.npy` file of float32 rows, written as it goes (so it may be larger than memory), and

@@ -21,8 +21,55 @@ public enum CSV {
     public static func read(path: String, target: String, ignoring: [String] = [], skippingIncompleteRows: Bool = false)
         throws(DataFileError) -> (data: Dataset, skippedRows: Int)
     {
+        let table = try read(path: path, options: Options(target: target, ignoring: ignoring, skippingIncompleteRows: skippingIncompleteRows))
+        return (table.data, table.skippedRows)
+    }
+
+    /// How to read a table.
+    public struct Options: Sendable {
+        /// The target column (a name, or a 0-based index); nil for a table of features only
+        /// (data to predict), whose targets are then zeros.
+        public var target: String?
+        /// Columns to leave out, by name.
+        public var ignoring: [String]
+        /// Skip rows with a missing value instead of stopping at the first.
+        public var skippingIncompleteRows: Bool
+        /// The byte between fields (`,`; a tab for TSV).
+        public var separator: UInt8
+        /// A column passed through as text (row ids), not a feature.
+        public var id: String?
+
+        public init(target: String?, ignoring: [String] = [], skippingIncompleteRows: Bool = false,
+                    separator: UInt8 = UInt8(ascii: ","), id: String? = nil) {
+            self.target = target; self.ignoring = ignoring; self.skippingIncompleteRows = skippingIncompleteRows
+            self.separator = separator; self.id = id
+        }
+    }
+
+    /// A table as read.
+    public struct Table {
+        public var data: Dataset
+        /// Rows left out for a missing value.
+        public var skippedRows: Int
+        /// The feature columns' names, in order.
+        public var featureNames: [String]
+        /// The target column's name.
+        public var targetName: String?
+        /// The id column's values, row by row, when asked for.
+        public var ids: [String]?
+        /// What the reader decided on its own (an unnamed index column left out, text labels).
+        public var notes: [String]
+    }
+
+    /// Reads a table: every column a number except the target, which may hold text labels
+    /// (`setosa`, `True`: then the targets are indices into ``Dataset/labels``, the names in
+    /// sorted order), and the id column. An unnamed first column (pandas' index, as
+    /// `to_csv()` writes it) is left out, saying so.
+    public static func read(path: String, options: Options) throws(DataFileError) -> Table {
         let file = try MappedFile(path: path)
         var lines = TextLines(file)
+        let separator = options.separator
+        let separatorName = separator == 0x09 ? "tabs" : "'\(Character(Unicode.Scalar(separator)))'"
         guard let header = lines.next(skippingBlank: true) else {
             throw DataFileError(path, nil, "the file is empty (expected a header line)")
         }
@@ -32,49 +79,83 @@ public enum CSV {
             throw DataFileError(path, "line \(header.number)", "byte \(control + 1) of the header is a control character, not text: is this a CSV file?")
         }
         var names: [String] = []
-        var fields = FieldScanner(header)
+        var fields = FieldScanner(header, separator: separator)
         while let field = try fields.next(path) { names.append(field.text) }
-        guard names.count >= 2 else {
-            let separator = [";", "\t", "|"].first { header.text.contains($0) }
+        let minimumColumns = options.target == nil ? 1 : 2
+        guard names.count >= minimumColumns else {
+            let other = [",", ";", "\t", "|"].first { header.text.contains($0) && $0.utf8.first != separator }
             throw DataFileError(path, "line \(header.number)", "the header has \(names.count) column(s); a CSV needs features and a target"
-                + (separator.map { " (fields are separated by commas; this header has \($0 == "\t" ? "tabs" : "'\($0)'"))" } ?? ""))
+                + (other.map { " (fields are separated by \(separatorName); this header has \($0 == "\t" ? "tabs" : "'\($0)'")\($0 == "\t" ? ": use --delimiter tab, or name the file .tsv" : ": use --delimiter '\($0)'"))" } ?? ""))
         }
-        if let unnamed = names.firstIndex(where: \.isEmpty) {
-            throw DataFileError(path, "line \(header.number)", "column \(unnamed + 1) of \(names.count) has no name"
-                + (unnamed == 0 ? " (pandas writes its index there: save with to_csv(index=False))"
-                   : unnamed == names.count - 1 ? " (a comma at the end of the header?)" : ""))
-        }
-        guard let targetIndex = names.firstIndex(of: target) ?? Int(target).flatMap({ $0 >= 0 && $0 < names.count ? $0 : nil }) else {
-            throw DataFileError(path, "line \(header.number)", "no column named '\(target)' (the columns are \(names.joined(separator: ", ")))")
-        }
+        var notes: [String] = []
         var used = [Bool](repeating: true, count: names.count)
-        for name in ignoring {
-            guard let index = names.firstIndex(of: name) else {
-                throw DataFileError(path, "line \(header.number)", "no column named '\(name)' to ignore (the columns are \(names.joined(separator: ", ")))")
+        for (index, name) in names.enumerated() where name.isEmpty {
+            if index == 0 && names.count > minimumColumns {
+                // pandas' index: to_csv() without index=False.
+                used[0] = false
+                notes.append("column 1 has no name: read as pandas' index (to_csv without index=False) and left out")
+                continue
             }
+            throw DataFileError(path, "line \(header.number)", "column \(index + 1) of \(names.count) has no name"
+                + (index == names.count - 1 ? " (a separator at the end of the header?)" : ""))
+        }
+        func column(_ name: String, _ role: String) throws(DataFileError) -> Int {
+            if let index = names.firstIndex(of: name) { return index }
+            if role == "target", let index = Int(name), index >= 0, index < names.count { return index }
+            let suggestion = closestName(to: name, in: names.filter { !$0.isEmpty })
+            throw DataFileError(path, "line \(header.number)", "no column named '\(name)'\(role == "ignore" ? " to ignore" : "")"
+                + (suggestion.map { " (did you mean '\($0)'?" } ?? " (") + "the columns are \(names.filter { !$0.isEmpty }.joined(separator: ", ")))")
+        }
+        let targetIndex = try options.target.map { name throws(DataFileError) in try column(name, "target") }
+        if let targetIndex { used[targetIndex] = false }
+        var idIndex: Int?
+        if let id = options.id {
+            let index = try column(id, "id")
+            guard index != targetIndex else { throw DataFileError(path, "line \(header.number)", "'\(id)' is the target; it cannot be the id") }
+            used[index] = false
+            idIndex = index
+        }
+        for name in options.ignoring {
+            let index = try column(name, "ignore")
             guard index != targetIndex else { throw DataFileError(path, "line \(header.number)", "'\(name)' is the target; it cannot be ignored") }
             used[index] = false
         }
-        let features = used.filter { $0 }.count - 1
+        let features = used.filter { $0 }.count
         guard features >= 1 else { throw DataFileError(path, "line \(header.number)", "every column but the target is ignored") }
         var counting = lines
         var rows = 0
         while counting.next(skippingBlank: true) != nil { rows += 1 }
         guard rows > 0 else { throw DataFileError(path, nil, "the file has a header but no rows") }
-        let x = FloatStorage(count: rows * features), y = FloatStorage(count: rows)
+        guard let count = denseCount(rows: rows, columns: features) else {
+            throw DataFileError(path, nil, "\(rows) rows × \(features) columns of floats is more than this machine's memory")
+        }
+        let x = FloatStorage(count: count), y = FloatStorage(count: rows)
+        var ids: [String]? = idIndex == nil ? nil : []
+        // Text labels: the target's text per row, once a target is not a number (the numbers
+        // read before it are written back as text).
+        var textTargets: [String]?
         var row = 0, skipped = 0
         lines: while let line = lines.next(skippingBlank: true) {
-            var fields = FieldScanner(line)
+            var fields = FieldScanner(line, separator: separator)
             var column = 0, index = 0
+            var rowID: String?, rowText: String?
             while index < names.count, let field = try fields.next(path) {
-                guard used[index] else { index += 1; continue }
-                if skippingIncompleteRows && (field.bytes.isEmpty || field.bytes.count <= 4 && missingValues.contains(field.text)) {
+                let isMissing = field.bytes.isEmpty || field.bytes.count <= 4 && missingValues.contains(field.text)
+                if index == idIndex { rowID = field.text; index += 1; continue }
+                guard used[index] || index == targetIndex else { index += 1; continue }
+                if options.skippingIncompleteRows && isMissing {
                     while try fields.next(path) != nil { index += 1 }
                     guard index + 1 == names.count else {
                         throw DataFileError(path, "line \(line.number)", "\(index + 1) field(s), the header has \(names.count)")
                     }
                     skipped += 1
                     continue lines
+                }
+                if index == targetIndex, !isMissing, textTargets != nil || parseFloat(field.bytes) == nil {
+                    if textTargets == nil { textTargets = (0..<row).map { TargetSummary.name(y.base[$0]) } }
+                    rowText = field.text
+                    index += 1
+                    continue
                 }
                 guard let value = parseFloat(field.bytes) else {
                     throw DataFileError(path, "line \(line.number)", field.bytes.isEmpty
@@ -85,29 +166,77 @@ public enum CSV {
                 guard value.isFinite else {
                     throw DataFileError(path, "line \(line.number)", "column '\(names[index])': \(field.shortText) is not finite")
                 }
-                if index == targetIndex { y.base[row] = value } else { x.base[row * features + column] = value; column += 1 }
+                if index == targetIndex {
+                    if textTargets != nil { rowText = TargetSummary.name(value) } else { y.base[row] = value }
+                } else {
+                    x.base[row * features + column] = value
+                    column += 1
+                }
                 index += 1
             }
             guard index == names.count && fields.atEnd else {
                 throw DataFileError(path, "line \(line.number)", "\(index + (fields.atEnd ? 0 : fields.remainingFields)) field(s), the header has \(names.count)")
             }
+            if let rowText { textTargets!.append(rowText) }
+            if let rowID { ids!.append(rowID) }
             row += 1
         }
         guard row > 0 else { throw DataFileError(path, nil, "every one of the \(rows) rows has a missing value") }
+        var labels: [String]?
+        if let textTargets {
+            let classes = Array(Set(textTargets)).sorted()
+            let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
+            for (r, label) in textTargets.enumerated() { y.base[r] = index[label]! }
+            labels = classes
+            notes.append("the target '\(names[targetIndex!])' holds text: \(classes.count) class(es), \(TargetSummary.list(classes))")
+        }
         do {
-            return (try Dataset(name: path, x: x.view(0..<(row * features)), y: y.view(0..<row), rows: row, features: features), skipped)
+            let data = try Dataset(name: path, x: x.view(0..<(row * features)), y: y.view(0..<row), rows: row, features: features,
+                                   labels: labels)
+            let featureNames = names.indices.filter { used[$0] }.map { names[$0] }
+            return Table(data: data, skippedRows: skipped, featureNames: featureNames, targetName: targetIndex.map { names[$0] },
+                         ids: ids, notes: notes)
         } catch {
             throw DataFileError(path, nil, error.description)
         }
     }
 }
 
+/// The name in `names` closest to `name` by edit distance (case-insensitive), when close enough
+/// to be a typo: at most a third of its length.
+public func closestName(to name: String, in names: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+    let target = Array(name.lowercased())
+    let scored = names.map { ($0, distance(target, Array($0.lowercased()))) }
+    guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(1, target.count / 3) else { return nil }
+    return best.0
+}
+
 /// The libsvm / svmlight text format: `label index:value index:value ...`, sparse, indices
 /// ascending; 1-based unless some index is 0 (then 0-based).
 public enum LibSVM {
     /// Loads the rows as dense features. `features`, when given, fixes the width (an index beyond
-    /// it is an error); otherwise it is the largest index seen.
-    public static func load(path: String, features: Int? = nil) throws(DataFileError) -> Dataset {
+    /// it is an error; rows are padded with zeros to it); otherwise it is the largest index seen.
+    /// `base` is the first index (0 or 1); nil guesses: 0-based when some index is 0, else
+    /// 1-based (scikit-learn's `dump_svmlight_file` writes 0-based indices by default, and a
+    /// 0-based file whose column 0 is always zero reads as 1-based: say `base: 0` then).
+    public static func load(path: String, features: Int? = nil, base: Int? = nil) throws(DataFileError) -> Dataset {
+        try read(path: path, features: features, base: base).data
+    }
+
+    /// ``load(path:features:base:)``, and the index base it used (to read other files of the
+    /// same data the same way).
+    public static func read(path: String, features: Int? = nil, base: Int? = nil) throws(DataFileError) -> (data: Dataset, base: Int) {
         let file = try MappedFile(path: path)
         var lines = TextLines(file)
         var labels: [Float] = []
@@ -152,7 +281,11 @@ public enum LibSVM {
             rowLines.append(line.number)
         }
         guard !labels.isEmpty else { throw DataFileError(path, nil, "the file has no rows") }
-        let base = minIndex == 0 ? 0 : 1
+        if base == 1 && minIndex == 0 {
+            let row = rowEnds.indices.first { rowEnds[$0] > rowStart($0) && indices[rowStart($0)] == 0 }!
+            throw DataFileError(path, "line \(rowLines[row])", "index 0 in a file read as 1-based (--one-based)")
+        }
+        let base = base ?? (minIndex == 0 ? 0 : 1)
         let width = features ?? max(maxIndex - base + 1, 1)
         if let features, maxIndex - base >= features {
             let row = rowEnds.indices.first { rowEnds[$0] > rowStart($0) && indices[rowEnds[$0] - 1] - base >= features }!
@@ -166,7 +299,7 @@ public enum LibSVM {
         for row in rowEnds.indices {
             for entry in rowStart(row)..<rowEnds[row] { x.base[row * width + indices[entry] - base] = values[entry] }
         }
-        do { return try Dataset(name: path, x: x, y: FloatStorage(labels), rows: labels.count, features: width) } catch {
+        do { return (try Dataset(name: path, x: x, y: FloatStorage(labels), rows: labels.count, features: width), base) } catch {
             throw DataFileError(path, nil, error.description)
         }
     }

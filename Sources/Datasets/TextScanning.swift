@@ -70,16 +70,21 @@ struct FieldScanner {
     }
 
     let line: TextLine
+    /// The byte between fields: a comma, or a tab (TSV), semicolon, ...
+    let separator: UInt8
     private var position = 0
     /// Whether every field has been returned.
     private(set) var atEnd = false
 
-    init(_ line: TextLine) { self.line = line }
+    init(_ line: TextLine, separator: UInt8 = UInt8(ascii: ",")) {
+        self.line = line
+        self.separator = separator
+    }
 
     mutating func next(_ path: String) throws(DataFileError) -> Field? {
         guard !atEnd else { return nil }
         let bytes = line.bytes, end = bytes.count
-        while position < end && isSpace(bytes[position]) { position += 1 }
+        while position < end && isSpace(bytes[position]) && bytes[position] != separator { position += 1 }
         var start = position, stop: Int, escaped = false
         if position < end && bytes[position] == UInt8(ascii: "\"") {
             start += 1
@@ -96,12 +101,12 @@ struct FieldScanner {
             }
             stop = position
             position += 1
-            while position < end && isSpace(bytes[position]) { position += 1 }
-            guard position == end || bytes[position] == UInt8(ascii: ",") else {
+            while position < end && isSpace(bytes[position]) && bytes[position] != separator { position += 1 }
+            guard position == end || bytes[position] == separator else {
                 throw DataFileError(path, "line \(line.number)", "text after the closing quote at byte \(position + 1)")
             }
         } else {
-            while position < end && bytes[position] != UInt8(ascii: ",") { position += 1 }
+            while position < end && bytes[position] != separator { position += 1 }
             stop = position
             while stop > start && isSpace(bytes[stop - 1]) { stop -= 1 }
         }
@@ -112,7 +117,7 @@ struct FieldScanner {
     /// How many fields are left after the last one returned (for messages).
     var remainingFields: Int {
         guard !atEnd else { return 0 }
-        return line.bytes[position...].reduce(1) { $0 + ($1 == UInt8(ascii: ",") ? 1 : 0) }
+        return line.bytes[position...].reduce(1) { $0 + ($1 == separator ? 1 : 0) }
     }
 }
 

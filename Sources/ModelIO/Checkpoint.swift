@@ -19,6 +19,8 @@ public struct Checkpoint {
     public var earlyStoppingState: Data?
     /// What must match on resume (data, model, optimizer, batch size, seed).
     public var identity: [String: String]
+    /// The convergence test's state as JSON, if the run stops on a tolerance.
+    public var convergenceState: Data?
 
     public init(epoch: Int, batch: Int, optimizerState: Data, schedulerState: Data?, earlyStoppingState: Data? = nil,
                 identity: [String: String]) {
@@ -34,6 +36,7 @@ public struct Checkpoint {
         notes["checkpoint.optimizer"] = String(decoding: optimizerState, as: UTF8.self)
         if let schedulerState { notes["checkpoint.scheduler"] = String(decoding: schedulerState, as: UTF8.self) }
         if let earlyStoppingState { notes["checkpoint.early_stopping"] = String(decoding: earlyStoppingState, as: UTF8.self) }
+        if let convergenceState { notes["checkpoint.convergence"] = String(decoding: convergenceState, as: UTF8.self) }
         try Weights.save(model, parameters, notes: notes, to: path)
     }
 
@@ -46,10 +49,12 @@ public struct Checkpoint {
         }
         var identity: [String: String] = [:]
         for (key, value) in metadata where key.hasPrefix("identity.") { identity[String(key.dropFirst(9))] = value }
-        return (model, parameters, Checkpoint(epoch: epoch, batch: batch, optimizerState: Data(optimizer.utf8),
-                                              schedulerState: metadata["checkpoint.scheduler"].map { Data($0.utf8) },
-                                              earlyStoppingState: metadata["checkpoint.early_stopping"].map { Data($0.utf8) },
-                                              identity: identity))
+        var checkpoint = Checkpoint(epoch: epoch, batch: batch, optimizerState: Data(optimizer.utf8),
+                                    schedulerState: metadata["checkpoint.scheduler"].map { Data($0.utf8) },
+                                    earlyStoppingState: metadata["checkpoint.early_stopping"].map { Data($0.utf8) },
+                                    identity: identity)
+        checkpoint.convergenceState = metadata["checkpoint.convergence"].map { Data($0.utf8) }
+        return (model, parameters, checkpoint)
     }
 }
 

@@ -21,8 +21,8 @@ public enum NPZ {
                 throw DataFileError(path, "\(name).npy", "cannot unpack: \(error)")
             }
             let header = try data.withUnsafeBytes { raw in try NPY.header(raw.baseAddress!, count: raw.count, path: "\(path)/\(name).npy") }
-            guard header.descr == "<f4" || header.descr == "<f8", !header.fortranOrder else {
-                throw DataFileError("\(path)/\(name).npy", "byte 10", "dtype \(header.descr)\(header.fortranOrder ? " in Fortran order" : "") is not supported (expected C-order float32 or float64)")
+            guard NPY.ElementType(header.descr) != nil else {
+                throw DataFileError("\(path)/\(name).npy", "byte 10", "dtype \(header.descr) is not supported (expected numbers: floats, integers, booleans)")
             }
             guard let needed = header.dataEnd, data.count >= needed else {
                 throw DataFileError("\(path)/\(name).npy", "byte \(data.count)",
@@ -30,23 +30,28 @@ public enum NPZ {
             }
             return (header, data)
         }
+        /// The array's values in C order (a Fortran-order array transposed back).
         func floats(_ array: (header: NPY.Header, data: Data)) -> [Float] {
-            array.data.withUnsafeBytes { raw in
+            let element = NPY.ElementType(array.header.descr)!  // checked in array(_:)
+            let shape = array.header.shape
+            return array.data.withUnsafeBytes { raw in
                 let base = raw.baseAddress! + array.header.dataOffset
-                return (0..<array.header.elementCount!).map { i in  // checked in array(_:)
-                    array.header.itemSize == 4 ? base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
-                                               : Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self))
+                guard array.header.fortranOrder && shape.count == 2 else {
+                    return (0..<array.header.elementCount!).map { element.load(base, $0) }
                 }
+                let (rows, columns) = (shape[0], shape[1])
+                return (0..<(rows * columns)).map { element.load(base, ($0 % columns) * rows + $0 / columns) }
             }
         }
         let x = try array("X"), y = try array("y")
         guard x.header.shape.count == 2 else { throw DataFileError("\(path)/X.npy", nil, "X has shape \(x.header.shape); expected rows × features") }
         let rows = x.header.shape[0]
-        guard y.header.shape == [rows] || y.header.shape == [rows, 1] else {
-            throw DataFileError("\(path)/y.npy", nil, "y has shape \(y.header.shape); expected (\(rows),) to match X's \(rows) rows")
+        guard y.header.shape == [rows] || y.header.shape.count == 2 && y.header.shape[0] == rows && y.header.shape[1] >= 1 else {
+            throw DataFileError("\(path)/y.npy", nil, "y has shape \(y.header.shape); expected (\(rows),) or (\(rows), k) to match X's \(rows) rows")
         }
         do {
-            return try Dataset(name: path, x: FloatStorage(floats(x)), y: FloatStorage(floats(y)), rows: rows, features: x.header.shape[1])
+            return try Dataset(name: path, x: FloatStorage(floats(x)), y: FloatStorage(floats(y)), rows: rows, features: x.header.shape[1],
+                               targetsPerRow: y.header.shape.count == 2 ? y.header.shape[1] : 1)
         } catch {
             throw DataFileError(path, nil, error.description)
         }

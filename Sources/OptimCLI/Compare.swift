@@ -65,12 +65,11 @@ struct Compare: ParsableCommand {
             print("")
         } else {
             let workers = defaultWorkerCount()
-            let dataset = try data.load(workers: workers, bind: true)
-            let model = try self.model.make(for: dataset, task: data.usesFile ? nil : data.task)
+            let (model, dataset) = try self.model.makeIndexed(for: data.load(workers: workers, bind: true).dataset,
+                                                             task: data.usesFile ? nil : data.syntheticTask)
             print("comparing on \(dataset.name); \(model.description); \(epochs) epoch(s), batch \(batchSize)")
             for kind in try kinds() {
-                var options = try OptimizerOptions.parse(["--optimizer", kind.rawValue] + (lr.map { ["--lr", "\($0)"] } ?? []))
-                options.optimizer = kind
+                let options = try OptimizerOptions.parse(["--optimizer", kind.rawValue] + (lr.map { ["--lr", "\($0)"] } ?? []))
                 let parameters = model.makeParameters(seed: data.seed)
                 let report = try fit(model, parameters: parameters, data: dataset, optimizer: options.make(parameters),
                                      configuration: FitConfiguration(batchSize: batchSize, epochs: epochs, workers: workers,

@@ -1,14 +1,39 @@
 import ArgumentParser
 import Datasets
+import Foundation
 import ModelIO
 import DataParallel
 
+/// The formats `--data` reads.
+enum DataFormat: String, ExpressibleByArgument, CaseIterable {
+    case npy, npz, csv, tsv, libsvm
+}
+
+/// A data set as loaded, with what the file said about its columns.
+struct LoadedData {
+    var dataset: Dataset
+    /// Feature column names (CSV), in order.
+    var featureNames: [String]?
+    /// The target column's name (CSV) or index (.npy).
+    var targetName: String?
+    /// Row ids (`--id`), as text.
+    var ids: [String]?
+    /// What the reader decided on its own, to tell the user.
+    var notes: [String] = []
+    /// The first index of a libsvm file (0 or 1), as read.
+    var libsvmBase: Int?
+}
+
 /// Where the data comes from: a synthetic regression, or a file.
 struct DataOptions: ParsableArguments {
-    @Option(help: "A data file: .npy (target in the last column unless --target says), .npz with arrays X and y, CSV with a header (--target names the column), or libsvm (.svm, .libsvm, .txt).")
+    @Option(help: ArgumentHelp("A data file: .npy (the target in the last column unless --target says), .npz with arrays X and y, CSV or TSV with a header (--target names the column), or libsvm (.svm, .libsvm, .txt, or any file whose lines read 'label index:value ...').",
+                               valueName: "file"))
     var data: String?
 
-    @Option(help: "The target column: a name (CSV) or a 0-based index (.npy, CSV).")
+    @Option(help: ArgumentHelp("The format of --data when its name does not say.", valueName: "npy|npz|csv|tsv|libsvm"))
+    var format: DataFormat?
+
+    @Option(parsing: .unconditional, help: "The target column: a name (CSV) or a 0-based index (.npy, CSV).")
     var target: String?
 
     @Option(help: ArgumentHelp("A CSV column to leave out (an id, a text column); give it once per column.", valueName: "column"))
@@ -17,80 +42,172 @@ struct DataOptions: ParsableArguments {
     @Flag(help: "Skip the CSV rows with a missing value (an empty field, NA, NaN, null, ...) instead of stopping at the first.")
     var skipIncompleteRows = false
 
+    @Option(help: ArgumentHelp("The CSV field separator: a character, or 'tab' (default: ',', a tab for .tsv).", valueName: "char"))
+    var delimiter: String?
+
+    @Flag(help: "libsvm indices start at 0 (scikit-learn's dump_svmlight_file default). Default: 0-based when some index is 0.")
+    var zeroBased = false
+
+    @Flag(help: "libsvm indices start at 1 (LIBSVM's own files).")
+    var oneBased = false
+
     @Option(help: "Synthetic task: linear, logistic, multiclass or nonlinear.")
-    var task: SyntheticRegression.Task = .linear
+    var task: SyntheticRegression.Task?
 
-    @Option(help: "Synthetic rows.")
-    var rows: Int = 2_000_000
+    @Option(help: "Synthetic rows (default 2,000,000).")
+    var rows: Int?
 
-    @Option(help: "Synthetic features per row (d).")
-    var features: Int = 64
+    @Option(help: "Synthetic features per row (d; default 64); with a libsvm --data file, the number of features (wider than its largest index).")
+    var features: Int?
 
     @Option(help: "Synthetic outputs (linear) or classes (multiclass).")
     var outputs: Int?
 
-    @Option(help: "Standard deviation of the synthetic noise.")
-    var noise: Float = 0.1
+    @Option(help: "Standard deviation of the synthetic noise (default 0.1).")
+    var noise: Float?
 
-    @Option(help: "Seed of the synthetic data, the initial weights and the minibatch order.")
+    @Option(help: "Seed of the synthetic data, the initial weights, the split, the row shuffle and the minibatch order.")
     var seed: UInt64 = 42
 
     var usesFile: Bool { data != nil }
+    var syntheticTask: SyntheticRegression.Task { task ?? .linear }
 
     func validate() throws {
         if data == nil && target != nil { throw ValidationError("--target applies to --data files only") }
-        if !(data?.lowercased().hasSuffix(".csv") ?? false) && (!ignore.isEmpty || skipIncompleteRows) {
-            throw ValidationError("--ignore and --skip-incomplete-rows apply to --data CSV files only")
+        if data == nil && format != nil { throw ValidationError("--format applies to --data files only") }
+        if data != nil {
+            let synthetic = [("--task", task != nil), ("--rows", rows != nil), ("--outputs", outputs != nil), ("--noise", noise != nil)]
+                .filter(\.1).map(\.0)
+            if !synthetic.isEmpty {
+                throw ValidationError("\(synthetic.joined(separator: ", ")) describe(s) synthetic data; they do not apply to --data \(data!)")
+            }
         }
-        if rows < 1 { throw ValidationError("--rows must be at least 1") }
-        if features < 1 { throw ValidationError("--features must be at least 1") }
+        if zeroBased && oneBased { throw ValidationError("--zero-based and --one-based contradict each other") }
+        if let rows, rows < 1 { throw ValidationError("--rows must be at least 1") }
+        if let features, features < 1 { throw ValidationError("--features must be at least 1") }
         if let outputs, outputs < 1 { throw ValidationError("--outputs must be at least 1") }
+        if let delimiter, separatorByte(delimiter) == nil {
+            throw ValidationError("--delimiter takes one ASCII character or 'tab', got '\(delimiter)'")
+        }
     }
 
-    /// Loads the file or generates the synthetic data on `workers` pinned workers.
-    func load(workers: Int, bind: Bool) throws -> Dataset {
-        if let path = data {
-            let lower = path.lowercased()
-            if lower.hasSuffix(".npy") {
-                let column: Int?
-                if let target {
-                    guard let index = Int(target) else {
-                        throw DataFileError(path, nil, "--target must be a column index for .npy files, got '\(target)'")
-                    }
-                    column = index
-                } else {
-                    column = nil
-                }
-                return try NPY.load(path: path, targetColumn: column)
-            }
-            if lower.hasSuffix(".npz") {
-                guard target == nil else { throw DataFileError(path, nil, "--target does not apply to .npz archives (they hold X and y)") }
-                return try NPZ.load(path: path)
-            }
-            if lower.hasSuffix(".csv") {
-                guard let target else { throw DataFileError(path, nil, "a CSV file needs --target COLUMN (a header name)") }
-                do {
-                    let (data, skipped) = try CSV.read(path: path, target: target, ignoring: ignore, skippingIncompleteRows: skipIncompleteRows)
-                    if skipped > 0 {
-                        var standardError = StandardError()
-                        print("optim: skipped \(skipped) of \(skipped + data.rows) rows with a missing value", to: &standardError)
-                    }
-                    return data
-                } catch {
-                    // What the command line offers for the two things real tables hold.
-                    let hint = error.message.contains("is not a number") ? " (leave a text column out with --ignore NAME)"
-                        : error.message.contains("a missing value") ? " (--skip-incomplete-rows skips such rows)" : ""
-                    throw DataFileError(error.path, error.location, error.message + hint)
-                }
-            }
-            if lower.hasSuffix(".svm") || lower.hasSuffix(".libsvm") || lower.hasSuffix(".txt") {
-                guard target == nil else { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
-                return try LibSVM.load(path: path)
-            }
-            throw DataFileError(path, nil, "unknown format (expected .npy, .npz, .csv, or libsvm: .svm, .libsvm, .txt)")
+    func separatorByte(_ text: String) -> UInt8? {
+        if text == "tab" || text == "\\t" || text == "\t" { return 0x09 }
+        guard text.utf8.count == 1, let byte = text.utf8.first, byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\"") else { return nil }
+        return byte
+    }
+
+    /// The format of `path`: `--format`, its extension, or a look at its first bytes.
+    func format(of path: String) throws -> DataFormat {
+        if let format { return format }
+        var lower = path.lowercased()
+        if lower.hasSuffix(".gz") { lower.removeLast(3) }
+        if lower.hasSuffix(".npy") { return .npy }
+        if lower.hasSuffix(".npz") { return .npz }
+        if lower.hasSuffix(".csv") { return .csv }
+        if lower.hasSuffix(".tsv") || lower.hasSuffix(".tab") { return .tsv }
+        if lower.hasSuffix(".svm") || lower.hasSuffix(".libsvm") || lower.hasSuffix(".svmlight") { return .libsvm }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw DataFileError(path, nil, "is a directory, not a data file")
         }
-        let spec = try SyntheticRegression(task: task, rows: rows, features: features,
-                                           outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise, seed: seed)
-        return try spec.generate(workers: workers, bind: bind)
+        // No telling extension (or .txt): look at the content.
+        if let sniffed = sniff(path) { return sniffed }
+        if lower.hasSuffix(".txt") { return .libsvm }
+        throw DataFileError(path, nil, "unknown format (expected .npy, .npz, .csv, .tsv, or libsvm: .svm, .libsvm, .txt; or say --format)")
+    }
+
+    /// The format the first bytes show: .npy's magic, a zip (.npz), libsvm's `label i:v` pairs,
+    /// or a header line with commas or tabs.
+    private func sniff(_ path: String) -> DataFormat? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 4096), !head.isEmpty else { return nil }
+        if head.starts(with: [0x93] + Array("NUMPY".utf8)) { return .npy }
+        if head.starts(with: Array("PK".utf8)) { return .npz }
+        let firstLine = String(decoding: head.prefix { $0 != 0x0A }, as: UTF8.self)
+        let tokens = firstLine.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if tokens.count >= 2, Double(tokens[0]) != nil, tokens.dropFirst().allSatisfy({ $0.contains(":") || $0.hasPrefix("#") }) {
+            return .libsvm
+        }
+        if firstLine.contains("\t") && !firstLine.contains(",") { return .tsv }
+        if firstLine.contains(",") { return .csv }
+        return nil
+    }
+
+    /// Loads the file (`withoutTarget`: for `predict`, features only, leaving out
+    /// `dropColumns` where a CSV has them) or generates the synthetic data on `workers` pinned
+    /// workers. `width` fixes a libsvm file's feature count (a model's).
+    func load(workers: Int, bind: Bool, path: String? = nil, withoutTarget: Bool = false, width: Int? = nil,
+              id: String? = nil, dropColumns: [String] = [], libsvmBase: Int? = nil) throws -> LoadedData {
+        guard let path = path ?? data else {
+            let task = syntheticTask
+            let spec = try SyntheticRegression(task: task, rows: rows ?? 2_000_000, features: features ?? 64,
+                                               outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise ?? 0.1, seed: seed)
+            return LoadedData(dataset: try spec.generate(workers: workers, bind: bind))
+        }
+        if path.lowercased().hasSuffix(".gz") {
+            throw DataFileError(path, nil, "is gzip-compressed, which optim does not read yet: decompress it first (gunzip -k \(path))")
+        }
+        let format = try format(of: path)
+        if format != .csv && format != .tsv && (!ignore.isEmpty || skipIncompleteRows || id != nil || delimiter != nil) {
+            throw UsageError(message: "--ignore, --skip-incomplete-rows, --id and --delimiter apply to CSV files only (\(path) is \(format.rawValue))", command: Train.self)
+        }
+        if format != .libsvm && (zeroBased || oneBased || features != nil) {
+            throw UsageError(message: "--zero-based, --one-based and --features apply to libsvm files only (\(path) is \(format.rawValue))", command: Train.self)
+        }
+        switch format {
+        case .npy:
+            var column: Int?
+            if let target {
+                guard let index = Int(target) else {
+                    throw DataFileError(path, nil, "--target must be a column index for .npy files, got '\(target)'")
+                }
+                column = index
+            }
+            var notes: [String] = []
+            if let conversion = NPY.conversion(of: path) { notes.append("\(conversion): converted once to float32 C order") }
+            var dataset = try NPY.load(path: path, targetColumn: column, withoutTarget: withoutTarget)
+            if withoutTarget, let width, dataset.features == width + 1 {
+                // The file still has its target column: leave it out (the last, or --target).
+                dataset = try NPY.load(path: path, targetColumn: column)
+                notes.append("\(width + 1) columns for a model of \(width) features: column \(column ?? width) is taken as the target and left out")
+            }
+            return LoadedData(dataset: dataset, targetName: target ?? (withoutTarget ? nil : "column \(dataset.features)"), notes: notes)
+        case .npz:
+            guard target == nil else { throw DataFileError(path, nil, "--target does not apply to .npz archives (they hold X and y)") }
+            return LoadedData(dataset: try NPZ.load(path: path))
+        case .csv, .tsv:
+            let separator = delimiter.flatMap(separatorByte) ?? (format == .tsv ? 0x09 : UInt8(ascii: ","))
+            if !withoutTarget && target == nil {
+                throw UsageError(message: "\(path) is a CSV file: say which column is the target with --target COLUMN", command: Train.self)
+            }
+            var options = CSV.Options(target: withoutTarget ? nil : target, ignoring: ignore, skippingIncompleteRows: skipIncompleteRows,
+                                      separator: separator, id: id)
+            do {
+                if withoutTarget {
+                    // Columns the model was not trained on (its target, when the file still has it).
+                    let header = try CSV.read(path: path, options: CSV.Options(target: nil, separator: separator, id: nil))
+                    options.ignoring += dropColumns.filter { header.featureNames.contains($0) && !ignore.contains($0) }
+                }
+                let table = try CSV.read(path: path, options: options)
+                var notes = table.notes
+                if table.skippedRows > 0 {
+                    notes.append("skipped \(table.skippedRows) of \(table.skippedRows + table.data.rows) rows with a missing value")
+                }
+                return LoadedData(dataset: table.data, featureNames: table.featureNames, targetName: table.targetName, ids: table.ids, notes: notes)
+            } catch {
+                // What the command line offers for the two things real tables hold.
+                let hint = error.message.contains("is not a number") ? " (leave a text column out with --ignore NAME)"
+                    : error.message.contains("a missing value") ? " (--skip-incomplete-rows skips such rows)" : ""
+                throw DataFileError(error.path, error.location, error.message + hint)
+            }
+        case .libsvm:
+            guard target == nil else { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
+            let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
+            let (dataset, used) = try LibSVM.read(path: path, features: features ?? width, base: base)
+            return LoadedData(dataset: dataset, notes: base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : [],
+                              libsvmBase: used)
+        }
     }
 }

@@ -6,49 +6,145 @@ import ModelIO
 import Models
 import Optim
 
-/// `optim evaluate`: score saved weights on a data set.
+/// `optim evaluate`: score saved weights on labelled data.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Score saved weights on a data set (MSE and R², or accuracy and log-loss), and optionally write the predictions.",
+        abstract: "Score saved weights on labelled data: MSE, MAE and R², or accuracy, log-loss, per-class precision, recall and F1, the confusion matrix and ROC AUC.",
         discussion: """
-            Example:
-              optim train --data train.npy --save model.safetensors
-              optim evaluate --weights model.safetensors --data test.npy --predictions predictions.csv
+            The target column defaults to the one the weights were trained on; class labels are \
+            mapped as in training. --held-out re-scores the rows `optim train` held out of the \
+            same file.
+
+            Examples:
+              optim train --data train.csv --target species --save model.safetensors
+              optim evaluate --weights model.safetensors --data test.csv
+              optim evaluate --weights model.safetensors --data train.csv --held-out --json
             """
     )
 
     @Option(help: "Weights written by `optim train --save` (safetensors).") var weights: String
     @OptionGroup(title: "Data") var data: DataOptions
-    @Option(help: "Write the predictions (logits for classifiers) as CSV, one row per data row.") var predictions: String?
+    @Flag(help: "Score only the rows `optim train` held out of this file (its split: seed, share, stratification, from the weights).")
+    var heldOut = false
+    @Option(help: "Also write the predictions as CSV (as `optim predict` does).") var predictions: String?
     @Flag(help: "Print the metrics as one JSON object.") var json = false
 
     func run() throws {
-        let (model, parameters, _) = try Weights.load(weights)
-        let dataset = try data.load(workers: defaultWorkerCount(), bind: true)
-        let metrics = try scoreAny(model, parameters, dataset)
+        let saved = try SavedModel.load(weights)
+        var options = data
+        if options.target == nil, let target = saved.target, options.data.map({ !$0.lowercased().hasSuffix(".npy") }) ?? true {
+            options.target = target
+        }
+        if options.target == nil && options.data?.lowercased().hasSuffix(".npy") == true, let target = saved.target, let index = Int(target) {
+            options.target = "\(index)"
+        }
+        let loaded = try options.load(workers: defaultWorkerCount(), bind: true, width: saved.model.inputFeatures, libsvmBase: saved.libsvmBase)
+        for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
+        var dataset = try saved.indexed(loaded.dataset)
+        if heldOut {
+            guard let split = saved.split else {
+                throw DataFileError(weights, nil, "has no record of a held-out split (trained with --validation 0, or by an older optim)")
+            }
+            guard split.rows == dataset.rows else {
+                throw DataFileError(dataset.name, nil, "has \(dataset.rows) rows; the weights were trained on a file of \(split.rows): not the same data")
+            }
+            let classes = saved.classes != nil && split.stratified ? (0..<dataset.rows).map { Int(dataset.target($0)) } : nil
+            let rows = RowSplit(rows: dataset.rows, validationFraction: split.validation, seed: split.seed, classes: classes,
+                                shuffle: split.shuffle).validation
+            guard !rows.isEmpty else { throw DataFileError(weights, nil, "its split held out no rows") }
+            dataset = try dataset.gathered(rows: rows, name: "\(dataset.name) (the \(rows.count) held-out rows)")
+        }
+        let model = saved.model
+        guard dataset.features == model.inputFeatures else {
+            throw DataFileError(dataset.name, nil, "rows have \(dataset.features) features; the weights take \(model.inputFeatures)"
+                + (saved.columns.map { " (trained on the columns \($0.joined(separator: ", ")))" } ?? ""))
+        }
+        let metrics = try scoreAny(model, saved.parameters, dataset)
+        let outputs = predictAny(model, saved.parameters, dataset)
+        let report = DetailedMetrics(model: model, outputs: outputs, data: dataset, classes: saved.classes)
         if json {
-            var object: [String: Any] = ["rows": dataset.rows, "loss": metrics.loss]
+            var object: [String: Any] = ["event": "evaluation", "data": dataset.name, "rows": dataset.rows, "loss": metrics.loss]
             if let x = metrics.mse { object["mse"] = x }
             if let x = metrics.r2 { object["r2"] = x }
             if let x = metrics.accuracy { object["accuracy"] = x }
             if let x = metrics.logLoss { object["log_loss"] = x }
+            object.merge(report.object) { a, _ in a }
             print(Format.jsonLine(object))
         } else {
             var line = "\(dataset.name): \(dataset.rows) rows; \(model.description); loss \(Format.general(metrics.loss))"
             if let r2 = metrics.r2 { line += ", mse \(Format.general(metrics.mse!)), r2 \(Format.fixed(r2, 4))" }
             if let accuracy = metrics.accuracy { line += ", accuracy \(Format.fixed(accuracy, 4)), log_loss \(Format.general(metrics.logLoss!))" }
             print(line)
+            report.lines.forEach { print($0) }
         }
         if let path = predictions {
-            let outputs = predictAny(model, parameters, dataset)
-            let k = model.outputsPerRow
-            var text = (0..<k).map { k == 1 ? "prediction" : "output_\($0)" }.joined(separator: ",") + "\n"
-            for row in 0..<dataset.rows {
-                text += (0..<k).map { "\(outputs[row * k + $0])" }.joined(separator: ",") + "\n"
-            }
-            try writeAtomically(Data(text.utf8), to: path)
+            let table = PredictionTable(model: model, outputs: outputs, rows: dataset.rows, classes: saved.classes, logits: false, ids: nil)
+            try writeAtomically(Data(table.csv.utf8), to: path)
             print("wrote \(path)")
         }
+    }
+}
+
+/// A weights file with what `optim train --save` recorded beside the tensors.
+struct SavedModel {
+    var model: any Model
+    var parameters: Parameters<Float>
+    var classes: [String]?
+    var target: String?
+    var columns: [String]?
+    var split: Split?
+    /// The first index of the libsvm file it was trained on, to read others the same way.
+    var libsvmBase: Int?
+
+    struct Split {
+        var seed: UInt64, validation: Double, shuffle: Bool, stratified: Bool, rows: Int
+    }
+
+    static func load(_ path: String) throws -> SavedModel {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw DataFileError(path, nil, "is a directory, not a weights file")
+        }
+        let (model, parameters, metadata) = try Weights.load(path)
+        func strings(_ key: String) -> [String]? {
+            metadata[key].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        }
+        var saved = SavedModel(model: model, parameters: parameters, classes: strings("classes"), target: metadata["target"],
+                               columns: strings("columns"))
+        saved.libsvmBase = metadata["libsvm_base"].flatMap(Int.init).flatMap { $0 == 0 || $0 == 1 ? $0 : nil }
+        if let classes = saved.classes {
+            let expected = model.outputsPerRow == 1 ? 2 : model.outputsPerRow
+            guard classes.count == expected, model.loss == .bceWithLogits || model.loss == .crossEntropy else {
+                throw DataFileError(path, nil, "its metadata lists \(classes.count) classes for a model of \(model.outputsPerRow) output(s)")
+            }
+        }
+        if let text = metadata["split"], let split = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)),
+           let seed = split["seed"].flatMap(UInt64.init), let validation = split["validation"].flatMap(Double.init),
+           (0..<1).contains(validation), let rows = split["rows"].flatMap(Int.init), rows > 0, validation > 0 {
+            saved.split = Split(seed: seed, validation: validation, shuffle: split["shuffle"] == "true",
+                                stratified: split["stratified"] == "true", rows: rows)
+        }
+        return saved
+    }
+
+    /// `data` with its labels as this model's class indices (text or numbers, by name).
+    func indexed(_ data: Dataset) throws -> Dataset {
+        guard let classes else { return data }
+        let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
+        let table: [Float]
+        if let labels = data.labels {
+            if let unknown = labels.first(where: { position[$0] == nil }) {
+                throw DataFileError(data.name, nil, "class '\(unknown)' is not one the model knows (\(classes.joined(separator: ", ")))")
+            }
+            table = labels.map { position[$0]! }
+            return try data.gathered(rows: Array(0..<data.rows), name: data.name, targetIndex: { table[Int($0)] })
+        }
+        for row in 0..<data.rows where position[TargetSummary.name(data.target(row))] == nil {
+            throw DataFileError(data.name, "row \(row)", "target \(TargetSummary.name(data.target(row))) is not a class the model knows (\(classes.joined(separator: ", ")))")
+        }
+        if classes.enumerated().allSatisfy({ $0.element == "\($0.offset)" }) { return data }
+        return try data.gathered(rows: Array(0..<data.rows), name: data.name,
+                                 targetIndex: { position[TargetSummary.name($0)] ?? 0 })
     }
 }
 

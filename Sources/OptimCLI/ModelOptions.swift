@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Datasets
 import Models
 
@@ -11,72 +12,147 @@ enum ModelKind: String, ExpressibleByArgument, CaseIterable {
     case linear, logistic, softmax, mlp
 }
 
+/// The model chosen for the data, with the class names its outputs stand for and why.
+struct ModelChoice {
+    var model: any Model
+    /// Class names by class index (classifiers); nil for regression.
+    var classes: [String]?
+    /// Maps a target value to its class index, when the file's values are not already 0, 1, ...
+    var classIndex: (@Sendable (Float) -> Float)?
+    /// Why this model, for the user ("the target has two distinct values (0, 1)").
+    var reason: String?
+}
+
 struct ModelOptions: ParsableArguments {
-    @Option(help: "The model: linear (regression), logistic, softmax, or mlp. Default: what fits the data's targets.")
+    @Option(help: ArgumentHelp("The model: linear (regression), logistic, softmax, or mlp. Default: from the targets: logistic for two distinct values, softmax for text labels or a few (at most 20) whole non-negative numbers, linear regression otherwise.",
+                               valueName: "linear|logistic|softmax|mlp"))
     var model: ModelKind?
 
-    @Option(help: "The loss: mse, l1, huber (regression), bce_with_logits, cross_entropy. Default: what fits the model.")
+    @Option(help: "The loss: mse, l1, huber (regression), bce_with_logits, cross_entropy. Default: what fits the model and the targets.")
     var loss: Loss?
 
-    @Option(help: "Hidden layer width of the MLP; give it twice for two hidden layers.")
+    @Option(help: "Hidden layer width of the MLP; give it twice for two hidden layers (default: one of 32).")
     var hidden: [Int] = []
 
     @Option(help: "The MLP's nonlinearity: relu or tanh.")
     var activation: MLP.Activation = .relu
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("L2 penalty on the weights (not the biases), added to the mean loss as l2/2·‖w‖²: scikit-learn's alpha. Default: 1/(C·rows) with C = 1 for classifiers (scikit-learn's LogisticRegression()), 0 for regression.", valueName: "λ"))
+    var l2: Double?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("L1 penalty on the weights, added as l1·‖w‖₁ (with --l2: the elastic net).", valueName: "λ"))
+    var l1: Double?
+
+    @Option(name: .customLong("C"), parsing: .unconditional,
+            help: ArgumentHelp("Inverse L2 strength as scikit-learn's and LIBLINEAR's C: --l2 1/(C·training rows).", valueName: "C"))
+    var inverseStrength: Double?
+
     func validate() throws {
         if !hidden.isEmpty && model != .mlp { throw ValidationError("--hidden applies to --model mlp only") }
         if hidden.count > 2 { throw ValidationError("an MLP here has one or two hidden layers; --hidden was given \(hidden.count) times") }
-        if hidden.contains(where: { $0 < 1 }) { throw ValidationError("--hidden widths must be at least 1") }
+        if hidden.contains(where: { $0 < 1 || $0 > 1 << 20 }) { throw ValidationError("--hidden widths must be from 1 to 1048576") }
+        if let l2, !(l2 >= 0 && l2.isFinite) { throw ValidationError("--l2 must be finite and 0 or more, got \(l2)") }
+        if let l1, !(l1 >= 0 && l1.isFinite) { throw ValidationError("--l1 must be finite and 0 or more, got \(l1)") }
+        if let c = inverseStrength, !(c > 0 && c.isFinite) { throw ValidationError("-C must be positive and finite, got \(c)") }
+        if inverseStrength != nil && l2 != nil { throw ValidationError("-C and --l2 both set the L2 penalty; give one") }
     }
 
-    /// The most classes a softmax output takes here (class indices up to 2^20 - 1).
-    static let maximumClasses = 1 << 20
+    /// The penalty for `rows` training rows: as given, or scikit-learn's default for classifiers.
+    func penalty(trainingRows rows: Int, classifier: Bool) -> FitConfiguration.Penalty {
+        let l2 = self.l2 ?? inverseStrength.map { 1 / ($0 * Double(rows)) } ?? (classifier ? 1 / Double(rows) : 0)
+        return FitConfiguration.Penalty(l2: l2, l1: l1 ?? 0)
+    }
 
-    /// The model for `data`, checking that the choices agree with each other and with the data.
-    func make(for data: Dataset, task: SyntheticRegression.Task?) throws -> any Model {
-        /// The class count when the targets are class indices 0, 1, ...: the largest plus one.
-        func classes(for choice: String) throws -> Int {
+    /// The most classes a softmax output takes here.
+    static let maximumClasses = TargetSummary.distinctLimit
+
+    /// The model for `data` and the data with its class labels as indices 0, 1, ... (a copy
+    /// only where the labels are other values): for commands that take the data as it is.
+    func makeIndexed(for data: Dataset, task: SyntheticRegression.Task?) throws -> (model: any Model, data: Dataset) {
+        let choice = try make(for: data, task: task)
+        guard let index = choice.classIndex else { return (choice.model, data) }
+        return (choice.model, try data.gathered(rows: Array(0..<data.rows), name: data.name, targetIndex: index))
+    }
+
+    /// The model for `data`, checking that the choices agree with each other and with the data:
+    /// the one asked for, or the one the targets call for (synthetic data: its task's).
+    func make(for data: Dataset, task: SyntheticRegression.Task?) throws -> ModelChoice {
+        let summary = TargetSummary(data)
+        /// The class names and index map, for a model that needs classes.
+        func classes(for choice: String, binary: Bool) throws -> (names: [String], index: (@Sendable (Float) -> Float)?) {
             guard data.targetsPerRow == 1 else {
-                throw ValidationError("\(choice) needs one target per row, a class index; the data has \(data.targetsPerRow)")
+                throw ValidationError("\(choice) needs one target per row, a class label; the data has \(data.targetsPerRow)")
             }
-            var largest: Float = 0
-            for row in 0..<data.rows {
-                let value = data.target(row)
-                guard value >= 0 && value < Float(Self.maximumClasses) && value.rounded() == value else {
-                    throw ValidationError("\(choice) needs class indices 0, 1, ... (at most \(Self.maximumClasses - 1)) as targets; "
-                        + "the target at row \(row) is \(value)")
-                }
-                largest = max(largest, value)
+            guard let names = summary.classNames else {
+                throw ValidationError("\(choice) needs class labels as targets; the target has \(summary.reason): it looks continuous (--model linear fits it)")
             }
-            return Int(largest) + 1
+            if binary && names.count != 2 {
+                throw ValidationError("\(choice) needs two distinct target values; the target has \(names.count) (\(names.prefix(6).joined(separator: ", "))\(names.count > 6 ? ", ..." : ""))"
+                    + (names.count > 2 ? ": --model softmax fits several classes" : ""))
+            }
+            guard names.count >= 2 else { throw ValidationError("\(choice) needs at least two classes; every target is \(names[0])") }
+            if names.count * 2 > data.rows {
+                throw ValidationError("\(choice): \(names.count) classes for \(data.rows) rows; the target looks continuous (--model linear fits it)")
+            }
+            return (names, summary.classIndex)
         }
-        let kind = model ?? {
+        var reason: String?
+        let kind: ModelKind
+        if let model {
+            kind = model
+        } else if let task {
             switch task {
-            case .logistic?: .logistic
-            case .multiclass?: .softmax
-            case .nonlinear?: .mlp
-            default: .linear
+            case .logistic: kind = .logistic
+            case .multiclass: kind = .softmax
+            case .nonlinear: kind = .mlp
+            case .linear: kind = .linear
             }
-        }()
+        } else {
+            switch summary.kind {
+            case .binary: kind = .logistic
+            case .multiclass: kind = .softmax
+            case .continuous: kind = .linear
+            }
+            reason = "the target has \(summary.reason)"
+        }
         switch kind {
         case .linear:
             let loss = self.loss ?? .mse
             guard loss.isRegression else { throw ValidationError("--model linear takes a regression loss (mse, l1, huber), not \(loss.rawValue)") }
-            return LinearRegression(features: data.features, outputs: data.targetsPerRow, loss: loss)
+            return ModelChoice(model: LinearRegression(features: data.features, outputs: data.targetsPerRow, loss: loss), reason: reason)
         case .logistic:
             guard loss == nil || loss == .bceWithLogits else { throw ValidationError("--model logistic uses bce_with_logits") }
-            return LogisticRegression(features: data.features)
+            let (names, index) = try classes(for: "--model logistic", binary: true)
+            return ModelChoice(model: LogisticRegression(features: data.features), classes: names, classIndex: index, reason: reason)
         case .softmax:
             guard loss == nil || loss == .crossEntropy else { throw ValidationError("--model softmax uses cross_entropy") }
-            let classes = try classes(for: "--model softmax")
-            guard classes >= 2 else { throw ValidationError("--model softmax needs at least two classes; every target is 0") }
-            return SoftmaxRegression(features: data.features, classes: classes)
+            let (names, index) = try classes(for: "--model softmax", binary: false)
+            return ModelChoice(model: SoftmaxRegression(features: data.features, classes: names.count), classes: names, classIndex: index,
+                               reason: reason)
         case .mlp:
-            let loss = self.loss ?? (task == .logistic ? .bceWithLogits : task == .multiclass ? .crossEntropy : .mse)
-            let outputs = loss == .crossEntropy ? max(try classes(for: "--loss cross_entropy"), 2) : loss == .bceWithLogits ? 1 : data.targetsPerRow
-            return MLP(features: data.features, hidden: hidden.isEmpty ? [32] : hidden, outputs: outputs,
-                       activation: activation, loss: loss)
+            let loss = self.loss ?? {
+                switch task {
+                case .logistic?: return .bceWithLogits
+                case .multiclass?: return .crossEntropy
+                case .linear?, .nonlinear?: return .mse
+                case nil:
+                    switch summary.kind {
+                    case .binary: return .bceWithLogits
+                    case .multiclass: return .crossEntropy
+                    case .continuous: return .mse
+                    }
+                }
+            }()
+            if model == .mlp && self.loss == nil && task == nil { reason = "loss \(loss.rawValue): the target has \(summary.reason)" }
+            let hidden = self.hidden.isEmpty ? [32] : self.hidden
+            if loss.isRegression {
+                return ModelChoice(model: MLP(features: data.features, hidden: hidden, outputs: data.targetsPerRow, activation: activation, loss: loss),
+                                   reason: reason)
+            }
+            let (names, index) = try classes(for: "--loss \(loss.rawValue)", binary: loss == .bceWithLogits)
+            return ModelChoice(model: MLP(features: data.features, hidden: hidden, outputs: loss == .crossEntropy ? names.count : 1,
+                                          activation: activation, loss: loss),
+                               classes: names, classIndex: index, reason: reason)
         }
     }
 }

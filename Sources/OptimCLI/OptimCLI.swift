@@ -18,7 +18,7 @@ struct OptimCommand: ParsableCommand {
             every option.
             """,
         version: "0.1.0",
-        subcommands: [Train.self, Compare.self, Scale.self, Evaluate.self, TopologyCommand.self, Generate.self],
+        subcommands: [Train.self, Predict.self, Evaluate.self, Compare.self, Scale.self, TopologyCommand.self, Generate.self],
         defaultSubcommand: nil
     )
 
@@ -33,6 +33,8 @@ struct OptimCommand: ParsableCommand {
         } catch let error as TrainingError {
             fail(error.description, code: 1)
         } catch let error as DatasetError {
+            fail(error.description, code: 1)
+        } catch let error as DivergedError {
             fail(error.description, code: 1)
         } catch let error as InterruptedError {
             fail(error.description, code: 130)

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import DataParallel
 import Optim
@@ -39,13 +40,14 @@ struct Pair: ExpressibleByArgument {
 
 /// Every torch.optim hyperparameter, by its torch name in CLI form. Unset ones keep torch's defaults.
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: "The optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var optimizer: OptimizerKind = .adam
+    @Option(name: .customLong("optimizer"), help: ArgumentHelp("The optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")). Default: full-batch lbfgs (strong Wolfe line search, until converged) for linear, logistic and softmax regression on up to 1,000,000 training rows; adam otherwise.",
+                               valueName: "name"))
+    var optimizerChoice: OptimizerKind?
 
-    @Option(help: "Learning rate (torch: lr). Default: torch's for the optimizer.") var lr: Double?
-    @Option(help: "Momentum factor (SGD, RMSprop).") var momentum: Double?
-    @Option(help: "Dampening of the momentum (SGD).") var dampening: Double?
-    @Option(help: "Weight decay (torch: weight_decay).") var weightDecay: Double?
+    @Option(parsing: .unconditional, help: "Learning rate (torch: lr). Default: torch's for the optimizer.") var lr: Double?
+    @Option(parsing: .unconditional, help: "Momentum factor (SGD, RMSprop).") var momentum: Double?
+    @Option(parsing: .unconditional, help: "Dampening of the momentum (SGD).") var dampening: Double?
+    @Option(parsing: .unconditional, help: "Weight decay (torch: weight_decay). A term of the update, not of the objective: --l2 penalizes the objective (and works with lbfgs).") var weightDecay: Double?
     @Flag(help: "Nesterov momentum (SGD).") var nesterov = false
     @Flag(help: "Maximize the objective instead of minimizing it.") var maximize = false
     @Option(help: "Coefficients of the running averages, \"b1,b2\" (Adam family).") var betas: Pair?
@@ -86,15 +88,27 @@ struct OptimizerOptions: ParsableArguments {
         return flags
     }
 
+    /// The optimizer given, or adam (the trainer picks its own default with ``optimizerChoice`` nil).
+    var optimizer: OptimizerKind { optimizerChoice ?? .adam }
+
     func validate() throws {
+        guard let optimizer = optimizerChoice else { return }  // checked again once the default is known
+        try check(optimizer)
+    }
+
+    /// Throws when a hyperparameter was given that `optimizer` does not take.
+    func check(_ optimizer: OptimizerKind) throws {
         let extra = given.subtracting(optimizer.flags)
         if !extra.isEmpty {
             throw ValidationError("\(extra.sorted().map { "--\($0)" }.joined(separator: ", ")) do(es) not apply to --optimizer \(optimizer.rawValue) (it takes \(optimizer.flags.sorted().map { "--\($0)" }.joined(separator: ", ")))")
         }
     }
 
-    /// The optimizer over `parameters`, torch's defaults where a flag was not given.
-    func make(_ parameters: Parameters<Float>) throws -> any Optimizer<Float> {
+    /// The optimizer over `parameters` (`kind`, or the one given), torch's defaults where a flag
+    /// was not given.
+    func make(_ parameters: Parameters<Float>, as kind: OptimizerKind? = nil) throws -> any Optimizer<Float> {
+        let optimizer = kind ?? self.optimizer
+        try check(optimizer)
         let p = [parameters], wd = weightDecay, m = maximize
         do {
             switch optimizer {
@@ -128,27 +142,58 @@ struct OptimizerOptions: ParsableArguments {
             case .rprop:
                 return try Rprop(p, lr: lr ?? 1e-2, etas: etas?.value ?? (0.5, 1.2), stepSizes: stepSizes?.value ?? (1e-6, 50), maximize: m)
             case .lbfgs:
+                // Chosen by default: strong Wolfe and a history of 10, as scikit-learn's lbfgs.
+                let automatic = optimizerChoice == nil
                 return try LBFGS(p, lr: lr ?? 1, maxIter: maxIter ?? 20, maxEval: maxEval, toleranceGrad: toleranceGrad ?? 1e-7,
-                                 toleranceChange: toleranceChange ?? 1e-9, historySize: historySize ?? 100,
-                                 lineSearchFn: lineSearchFn, maximize: m)
+                                 toleranceChange: toleranceChange ?? 1e-9, historySize: historySize ?? (automatic ? 10 : 100),
+                                 lineSearchFn: lineSearchFn ?? (automatic ? .strongWolfe : nil), maximize: m)
             }
         } catch let error as OptimError {
             throw ValidationError("--optimizer \(optimizer.rawValue): \(error.message)")
         }
     }
 
-    /// "Adam(lr=0.001)": the optimizer and the hyperparameters given.
-    var summary: String {
+    /// "adam(lr=0.001)": the optimizer and the hyperparameters given, with their values.
+    var summary: String { summary(as: optimizer) }
+
+    func summary(as optimizer: OptimizerKind) -> String {
         let shown = given.sorted().map { name -> String in
-            switch name {
-            case "lr": "lr=\(lr!)"
-            case "momentum": "momentum=\(momentum!)"
-            case "weight-decay": "weight_decay=\(weightDecay!)"
-            case "betas": "betas=(\(betas!.value.0), \(betas!.value.1))"
-            default: name.replacingOccurrences(of: "-", with: "_")
-            }
+            let key = name.replacingOccurrences(of: "-", with: "_")
+            return hyperparameters[key].map { "\(key)=\($0)" } ?? key
         }
         return "\(optimizer.rawValue)(\(shown.joined(separator: ", ")))"
+    }
+
+    /// Every hyperparameter of `optimizer` (the optimizer built), under torch's names, with its value.
+    static func hyperparameters(of optimizer: any Optimizer<Float>) -> [String: String] {
+        func open<O: Optimizer>(_ o: O) -> [String: String] {
+            guard let data = try? JSONEncoder().encode(o.stateDict()),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let groups = object["param_groups"] as? [[String: Any]], let group = groups.first else { return [:] }
+            var values: [String: String] = [:]
+            for (key, value) in group where key != "params" {
+                if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
+                    values[key] = String(decoding: data, as: UTF8.self)
+                }
+            }
+            return values
+        }
+        return open(optimizer)
+    }
+
+    /// The given hyperparameters' values as text, by torch name.
+    private var hyperparameters: [String: String] {
+        var values: [String: String] = [:]
+        func put(_ key: String, _ value: Any?) { if let value { values[key] = "\(value)" } }
+        put("lr", lr); put("momentum", momentum); put("dampening", dampening); put("weight_decay", weightDecay)
+        put("eps", eps); put("alpha", alpha); put("lr_decay", lrDecay); put("initial_accumulator_value", initialAccumulatorValue)
+        put("rho", rho); put("lambd", lambd); put("t0", t0); put("momentum_decay", momentumDecay); put("max_iter", maxIter)
+        put("max_eval", maxEval); put("tolerance_grad", toleranceGrad); put("tolerance_change", toleranceChange)
+        put("history_size", historySize); put("line_search_fn", lineSearchFn?.rawValue)
+        for (key, pair) in [("betas", betas), ("etas", etas), ("step_sizes", stepSizes)] {
+            if let pair { values[key] = "(\(pair.value.0), \(pair.value.1))" }
+        }
+        return values
     }
 }
 

@@ -59,8 +59,8 @@ struct Scale: ParsableCommand {
     func run() throws {
         let counts = try workerCounts()
         let cores = defaultWorkerCount()
-        let dataset = try data.load(workers: cores, bind: bind)
-        let model = try self.model.make(for: dataset, task: data.usesFile ? nil : data.task)
+        let (model, dataset) = try self.model.makeIndexed(for: data.load(workers: cores, bind: bind).dataset,
+                                                         task: data.usesFile ? nil : data.syntheticTask)
         print("scaling: \(dataset.name); \(model.description); \(optimizer.summary); \(epochs) epoch(s) × \(repetitions) run(s) per count")
         if let most = counts.max(), most > cores {
             print("warning: \(most) workers on \(cores) allowed cores: workers beyond \(cores) share cores")

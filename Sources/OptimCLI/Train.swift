@@ -45,105 +45,197 @@ struct Train: ParsableCommand {
     @Option(help: "Resume from a checkpoint of the same run (same data, model, optimizer, batch size and seed): the final weights are bitwise those of an uninterrupted run.")
     var resume: String?
 
+    /// Messages for the user: stdout normally, stderr with --json (whose stdout is JSON only).
+    func say(_ line: String) {
+        if quiet { return }
+        if json {
+            var standardError = StandardError()
+            print(line, to: &standardError)
+        } else {
+            print(line)
+        }
+    }
+
+    func warn(_ line: String) {
+        var standardError = StandardError()
+        print("optim: warning: \(line)", to: &standardError)
+    }
+
     func run() throws {
         let interrupted = InterruptFlag.install()
+        // A closed stdout (| head) must not kill the run before it saves.
+        signal(SIGPIPE, SIG_IGN)
         let workers = training.workers ?? defaultWorkerCount()
         let loadStart = ContinuousClock.now
-        let dataset = try data.load(workers: workers, bind: training.bind)
+        let prepared = try prepare(workers: workers)
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
-        let (trainingData, validationData) = try dataset.split(validationFraction: training.validation)
-        let model = try self.model.make(for: dataset, task: data.usesFile ? nil : data.task)
+        let dataset = prepared.loaded.dataset, model = prepared.choice.model
+        let trainingData = prepared.training, validationData = prepared.validation
+        let defaults = RunDefaults(options: training, optimizer: optimizer, model: model, trainingRows: trainingData.rows)
+        let classifier = prepared.choice.classes != nil
+        let penalty = self.model.penalty(trainingRows: trainingData.rows, classifier: classifier)
         let parameters = model.makeParameters(seed: data.seed)
-        let optimizer = try self.optimizer.make(parameters)
-        let epochSchedule = try schedule.make(optimizer, epochs: training.epochs)
-        var configuration = training.configuration(seed: data.seed, workers: workers)
-        let identity = [
+        let optimizer = try self.optimizer.make(parameters, as: defaults.optimizer)
+        let epochSchedule = try schedule.make(optimizer, epochs: defaults.epochs)
+        var configuration = training.configuration(seed: data.seed, workers: workers, defaults: defaults, penalty: penalty)
+        let hyperparameters = OptimizerOptions.hyperparameters(of: optimizer)
+        let optimizerSummary = "\(defaults.optimizer.rawValue)(" + hyperparameters.sorted { $0.key < $1.key }
+            .filter { !["differentiable", "foreach", "fused", "capturable", "initial_lr"].contains($0.key) }
+            .map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
+        var identity = [
             "data": dataset.name, "rows": "\(dataset.rows)", "features": "\(dataset.features)", "model": model.description,
-            "optimizer": self.optimizer.summary, "scheduler": schedule.scheduler.rawValue, "batch_size": "\(training.batchSize)",
+            "optimizer": optimizerSummary, "scheduler": schedule.scheduler.rawValue, "batch_size": "\(defaults.batchSize)",
             "seed": "\(data.seed)", "validation": "\(training.validation)",
             "early_stopping": training.earlyStopping.map { "patience \($0)" } ?? "off",
+            "penalty": "l2 \(penalty.l2), l1 \(penalty.l1)", "shuffle": "\(prepared.shuffled)",
+            "standardize": "\(prepared.standardization != nil)", "target": prepared.loaded.targetName ?? "",
+            "convergence": defaults.convergence.map { "tol \($0.tolerance), \($0.patience) epochs" } ?? "off",
+            "epochs": "\(defaults.epochs)", "chunk_rows": training.chunkRows.map { "\($0)" } ?? "auto",
         ]
+        if let path = training.validationData { identity["validation_data"] = path }
         if let resume {
             let (_, saved, checkpoint) = try Checkpoint.load(resume)
-            for (key, value) in identity where checkpoint.identity[key] != value {
+            for (key, value) in identity.sorted(by: { $0.key < $1.key }) where checkpoint.identity[key] != value {
                 throw UsageError(message: "--resume \(resume) is from another run: its \(key) is '\(checkpoint.identity[key] ?? "?")', this run's is '\(value)'",
                                  command: Train.self)
             }
+            guard saved.count == parameters.count, saved.tensors.map(\.shape) == parameters.tensors.map(\.shape) else {
+                throw DataFileError(resume, nil, "the checkpoint's tensors \(saved.tensors.map(\.shape)) are not this model's \(parameters.tensors.map(\.shape))")
+            }
             parameters.values.assign(saved.values.array)
             var earlyStopping: EarlyStoppingState?
+            var convergence: ConvergenceState?
             do {
                 try OptimizerState.load(checkpoint.optimizerState, into: optimizer)
                 if let state = checkpoint.schedulerState, let epochSchedule { try loadScheduleState(state, into: epochSchedule) }
                 earlyStopping = try checkpoint.earlyStoppingState.map { try EarlyStoppingState.decode($0) }
+                convergence = try checkpoint.convergenceState.map { try JSONDecoder().decode(ConvergenceState.self, from: $0) }
             } catch {
                 throw DataFileError(resume, nil, "corrupt checkpoint state: \(error)")
             }
             if let earlyStopping, earlyStopping.bestWeights.count != parameters.count {
                 throw DataFileError(resume, nil, "corrupt checkpoint state: early stopping's best weights have \(earlyStopping.bestWeights.count) values, the model \(parameters.count)")
             }
-            configuration.start = TrainingPosition(epoch: checkpoint.epoch, batch: checkpoint.batch, earlyStopping: earlyStopping)
-            if !json && !quiet { print("resuming from \(resume) at epoch \(checkpoint.epoch), minibatch \(checkpoint.batch)") }
+            configuration.start = TrainingPosition(epoch: checkpoint.epoch, batch: checkpoint.batch, earlyStopping: earlyStopping,
+                                                   convergence: convergence)
+            say("resuming from \(resume) at epoch \(checkpoint.epoch), minibatch \(checkpoint.batch)")
         }
         let writeCheckpoint: ((TrainingPosition) throws -> Void)? = checkpoint.map { path in
             { position in
-                let state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encode(optimizer),
+                var state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encode(optimizer),
                                        schedulerState: try epochSchedule.map(scheduleState),
                                        earlyStoppingState: try position.earlyStopping.map { try $0.encoded() },
                                        identity: identity)
+                state.convergenceState = try position.convergence.map { try JSONEncoder().encode($0) }
                 try state.save(model, parameters, to: path)
             }
         }
 
-        if !json && !quiet {
-            print("data: \(dataset.name) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))")
-            print("model: \(model.description); optimizer: \(self.optimizer.summary); \(workers) worker(s)")
-        }
-        let bar = ProgressBar(enabled: !json && !quiet && isatty(STDOUT_FILENO) != 0, epochs: training.epochs)
-        let report = try fit(
-            model, parameters: parameters, data: trainingData, validation: validationData, optimizer: optimizer,
-            schedule: epochSchedule, configuration: configuration, cancellation: interrupted,
-            progress: { epoch in
-                bar.clear()
-            if json {
-                print(Format.jsonLine(epochObject(epoch)))
-            } else if !quiet {
-                print(epochLine(epoch, of: training.epochs))
-            }
-            fflush(nil)  // every line reaches a pipe as the epoch ends
-            },
-            onBatch: { bar.update($0) },
-            checkpoint: { position in try writeCheckpoint?(position) }
-        )
-        bar.clear()
+        let dataLine = "data: \(dataset.name)\(prepared.loaded.targetName.map { ", target \($0)" } ?? ""), \(dataset.rows) rows × \(dataset.features) features (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))"
+        say(dataLine)
+        for note in prepared.loaded.notes + prepared.notes + defaults.notes { say("  \(note)") }
+        for warning in defaults.warnings { warn(warning) }
+        let modelLine = "model: \(model.description)\(prepared.choice.classes.map { "; classes \(TargetSummaryList.text($0))" } ?? "")\(prepared.choice.reason.map { " (\($0); --model to choose)" } ?? "")"
+        say(modelLine)
+        let penaltyText = penalty.isZero ? "" : "; penalty " + [penalty.l2 > 0 ? "l2 \(Format.general(penalty.l2))" : nil, penalty.l1 > 0 ? "l1 \(Format.general(penalty.l1))" : nil].compactMap { $0 }.joined(separator: ", ")
+        say("optimizer: \(optimizerSummary); batch \(defaults.batchSize), up to \(defaults.epochs) epoch(s)\(defaults.convergence.map { ", tol \(Format.general($0.tolerance))" } ?? "")\(penaltyText); \(workers) worker(s)")
         if json {
-            print(Format.jsonLine(summaryObject(report)))
+            var object: [String: Any] = [
+                "event": "config", "data": dataset.name, "rows": dataset.rows, "features": dataset.features,
+                "training_rows": trainingData.rows, "validation_rows": validationData?.rows ?? 0, "model": ModelDescriptionText.object(model),
+                "optimizer": defaults.optimizer.rawValue, "hyperparameters": hyperparameters, "batch_size": defaults.batchSize,
+                "epochs": defaults.epochs, "workers": workers, "seed": data.seed, "shuffle": prepared.shuffled,
+                "standardize": prepared.standardization != nil, "l2": penalty.l2, "l1": penalty.l1, "scheduler": schedule.scheduler.rawValue,
+                "tol": defaults.convergence?.tolerance ?? 0, "tol_epochs": defaults.convergence?.patience ?? 0,
+            ]
+            if let target = prepared.loaded.targetName { object["target"] = target }
+            if let names = prepared.loaded.featureNames { object["columns"] = names }
+            if let classes = prepared.choice.classes { object["classes"] = classes }
+            if let reason = prepared.choice.reason { object["model_reason"] = reason }
+            if let path = training.validationData { object["validation_data"] = path }
+            if !quiet { print(Format.jsonLine(object)) }
+        }
+        let bar = ProgressBar(enabled: !json && !quiet && isatty(STDOUT_FILENO) != 0, epochs: defaults.epochs)
+        let tiny = trainingData.rows < 10_000
+        let report: TrainingReport
+        do {
+            report = try fit(
+                model, parameters: parameters, data: trainingData, validation: validationData, optimizer: optimizer,
+                schedule: epochSchedule, configuration: configuration, cancellation: interrupted,
+                progress: { epoch in
+                    bar.clear()
+                    if json {
+                        if !quiet { print(Format.jsonLine(epochObject(epoch))) }
+                    } else if !quiet {
+                        print(epochLine(epoch, of: defaults.epochs, rates: !tiny))
+                    }
+                    fflush(nil)  // every line reaches a pipe as the epoch ends
+                },
+                onBatch: { bar.update($0) },
+                checkpoint: { position in try writeCheckpoint?(position) }
+            )
+        } catch {
+            bar.clear()
+            guard case let .diverged(epoch, batch, loss, report) = error else { throw error }
+            let lr = optimizer.learningRate(group: 0)
+            throw DivergedError(epoch: epoch, batch: batch, loss: loss, hint: defaults.optimizer == .lbfgs
+                ? "standardize the features (--standardize) or add a penalty (--l2)"
+                : "lower the learning rate (--lr \(Format.general(lr / 10)); it is \(Format.general(lr)))", epochs: report.epochs.count)
+        }
+        bar.clear()
+        let scoredOn = validationData != nil ? (training.validationData != nil ? "the validation file" : "the \(validationData!.rows) held-out rows")
+            : "the training rows (nothing held out)"
+        if json {
+            var object = summaryObject(report)
+            object["metrics_on"] = scoredOn
+            print(Format.jsonLine(object))
         } else {
-            printSummary(report)
+            printSummary(report, scoredOn: scoredOn)
         }
         if report.stopReason == .cancelled {
             throw InterruptedError(checkpoint: checkpoint)
         }
+        if report.stopReason == .completed, let convergence = defaults.convergence, report.epochs.count == defaults.epochs,
+           training.epochs == nil, defaults.optimizer == .lbfgs {
+            warn("the loss was still improving by more than --tol \(Format.general(convergence.tolerance)) after \(defaults.epochs) epochs: raise --epochs")
+        }
         if let save {
-            var notes = ["optimizer": self.optimizer.summary, "epochs": "\(report.epochs.count)", "data": dataset.name]
+            var notes: [String: String] = ["optimizer": optimizerSummary, "epochs": "\(report.epochs.count)", "data": dataset.name]
             if let loss = report.epochs.last?.trainingLoss { notes["training_loss"] = "\(loss)" }
-            try Weights.save(model, parameters, notes: notes, to: save)
-            if !json { print("saved the weights to \(save)") }
+            if let classes = prepared.choice.classes { notes["classes"] = jsonText(classes) }
+            if let target = prepared.loaded.targetName { notes["target"] = target }
+            if let names = prepared.loaded.featureNames { notes["columns"] = jsonText(names) }
+            if let base = prepared.loaded.libsvmBase { notes["libsvm_base"] = "\(base)" }
+            notes["split"] = jsonText(["seed": "\(data.seed)", "validation": "\(training.validation)", "shuffle": "\(prepared.shuffled)",
+                                       "stratified": "\(prepared.choice.classes != nil && prepared.shuffled)", "rows": "\(dataset.rows)"])
+            notes["hyperparameters"] = jsonText(hyperparameters)
+            notes["penalty"] = jsonText(["l2": "\(penalty.l2)", "l1": "\(penalty.l1)"])
+            let saved = Parameters<Float>(shapes: model.parameterShapes)
+            saved.values.assign(parameters.values.array)
+            if let standardization = prepared.standardization {
+                standardization.fold(into: saved)
+                notes["standardization"] = String(decoding: try JSONEncoder().encode(standardization), as: UTF8.self)
+                notes["standardization_folded"] = "true"
+            }
+            try Weights.save(model, saved, notes: notes, to: save)
+            say("saved the weights to \(save)\(prepared.standardization != nil ? " (the standardization folded in: they take raw features)" : "")")
         }
     }
 
-    func epochLine(_ epoch: EpochReport, of total: Int) -> String {
+    func epochLine(_ epoch: EpochReport, of total: Int, rates: Bool = true) -> String {
         var line = "epoch \(epoch.epoch)/\(total)  loss \(Format.general(epoch.trainingLoss))"
         if let v = epoch.validation {
             line += "  val_loss \(Format.general(v.loss))"
             if let r2 = v.r2 { line += "  val_r2 \(Format.fixed(r2, 4))" }
             if let accuracy = v.accuracy { line += "  val_accuracy \(Format.fixed(accuracy, 4))" }
         }
-        line += "  lr \(Format.general(epoch.learningRate))  \(Format.seconds(epoch.seconds))  \(Format.rate(epoch.rowsPerSecond)) rows/s"
+        line += "  lr \(Format.general(epoch.learningRate))  \(Format.seconds(epoch.seconds))"
+        if rates { line += "  \(Format.rate(epoch.rowsPerSecond)) rows/s" }
         return line
     }
 
     func epochObject(_ epoch: EpochReport) -> [String: Any] {
-        var object: [String: Any] = ["epoch": epoch.epoch, "loss": epoch.trainingLoss, "lr": epoch.learningRate,
+        var object: [String: Any] = ["event": "epoch", "epoch": epoch.epoch, "loss": epoch.trainingLoss, "lr": epoch.learningRate,
                                      "epoch_seconds": epoch.seconds, "rows_per_second": epoch.rowsPerSecond]
         if let v = epoch.validation { object.merge(metricsObject(v, prefix: "val_")) { a, _ in a } }
         return object
@@ -173,10 +265,10 @@ struct Train: ParsableCommand {
         return object
     }
 
-    func printSummary(_ report: TrainingReport) {
+    func printSummary(_ report: TrainingReport, scoredOn: String) {
         print("done: \(report.epochs.count) epoch(s) (\(report.stopReason.rawValue)) in \(Format.seconds(report.trainingSeconds)), \(Format.rate(report.rowsPerSecond)) rows/s, \(Format.fixed(report.bytesPerSecond / 1e9, 2)) GB/s; compute \(Format.seconds(report.computeSeconds)), reduce \(Format.seconds(report.reduceSeconds)), step \(Format.seconds(report.stepSeconds))")
         if let m = report.finalMetrics {
-            var line = "final: loss \(Format.general(m.loss))"
+            var line = "final (on \(scoredOn)): loss \(Format.general(m.loss))"
             if let r2 = m.r2 { line += ", mse \(Format.general(m.mse!)), r2 \(Format.fixed(r2, 4))" }
             if let accuracy = m.accuracy { line += ", accuracy \(Format.fixed(accuracy, 4)), log_loss \(Format.general(m.logLoss!))" }
             if let d = report.trueWeightDistance { line += "; distance to the true weights \(Format.general(d))" }
@@ -189,30 +281,49 @@ struct Train: ParsableCommand {
 
 /// How to train.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Rows per minibatch (one optimizer step each).") var batchSize: Int = 16_384
-    @Option(help: "Passes over the training data.") var epochs: Int = 10
+    @Option(help: "Rows per minibatch (one optimizer step each). Default: all the training rows for lbfgs; otherwise 16,384, or about a 64th of the rows (32 to 16,384) on fewer than 1,048,576.")
+    var batchSize: Int?
+    @Option(help: "The most passes over the training data. Default: 100 for lbfgs (each pass up to --max-iter iterations), 200 on fewer than 1,048,576 rows, else 10; training stops sooner when the loss converges (--tol).")
+    var epochs: Int?
+    @Option(parsing: .unconditional, help: "Stop when the training loss improved by less than this (relative to max(|loss|, 1)) for --tol-epochs epochs in a row; 0 runs every epoch. Default: 1e-6 for lbfgs, 1e-4 otherwise.")
+    var tol: Double?
+    @Option(help: "Epochs without an improvement of --tol before stopping (default: 2 for lbfgs, 5 otherwise).")
+    var tolEpochs: Int?
     @Option(help: "Workers (default: every allowed core, no more than a cgroup CPU quota allows). More than the cores is allowed; they share.") var workers: Int?
     @Flag(inversion: .prefixedNo, help: "Pin workers to cores with hwloc.") var bind = true
-    @Option(help: "Share of the rows held out for validation, in [0, 1).") var validation: Double = 0.1
+    @Option(parsing: .unconditional, help: "Share of the rows held out for validation, in [0, 1): at random (stratified by class for classifiers) for files, the last rows for synthetic data unless --shuffle.")
+    var validation: Double = 0.1
+    @Option(help: ArgumentHelp("Validate on this file instead of holding out rows of --data (same columns and format options).", valueName: "file"))
+    var validationData: String?
+    @Flag(inversion: .prefixedNo, help: "Shuffle the rows once (seeded) before the split and training. Default: on for files, off for synthetic data (its rows are independent draws).")
+    var shuffle: Bool?
+    @Flag(inversion: .prefixedNo, help: "Standardize the features with the training rows' means and scales; saved weights take raw features (the scaling is folded into them). Default: on for files, off for synthetic data.")
+    var standardize: Bool?
     @Option(help: "Stop after this many epochs without improvement of the validation loss (keeps the best weights).")
     var earlyStopping: Int?
     @Option(help: ArgumentHelp("Rows per partial gradient (default: a power of two from 128 to 4096 chosen from the model's size and the batch size, at least 64 chunks a minibatch where it can).",
                                discussion: "Results are bitwise the same for any --workers at a given chunk size; a different chunk size sums the same gradient in a different order."))
     var chunkRows: Int?
 
+    static let limit = 1 << 40
+
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let batchSize, !(1...Self.limit).contains(batchSize) { throw ValidationError("--batch-size must be at least 1") }
+        if let epochs, !(1...1_000_000_000).contains(epochs) { throw ValidationError("--epochs must be at least 1 (and at most 1,000,000,000)") }
+        if let workers, !(1...4096).contains(workers) { throw ValidationError("--workers must be at least 1 (and at most 4096)") }
         if !(0..<1).contains(validation) { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
-        if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1") }
-        if let chunkRows, chunkRows < 1 { throw ValidationError("--chunk-rows must be at least 1") }
-        if earlyStopping != nil && validation == 0 { throw ValidationError("--early-stopping needs validation data (--validation > 0)") }
+        if let tol, !(tol >= 0 && tol.isFinite) { throw ValidationError("--tol must be finite and 0 or more, got \(tol)") }
+        if let tolEpochs, !(1...1_000_000).contains(tolEpochs) { throw ValidationError("--tol-epochs must be at least 1") }
+        if let earlyStopping, !(1...1_000_000).contains(earlyStopping) { throw ValidationError("--early-stopping must be at least 1") }
+        if let chunkRows, !(1...Self.limit).contains(chunkRows) { throw ValidationError("--chunk-rows must be at least 1") }
+        if earlyStopping != nil && validation == 0 && validationData == nil {
+            throw ValidationError("--early-stopping needs validation data (--validation > 0 or --validation-data)")
+        }
     }
 
-    func configuration(seed: UInt64, workers: Int) -> FitConfiguration {
-        FitConfiguration(batchSize: batchSize, epochs: epochs, workers: workers, bind: bind, seed: seed, chunkRows: chunkRows,
-                         earlyStopping: earlyStopping.map { .init(patience: $0) })
+    func configuration(seed: UInt64, workers: Int, defaults: RunDefaults, penalty: FitConfiguration.Penalty) -> FitConfiguration {
+        FitConfiguration(batchSize: defaults.batchSize, epochs: defaults.epochs, workers: workers, bind: bind, seed: seed, chunkRows: chunkRows,
+                         earlyStopping: earlyStopping.map { .init(patience: $0) }, penalty: penalty, convergence: defaults.convergence)
     }
 }
 
@@ -241,6 +352,36 @@ enum InterruptFlag {
     static func install() -> CancellationFlag {
         signal(SIGINT) { _ in InterruptFlag.shared.cancel() }
         return shared
+    }
+}
+
+/// The loss became infinite or NaN: what to change.
+struct DivergedError: Error, CustomStringConvertible {
+    let epoch: Int, batch: Int, loss: Double, hint: String, epochs: Int
+    var description: String {
+        "the loss diverged (\(loss)) at epoch \(epoch), minibatch \(batch): \(hint)"
+    }
+}
+
+/// `value` as compact JSON text (metadata values are strings).
+func jsonText(_ value: Any) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { return "\(value)" }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Class names in a line: all of them when few.
+enum TargetSummaryList {
+    static func text(_ names: [String]) -> String {
+        names.count <= 8 ? names.joined(separator: ", ") : names.prefix(6).joined(separator: ", ") + ", ... (\(names.count))"
+    }
+}
+
+/// A model as a JSON object (kind, sizes, loss).
+enum ModelDescriptionText {
+    static func object(_ model: any Model) -> [String: Any] {
+        guard let description = ModelDescription(model), let data = try? JSONEncoder().encode(description),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ["description": model.description] }
+        return object
     }
 }
 

@@ -1,0 +1,200 @@
+import Optim
+import Datasets
+
+extension Standardization {
+    /// The means and scales of `data`'s features over `rows` (default: every row), computed
+    /// data-parallel: Double sums over fixed 4096-row chunks of `rows`, added in the fixed tree
+    /// order over the chunk index, so the figures are the same for any worker count.
+    public init(of data: Dataset, rows: [Int]? = nil, workers: Int? = nil, bind: Bool = true) {
+        let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+        defer { pool.release() }
+        self.init(of: data, rows: rows ?? Array(0..<data.rows), pool: pool)
+    }
+
+    init(of data: Dataset, rows selected: [Int], pool: WorkerPool) {
+        let d = data.features, plan = ShardPlan(rows: 0..<selected.count, chunkRows: 4096)
+        let order = SharedBuffer<Int>.allocate(count: selected.count, repeating: 0)
+        defer { order.deallocate() }
+        for (i, row) in selected.enumerated() { order[i] = row }
+        let chunks = plan.chunkCount, stride = (d + 7) / 8 * 8
+        let x = SharedBuffer(data.x.base, count: data.x.count), xStride = data.rowStride
+        let partials = SharedBuffer<Double>.allocate(count: chunks * stride, repeating: 0)
+        defer { partials.deallocate() }
+        let column = SharedBuffer<Double>.allocate(count: chunks, repeating: 0)
+        defer { column.deallocate() }
+        /// Σ over the chunks of partials[c][j], in the fixed tree order.
+        func total(_ j: Int) -> Double {
+            for c in 0..<chunks { column[c] = partials[c * stride + j] }
+            return reduceTree(column, count: chunks)
+        }
+        let workers = pool.workers, n = Double(selected.count)
+        // Two passes (means, then squared deviations from them): exact where Σx² − n·mean² cancels.
+        pool.run { w in
+            for c in plan.chunks(worker: w, of: workers) {
+                let sums = partials.base + c * stride
+                for i in plan.chunk(c) {
+                    let features = x.base + order[i] * xStride
+                    for j in 0..<d { sums[j] += Double(features[j]) }
+                }
+            }
+        }
+        let means = (0..<d).map { total($0) / n }
+        for i in 0..<chunks * stride { partials[i] = 0 }
+        let meanBuffer = SharedBuffer<Double>.allocate(count: d, repeating: 0)
+        defer { meanBuffer.deallocate() }
+        for j in 0..<d { meanBuffer[j] = means[j] }
+        pool.run { w in
+            for c in plan.chunks(worker: w, of: workers) {
+                let sums = partials.base + c * stride
+                for i in plan.chunk(c) {
+                    let features = x.base + order[i] * xStride
+                    for j in 0..<d {
+                        let deviation = Double(features[j]) - meanBuffer[j]
+                        sums[j] += deviation * deviation
+                    }
+                }
+            }
+        }
+        let scales = (0..<d).map { j -> Float in
+            let deviation = (total(j) / n).squareRoot()
+            // scikit-learn's rule: a scale too small to divide by (a constant column) stays 1.
+            return deviation > 10 * Double(Float.ulpOfOne) * max(abs(means[j]), 1) ? Float(deviation) : 1
+        }
+        self.init(means: means.map { Float($0) }, scales: scales)
+    }
+
+    /// Folds the standardization into the first layer of `parameters` (tensor `weight` or
+    /// `0.weight` [outputs, features] and its bias), so that the model predicts on raw
+    /// features: W' = W / scale column by column, b' = b − W' · mean (in Double). The inverse
+    /// of training on standardized rows, to float32 rounding.
+    public func fold(into parameters: Parameters<Float>) {
+        guard let weightIndex = parameters.tensors.firstIndex(where: { $0.name == "weight" || $0.name == "0.weight" }),
+              let biasIndex = parameters.tensors.firstIndex(where: { $0.name == "bias" || $0.name == "0.bias" }) else { return }
+        let weight = parameters.tensors[weightIndex], bias = parameters.tensors[biasIndex]
+        let d = means.count, outputs = weight.count / max(d, 1)
+        guard weight.count == outputs * d, bias.count == outputs else { return }
+        var values = parameters.values.array
+        for o in 0..<outputs {
+            var shift = 0.0
+            for j in 0..<d {
+                let w = values[weight.offset + o * d + j] / scales[j]
+                values[weight.offset + o * d + j] = w
+                shift += Double(w) * Double(means[j])
+            }
+            values[bias.offset + o] = Float(Double(values[bias.offset + o]) - shift)
+        }
+        parameters.values.assign(values)
+    }
+}
+
+/// Which rows train and which are held out.
+public struct RowSplit: Sendable, Equatable {
+    /// Training rows, in the (seeded, shuffled) order they are trained in.
+    public var training: [Int]
+    /// Held-out rows, ascending.
+    public var validation: [Int]
+
+    /// Holds out `fraction` of `count` rows at random (seeded: the same for any worker count and
+    /// run), stratified by `classes` when given (each class holds out its share, rounded, so
+    /// that every class with two or more rows is on both sides), and shuffles the training rows.
+    /// With `shuffle` false the last rows are held out and the rest keep their order.
+    public init(rows count: Int, validationFraction fraction: Double, seed: UInt64, classes: [Int]? = nil, shuffle: Bool = true) {
+        guard shuffle else {
+            let held = Int((Double(count) * fraction).rounded())
+            self.training = Array(0..<(count - held))
+            self.validation = Array((count - held)..<count)
+            return
+        }
+        var random = SplitMix64(seed: seed ^ 0x5EED_5EED_0000_0001)
+        var validation: [Int] = [], training: [Int] = []
+        if let classes {
+            var members: [Int: [Int]] = [:]
+            for (row, label) in classes.enumerated() { members[label, default: []].append(row) }
+            for label in members.keys.sorted() {
+                var rows = members[label]!
+                random.shuffle(&rows)
+                var held = Int((Double(rows.count) * fraction).rounded())
+                if fraction > 0 && rows.count >= 2 { held = min(max(held, 1), rows.count - 1) }
+                validation += rows[..<held]
+                training += rows[held...]
+            }
+        } else {
+            var rows = Array(0..<count)
+            random.shuffle(&rows)
+            let held = Int((Double(count) * fraction).rounded())
+            validation = Array(rows[..<held])
+            training = Array(rows[held...])
+        }
+        training.sort()
+        random.shuffle(&training)
+        self.training = training
+        self.validation = validation.sorted()
+    }
+}
+
+/// SplitMix64: the seeded generator of row orders and splits.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Fisher–Yates, from the last element down.
+    mutating func shuffle(_ values: inout [Int]) {
+        guard values.count > 1 else { return }
+        for i in stride(from: values.count - 1, to: 0, by: -1) { values.swapAt(i, Int(next() % UInt64(i + 1))) }
+    }
+}
+
+extension Dataset {
+    /// The rows `rows` of this data set, in that order, copied into packed storage by the
+    /// workers (each row copied once, so the result does not depend on the worker count):
+    /// features standardized by `standardization` when given, and each target replaced by
+    /// `targetIndex(target)` when given (class labels to class indices).
+    public func gathered(rows: [Int], name: String, standardization: Standardization? = nil,
+                         targetIndex: (@Sendable (Float) -> Float)? = nil, workers: Int? = nil, bind: Bool = true) throws -> Dataset {
+        let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+        defer { pool.release() }
+        return try gathered(rows: rows, name: name, standardization: standardization, targetIndex: targetIndex, pool: pool)
+    }
+
+    func gathered(rows: [Int], name: String, standardization: Standardization?, targetIndex: (@Sendable (Float) -> Float)?,
+                  pool: WorkerPool) throws -> Dataset {
+        let d = features, k = targetsPerRow, n = rows.count
+        let x = FloatStorage(count: n * d), y = FloatStorage(count: n * k)
+        let source = SharedBuffer(self.x.base, count: self.x.count), sourceY = SharedBuffer(self.y.base, count: self.y.count)
+        let destination = SharedBuffer(x.base, count: x.count), destinationY = SharedBuffer(y.base, count: y.count)
+        let order = SharedBuffer<Int>.allocate(count: n, repeating: 0)
+        defer { order.deallocate() }
+        for (i, row) in rows.enumerated() { order[i] = row }
+        let means = SharedBuffer<Float>.allocate(count: d, repeating: 0), inverse = SharedBuffer<Float>.allocate(count: d, repeating: 1)
+        defer { means.deallocate(); inverse.deallocate() }
+        if let standardization {
+            for j in 0..<d {
+                means[j] = standardization.means[j]
+                inverse[j] = standardization.scales[j]
+            }
+        }
+        let standardize = standardization != nil, xStride = rowStride, yStride = targetStride
+        let workers = pool.workers
+        pool.run { w in
+            for i in (w * n / workers)..<((w + 1) * n / workers) {
+                let from = source.base + order[i] * xStride, to = destination.base + i * d
+                if standardize {
+                    for j in 0..<d { to[j] = (from[j] - means[j]) / inverse[j] }
+                } else {
+                    to.update(from: from, count: d)
+                }
+                for o in 0..<k {
+                    let value = sourceY[order[i] * yStride + o]
+                    destinationY[i * k + o] = targetIndex?(value) ?? value
+                }
+            }
+        }
+        return try Dataset(name: name, x: x, y: y, rows: n, features: d, targetsPerRow: k, trueWeights: trueWeights, labels: labels)
+    }
+}

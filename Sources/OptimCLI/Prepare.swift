@@ -1,0 +1,176 @@
+import ArgumentParser
+import DataParallel
+import Datasets
+import Foundation
+import Models
+
+/// Everything between a user's file and a fit: the model the targets call for, the split
+/// (random and stratified for classes, seeded), the shuffled and standardized training rows,
+/// and the defaults that fit the data's size.
+struct PreparedData {
+    var loaded: LoadedData
+    var choice: ModelChoice
+    var training: Dataset
+    var validation: Dataset?
+    var split: RowSplit?
+    var standardization: Standardization?
+    var shuffled: Bool
+    /// What was decided and why, for the user.
+    var notes: [String]
+}
+
+/// Shares of physical memory a copy of the data may take (shuffling and standardizing copy it).
+func fitsInMemory(bytes: Int) -> Bool {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+    guard pages > 0, pageSize > 0 else { return true }
+    let (total, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+    return overflow || bytes <= total / 2
+}
+
+extension Train {
+    /// Loads the data, chooses the model, splits, shuffles and standardizes.
+    func prepare(workers: Int) throws -> PreparedData {
+        var loaded = try data.load(workers: workers, bind: training.bind)
+        let dataset = loaded.dataset
+        var notes = loaded.notes
+        let choice = try model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
+        let isFile = data.usesFile
+        let copyBytes = dataset.rows.multipliedReportingOverflow(by: (dataset.features + dataset.targetsPerRow) * 4)
+        let canCopy = !copyBytes.overflow && fitsInMemory(bytes: copyBytes.partialValue)
+        var shuffle = training.shuffle ?? isFile
+        var standardize = training.standardize ?? isFile
+        if (shuffle || standardize) && !canCopy {
+            notes.append("the data is more than half this machine's memory: rows are not shuffled or standardized (that copies them); minibatches are still visited in a random order")
+            shuffle = false
+            standardize = false
+        }
+        if choice.classIndex != nil && !canCopy {
+            throw DataFileError(dataset.name, nil, "the class labels need a copy of the data as class indices 0, 1, ..., which does not fit in memory")
+        }
+
+        var validationFile: Dataset?
+        if let path = training.validationData {
+            let other = try data.load(workers: workers, bind: training.bind, path: path, width: loaded.libsvmBase != nil ? dataset.features : nil,
+                                      libsvmBase: loaded.libsvmBase).dataset
+            guard other.features == dataset.features, other.targetsPerRow == dataset.targetsPerRow else {
+                throw DataFileError(path, nil, "has \(other.features) features and \(other.targetsPerRow) target(s) per row; --data \(dataset.name) has \(dataset.features) and \(dataset.targetsPerRow)")
+            }
+            validationFile = other
+        }
+
+        // The split: random (stratified by class) for files, the tail for synthetic rows (they are
+        // independent draws) unless --shuffle.
+        let fraction = training.validationData == nil ? training.validation : 0
+        var classes: [Int]?
+        if let index = choice.classIndex ?? (choice.classes != nil ? { $0 } : nil) {
+            classes = (0..<dataset.rows).map { Int(index(dataset.target($0))) }
+        }
+        let split = RowSplit(rows: dataset.rows, validationFraction: fraction, seed: data.seed, classes: classes, shuffle: shuffle)
+        guard !split.training.isEmpty else {
+            throw ValidationError("--validation \(fraction) leaves no training rows of \(dataset.rows)")
+        }
+        let stratified = classes != nil && shuffle && fraction > 0
+        var standardization: Standardization?
+        if standardize {
+            let scaler = Standardization(of: dataset, rows: split.training, workers: workers, bind: training.bind)
+            if !scaler.isIdentity { standardization = scaler }
+        }
+        let trainingData: Dataset, validationData: Dataset?
+        let identityOrder = split.training == Array(0..<split.training.count)
+        if standardization == nil && choice.classIndex == nil && identityOrder {
+            // Nothing to copy: the rows are used in place (memory-mapped files, synthetic data).
+            (trainingData, validationData) = try dataset.split(validationFraction: fraction)
+        } else {
+            trainingData = try dataset.gathered(rows: split.training, name: "\(dataset.name) (training)", standardization: standardization,
+                                                targetIndex: choice.classIndex, workers: workers, bind: training.bind)
+            validationData = split.validation.isEmpty ? nil
+                : try dataset.gathered(rows: split.validation, name: "\(dataset.name) (validation)", standardization: standardization,
+                                       targetIndex: choice.classIndex, workers: workers, bind: training.bind)
+        }
+        var validation = validationData
+        if let other = validationFile {
+            let labels = other.labels
+            // Text labels are indices into each file's own sorted names: map them by name.
+            var index = choice.classIndex
+            if let names = choice.classes, let labels {
+                let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, Float($0)) })
+                if let unknown = labels.first(where: { position[$0] == nil }) {
+                    throw DataFileError(other.name, nil, "class '\(unknown)' does not occur in the training data (its classes: \(names.joined(separator: ", ")))")
+                }
+                let table = labels.map { position[$0]! }
+                index = { table[Int($0)] }
+            } else if let names = choice.classes, let summary = Optional(TargetSummary(other)), let values = summary.distinct {
+                let known = Set(names)
+                if let unknown = values.map(TargetSummary.name).first(where: { !known.contains($0) }) {
+                    throw DataFileError(other.name, nil, "class \(unknown) does not occur in the training data (its classes: \(names.joined(separator: ", ")))")
+                }
+                let table = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, Float($0)) })
+                index = { table[TargetSummary.name($0)] ?? -1 }
+            }
+            validation = try other.gathered(rows: Array(0..<other.rows), name: other.name, standardization: standardization,
+                                            targetIndex: index, workers: workers, bind: training.bind)
+        }
+        if shuffle {
+            notes.append(stratified ? "held out \(split.validation.count) rows at random, stratified by class (seed \(data.seed)); training rows shuffled"
+                         : fraction > 0 ? "held out \(split.validation.count) rows at random (seed \(data.seed)); training rows shuffled"
+                         : "training rows shuffled (seed \(data.seed))")
+        }
+        if standardization != nil { notes.append("features standardized with the training rows' means and scales (--no-standardize to train on them as they are)") }
+        loaded.notes = []
+        return PreparedData(loaded: loaded, choice: choice, training: trainingData, validation: validation, split: fraction > 0 ? split : nil,
+                            standardization: standardization, shuffled: shuffle, notes: notes)
+    }
+}
+
+/// The run's settings once the data is known: the optimizer, batch size, epochs and stopping
+/// rule the data calls for, where the user did not say.
+struct RunDefaults {
+    var optimizer: OptimizerKind
+    var batchSize: Int
+    var epochs: Int
+    var convergence: FitConfiguration.Convergence?
+    /// Why, for the user.
+    var notes: [String]
+    var warnings: [String]
+
+    /// The most training rows full-batch LBFGS takes by default.
+    static let fullBatchRows = 1_000_000
+
+    init(options: TrainingOptions, optimizer given: OptimizerOptions, model: any Model, trainingRows rows: Int) {
+        notes = []
+        warnings = []
+        let linear = !(model is MLP)
+        if let kind = given.optimizerChoice {
+            optimizer = kind
+        } else {
+            // The first that takes every hyperparameter given.
+            let candidates: [OptimizerKind] = (linear && rows <= Self.fullBatchRows ? [.lbfgs] : []) + [.adam] + OptimizerKind.allCases
+            optimizer = candidates.first { given.given.isSubset(of: $0.flags) } ?? .adam
+            if optimizer == .lbfgs {
+                notes.append("optimizer: full-batch lbfgs with a strong Wolfe line search, until the loss stops improving (\(rows) training rows; --optimizer adam for minibatches)")
+            }
+        }
+        let fullBatch = optimizer == .lbfgs
+        let automaticBatch = fullBatch ? rows
+            : rows >= 1 << 20 ? 16_384
+            : min(16_384, max(32, 1 << max(0, Int.bitWidth - 1 - (rows / 64).leadingZeroBitCount)))
+        let requested = options.batchSize ?? automaticBatch
+        if requested > rows {
+            if options.batchSize != nil {
+                warnings.append("--batch-size \(requested) is more than the \(rows) training rows: each step takes them all (full batch)")
+            }
+        }
+        batchSize = min(requested, rows)
+        let small = rows < 1 << 20
+        epochs = options.epochs ?? (fullBatch ? 100 : small ? 200 : 10)
+        if let tolerance = options.tol {
+            convergence = tolerance > 0 ? .init(tolerance: tolerance, patience: options.tolEpochs ?? (fullBatch ? 2 : 5)) : nil
+        } else {
+            convergence = .init(tolerance: fullBatch ? 1e-6 : 1e-4, patience: options.tolEpochs ?? (fullBatch ? 2 : 5))
+        }
+        let steps = ((rows + batchSize - 1) / batchSize).multipliedReportingOverflow(by: epochs)
+        if !fullBatch && !steps.overflow && steps.partialValue < 100 {
+            warnings.append("only \(steps.partialValue) optimizer steps in all (\(epochs) epoch(s) × \((rows + batchSize - 1) / batchSize) minibatch(es) of \(batchSize) rows): too few to converge; lower --batch-size or raise --epochs, or leave --optimizer out for full-batch lbfgs")
+        }
+    }
+}
