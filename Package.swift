@@ -145,7 +145,8 @@ let package = Package(
 
         .testTarget(
             name: "CLITests",
-            dependencies: ["Datasets", "ModelIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["Datasets", "ModelIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            exclude: ["RealData"]  // data files the tests read by path (tools/make_real_data_fixtures.py)
         ),
         .testTarget(
             name: "DataParallelTests",

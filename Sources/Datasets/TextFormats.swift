@@ -61,6 +61,17 @@ public enum CSV {
         public var notes: [String]
     }
 
+    /// The column names of the header line (unnamed ones as empty strings).
+    public static func columnNames(path: String, separator: UInt8 = UInt8(ascii: ",")) throws(DataFileError) -> [String] {
+        let file = try MappedFile(path: path)
+        var lines = TextLines(file)
+        guard let header = lines.next(skippingBlank: true) else { throw DataFileError(path, nil, "the file is empty (expected a header line)") }
+        var names: [String] = []
+        var fields = FieldScanner(header, separator: separator)
+        while let field = try fields.next(path) { names.append(field.text) }
+        return names
+    }
+
     /// Reads a table: every column a number except the target, which may hold text labels
     /// (`setosa`, `True`: then the targets are indices into ``Dataset/labels``, the names in
     /// sorted order), and the id column. An unnamed first column (pandas' index, as

@@ -82,6 +82,10 @@ struct DataOptions: ParsableArguments {
                 throw ValidationError("\(synthetic.joined(separator: ", ")) describe(s) synthetic data; they do not apply to --data \(data!)")
             }
         }
+        if data == nil && (!ignore.isEmpty || skipIncompleteRows || delimiter != nil) {
+            throw ValidationError("--ignore, --skip-incomplete-rows and --delimiter apply to --data CSV files only")
+        }
+        if data == nil && (zeroBased || oneBased) { throw ValidationError("--zero-based and --one-based apply to --data libsvm files only") }
         if zeroBased && oneBased { throw ValidationError("--zero-based and --one-based contradict each other") }
         if let rows, rows < 1 { throw ValidationError("--rows must be at least 1") }
         if let features, features < 1 { throw ValidationError("--features must be at least 1") }
@@ -187,8 +191,8 @@ struct DataOptions: ParsableArguments {
             do {
                 if withoutTarget {
                     // Columns the model was not trained on (its target, when the file still has it).
-                    let header = try CSV.read(path: path, options: CSV.Options(target: nil, separator: separator, id: nil))
-                    options.ignoring += dropColumns.filter { header.featureNames.contains($0) && !ignore.contains($0) }
+                    let names = try CSV.columnNames(path: path, separator: separator)
+                    options.ignoring += dropColumns.filter { names.contains($0) && !ignore.contains($0) }
                 }
                 let table = try CSV.read(path: path, options: options)
                 var notes = table.notes

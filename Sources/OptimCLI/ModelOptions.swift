@@ -91,7 +91,7 @@ struct ModelOptions: ParsableArguments {
                     + (names.count > 2 ? ": --model softmax fits several classes" : ""))
             }
             guard names.count >= 2 else { throw ValidationError("\(choice) needs at least two classes; every target is \(names[0])") }
-            if names.count * 2 > data.rows {
+            if names.count > TargetSummary.defaultClassLimit && names.count * 2 > data.rows {
                 throw ValidationError("\(choice): \(names.count) classes for \(data.rows) rows; the target looks continuous (--model linear fits it)")
             }
             return (names, summary.classIndex)

@@ -33,6 +33,8 @@ extension Train {
         var loaded = try data.load(workers: workers, bind: training.bind)
         let dataset = loaded.dataset
         var notes = loaded.notes
+        // Before any copy, so that a message's row is the file's.
+        try dataset.validateFinite()
         let choice = try model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
         let isFile = data.usesFile
         let copyBytes = dataset.rows.multipliedReportingOverflow(by: (dataset.features + dataset.targetsPerRow) * 4)
@@ -163,7 +165,9 @@ struct RunDefaults {
         batchSize = min(requested, rows)
         let small = rows < 1 << 20
         epochs = options.epochs ?? (fullBatch ? 100 : small ? 200 : 10)
-        if let tolerance = options.tol {
+        if options.tol == nil && options.earlyStopping != nil {
+            convergence = nil  // the validation loss decides when to stop
+        } else if let tolerance = options.tol {
             convergence = tolerance > 0 ? .init(tolerance: tolerance, patience: options.tolEpochs ?? (fullBatch ? 2 : 5)) : nil
         } else {
             convergence = .init(tolerance: fullBatch ? 1e-6 : 1e-4, patience: options.tolEpochs ?? (fullBatch ? 2 : 5))
