@@ -94,6 +94,11 @@ public struct RowSplit: Sendable, Equatable {
     /// Held-out rows, ascending.
     public var validation: [Int]
 
+    public init(training: [Int], validation: [Int]) {
+        self.training = training
+        self.validation = validation
+    }
+
     /// Holds out `fraction` of `count` rows at random (seeded: the same for any worker count and
     /// run), stratified by `classes` when given (each class holds out its share, rounded, so
     /// that every class with two or more rows is on both sides), and shuffles the training rows.

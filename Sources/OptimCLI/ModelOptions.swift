@@ -77,7 +77,14 @@ struct ModelOptions: ParsableArguments {
     /// The model for `data`, checking that the choices agree with each other and with the data:
     /// the one asked for, or the one the targets call for (synthetic data: its task's).
     func make(for data: Dataset, task: SyntheticRegression.Task?) throws -> ModelChoice {
-        let summary = TargetSummary(data)
+        // Read once, and only where the choice depends on it (not for a synthetic regression).
+        var cached: TargetSummary?
+        var summary: TargetSummary {
+            if let cached { return cached }
+            let computed = TargetSummary(data)
+            cached = computed
+            return computed
+        }
         /// The class names and index map, for a model that needs classes.
         func classes(for choice: String, binary: Bool) throws -> (names: [String], index: (@Sendable (Float) -> Float)?) {
             guard data.targetsPerRow == 1 else {

@@ -33,8 +33,6 @@ extension Train {
         var loaded = try data.load(workers: workers, bind: training.bind)
         let dataset = loaded.dataset
         var notes = loaded.notes
-        // Before any copy, so that a message's row is the file's.
-        try dataset.validateFinite()
         let choice = try model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
         let isFile = data.usesFile
         let copyBytes = dataset.rows.multipliedReportingOverflow(by: (dataset.features + dataset.targetsPerRow) * 4)
@@ -67,19 +65,22 @@ extension Train {
         if let index = choice.classIndex ?? (choice.classes != nil ? { $0 } : nil) {
             classes = (0..<dataset.rows).map { Int(index(dataset.target($0))) }
         }
-        let split = RowSplit(rows: dataset.rows, validationFraction: fraction, seed: data.seed, classes: classes, shuffle: shuffle)
-        guard !split.training.isEmpty else {
+        let copies = shuffle || standardize || choice.classIndex != nil
+        // Before any copy, so that a message's row is the file's (without one, the fit checks).
+        if copies { try dataset.validateFinite() }
+        let split = copies ? RowSplit(rows: dataset.rows, validationFraction: fraction, seed: data.seed, classes: classes, shuffle: shuffle)
+            : RowSplit(training: [], validation: [])
+        guard !copies || !split.training.isEmpty else {
             throw ValidationError("--validation \(fraction) leaves no training rows of \(dataset.rows)")
         }
         let stratified = classes != nil && shuffle && fraction > 0
         var standardization: Standardization?
         if standardize {
-            let scaler = Standardization(of: dataset, rows: split.training, workers: workers, bind: training.bind)
+            let scaler = Standardization(of: dataset, rows: split.training.sorted(), workers: workers, bind: training.bind)
             if !scaler.isIdentity { standardization = scaler }
         }
         let trainingData: Dataset, validationData: Dataset?
-        let identityOrder = split.training == Array(0..<split.training.count)
-        if standardization == nil && choice.classIndex == nil && identityOrder {
+        if !copies {
             // Nothing to copy: the rows are used in place (memory-mapped files, synthetic data).
             (trainingData, validationData) = try dataset.split(validationFraction: fraction)
         } else {
@@ -119,7 +120,7 @@ extension Train {
         }
         if standardization != nil { notes.append("features standardized with the training rows' means and scales (--no-standardize to train on them as they are)") }
         loaded.notes = []
-        return PreparedData(loaded: loaded, choice: choice, training: trainingData, validation: validation, split: fraction > 0 ? split : nil,
+        return PreparedData(loaded: loaded, choice: choice, training: trainingData, validation: validation, split: copies && fraction > 0 ? split : nil,
                             standardization: standardization, shuffled: shuffle, notes: notes)
     }
 }

@@ -131,7 +131,8 @@ struct Train: ParsableCommand {
             }
         }
 
-        let dataLine = "data: \(dataset.name)\(prepared.loaded.targetName.map { ", target \($0)" } ?? ""), \(dataset.rows) rows × \(dataset.features) features (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))"
+        let shape = data.usesFile ? ", \(dataset.rows) rows × \(dataset.features) features" : ""
+        let dataLine = "data: \(dataset.name)\(prepared.loaded.targetName.map { ", target \($0)" } ?? "")\(shape) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))"
         say(dataLine)
         for note in prepared.loaded.notes + prepared.notes + defaults.notes { say("  \(note)") }
         for warning in defaults.warnings { warn(warning) }
