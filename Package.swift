@@ -64,7 +64,7 @@ let package = Package(
         /// known true weights.
         .target(
             name: "Datasets",
-            dependencies: ["PageMapping", "VectorMath", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["PageMapping", "VectorMath", "CGzip", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA + optimizedInDebug
         ),
 
@@ -97,6 +97,13 @@ let package = Package(
             name: "CHwloc",
             pkgConfig: "hwloc",
             providers: [.apt(["libhwloc-dev"])]
+        ),
+
+        /// zlib's C API (Debian: zlib1g-dev), for gzip-compressed data files. No stable API of its own.
+        .systemLibrary(
+            name: "CGzip",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
         ),
 
         /// Weights and checkpoints on disk: safetensors (readable by Python's `safetensors`), written

@@ -49,10 +49,17 @@ public enum SafeTensors {
     public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let file = try MappedFile(path: path)
         guard file.count >= 8 else { throw DataFileError(path, "byte 0", "too short for a safetensors file (\(file.count) bytes)") }
-        let length = Int(UInt64(littleEndian: file.bytes.loadUnaligned(as: UInt64.self)))
-        guard length > 0, 8 + length <= file.count else {
-            throw DataFileError(path, "byte 0", "header length \(length) does not fit in the file's \(file.count) bytes")
+        let start = UnsafeRawBufferPointer(start: file.bytes, count: min(file.count, 16))
+        if start.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            throw DataFileError(path, "byte 0", "not a safetensors file but a zip archive (a PyTorch .pt file? save with safetensors.torch.save_file)")
         }
+        let raw = UInt64(littleEndian: file.bytes.loadUnaligned(as: UInt64.self))
+        guard raw > 0, raw <= UInt64(file.count - 8) else {
+            let text = start.allSatisfy { $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || (0x20..<0x7F).contains($0) }
+            throw DataFileError(path, "byte 0", text ? "not a safetensors file but text (a CSV? weights come from optim train --save)"
+                                : "not a safetensors file: header length \(raw) does not fit in the file's \(file.count) bytes")
+        }
+        let length = Int(raw)
         let headerData = Data(bytes: file.bytes + 8, count: length)
         guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
             throw DataFileError(path, "byte 8", "the header is not a JSON object")

@@ -150,8 +150,23 @@ struct DataOptions: ParsableArguments {
                                                outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise ?? 0.1, seed: seed)
             return LoadedData(dataset: try spec.generate(workers: workers, bind: bind))
         }
-        if path.lowercased().hasSuffix(".gz") {
-            throw DataFileError(path, nil, "is gzip-compressed, which optim does not read yet: decompress it first (gunzip -k \(path))")
+        if path == "-" || path.lowercased().hasSuffix(".gz") {
+            // Standard input or gzip: decompressed once into a temporary file, read like any
+            // other, removed at once (its mapping keeps the pages), named as the user named it.
+            let staged = try Staging.stage(path)
+            defer { Staging.remove(staged) }
+            var options = self
+            if options.format == nil, path != "-" { options.format = try format(of: path) }
+            let name = path == "-" ? "standard input" : path
+            do {
+                var loaded = try options.load(workers: workers, bind: bind, path: staged, withoutTarget: withoutTarget, width: width, id: id,
+                                              dropColumns: dropColumns, libsvmBase: libsvmBase)
+                loaded.dataset = try loaded.dataset.slice(0..<loaded.dataset.rows, name: name)
+                return loaded
+            } catch let error as DataFileError {
+                throw DataFileError(error.path == staged ? name : error.path, error.location,
+                                    error.message.replacingOccurrences(of: staged, with: name))
+            }
         }
         let format = try format(of: path)
         if format != .csv && format != .tsv && (!ignore.isEmpty || skipIncompleteRows || id != nil || delimiter != nil) {

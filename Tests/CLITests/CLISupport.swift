@@ -17,15 +17,26 @@ struct Run {
     let stderr: String
 }
 
-/// Runs `optim` with `arguments` and returns what it printed and its exit status.
-func optim(_ arguments: [String]) throws -> Run {
+/// Runs `optim` with `arguments` (and `input` on its standard input) and returns what it
+/// printed and its exit status.
+func optim(_ arguments: [String], input: Data? = nil) throws -> Run {
     let process = Process()
     process.executableURL = optimBinary()
     process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    let stdin = Pipe()
+    if input != nil { process.standardInput = stdin }
     try process.run()
+    if let input {
+        // Written from another thread: a large input would fill the pipe while optim has not started reading.
+        let handle = stdin.fileHandleForWriting
+        Thread.detachNewThread {
+            handle.write(input)
+            try? handle.close()
+        }
+    }
     let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))

@@ -1,0 +1,134 @@
+import Foundation
+import ModelIO
+import Testing
+
+/// The rough edges a new user meets between a file and a model, each through the binary.
+@Suite("optim on users' files")
+struct FirstTryTests {
+    /// The saved tensors' bytes, for comparing runs.
+    func tensorBytes(_ path: String) throws -> [String: [Float]] {
+        try SafeTensors.read(path).tensors.mapValues(\.values)
+    }
+
+    @Test("gzip-compressed files and standard input train as the plain file does (same weights); the temporary copy is gone")
+    func gzipAndStandardInput() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let plain = try Data(contentsOf: URL(fileURLWithPath: RealData.path("wine-train.csv")))
+        try plain.write(to: URL(fileURLWithPath: path("wine.csv")))
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-k", path("wine.csv")]
+        try gzip.run()
+        gzip.waitUntilExit()
+        #expect(gzip.terminationStatus == 0)
+        let common = ["--target", "target", "-q"]
+        #expect(try optim(["train", "--data", path("wine.csv"), "--save", path("a.safetensors")] + common).status == 0)
+        let compressed = try optim(["train", "--data", path("wine.csv.gz"), "--save", path("b.safetensors")] + common)
+        #expect(compressed.status == 0, "\(compressed.stderr)")
+        let piped = try optim(["train", "--data", "-", "--save", path("c.safetensors")] + common, input: plain)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        let a = try tensorBytes(path("a.safetensors")), b = try tensorBytes(path("b.safetensors")), c = try tensorBytes(path("c.safetensors"))
+        #expect(a == b && a == c)
+        let svm = try Data(contentsOf: URL(fileURLWithPath: RealData.path("wine-train-1.svm")))
+        let pipedSVM = try optim(["train", "--data", "-", "-q"], input: svm)
+        #expect(pipedSVM.status == 0 && pipedSVM.stdout.contains("accuracy"), "a libsvm stream is recognized by its content: \(pipedSVM.stderr)")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("optim-data-") }
+        #expect(leftovers.isEmpty, "temporary copies left: \(leftovers)")
+    }
+
+    @Test("--json writes only JSON to stdout, an event on every object, the whole configuration first; -q leaves the final object")
+    func jsonOutput() throws {
+        let run = try optim(["train", "--data", RealData.path("breast_cancer-train.csv"), "--target", "target", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let objects = try run.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+        #expect(objects.allSatisfy { $0["event"] is String })
+        let config = try #require(objects.first)
+        #expect(config["event"] as? String == "config" && config["optimizer"] as? String == "lbfgs")
+        #expect((config["classes"] as? [String]) == ["benign", "malignant"] && (config["columns"] as? [String])?.count == 30)
+        let hyperparameters = config["hyperparameters"] as? [String: String] ?? [:]
+        #expect(hyperparameters["history_size"] == "10" && hyperparameters["line_search_fn"] == "\"strong_wolfe\"", "\(hyperparameters)")
+        #expect((config["l2"] as? Double ?? 0) > 0 && config["standardize"] as? Bool == true && config["target"] as? String == "target")
+        #expect(objects.last?["event"] as? String == "done" && objects.last?["metrics_on"] as? String == "the 43 held-out rows")
+        #expect(run.stderr.contains("full-batch lbfgs"), "the messages go to stderr")
+        let quiet = try optim(["train", "--data", RealData.path("breast_cancer-train.csv"), "--target", "target", "--json", "-q"])
+        #expect(quiet.stdout.split(separator: "\n").count == 1 && quiet.stdout.contains("\"event\":\"done\"") && quiet.stderr.isEmpty,
+                "\(quiet.stdout) \(quiet.stderr)")
+    }
+
+    @Test(".npy of integers, big-endian floats and Fortran order, and .npz with a 2-D y, train on the values they hold")
+    func numpyLayouts() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        // 40 rows: x, 2x + 1 (as the target); the same table in each layout.
+        let rows = (0..<40).map { Float($0 % 10) }
+        func header(_ descr: String, fortran: Bool) -> String { "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': (40, 2), }" }
+        func bytes<T>(_ values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
+        let cOrder = rows.flatMap { [$0, 2 * $0 + 1] }, fortran = rows + rows.map { 2 * $0 + 1 }
+        var files: [String: Data] = [:]
+        files["int.npy"] = npyBytes(header: header("<i4", fortran: false), payload: []) + bytes(cOrder.map { Int32($0) })
+        files["big.npy"] = npyBytes(header: header(">f4", fortran: false), payload: []) + bytes(cOrder.map { $0.bitPattern.bigEndian })
+        files["fortran.npy"] = npyBytes(header: header("<f8", fortran: true), payload: []) + bytes(fortran.map { Double($0) })
+        var weights: [[Float]] = []
+        for (name, data) in files.sorted(by: { $0.key < $1.key }) {
+            try data.write(to: URL(fileURLWithPath: path(name)))
+            let run = try optim(["train", "--data", path(name), "--model", "linear", "--no-standardize", "--save", path(name + ".safetensors"), "-q"])
+            #expect(run.status == 0, "\(name): \(run.stderr)")
+            let saved = try tensorBytes(path(name + ".safetensors"))
+            weights.append((saved["weight"] ?? []) + (saved["bias"] ?? []))
+        }
+        for w in weights { #expect(w.count == 2 && abs(w[0] - 2) < 1e-3 && abs(w[1] - 1) < 1e-3, "y = 2x + 1 was learned as \(w)") }
+        let x = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (40, 1), }", payload: rows)
+        let y = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (40, 2), }", payload: rows.flatMap { [2 * $0 + 1, -$0] })
+        try npzBytes(["X.npy": x, "y.npy": y]).write(to: URL(fileURLWithPath: path("two.npz")))
+        let two = try optim(["train", "--data", path("two.npz"), "--save", path("two.safetensors"), "-q"])
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(try SafeTensors.read(path("two.safetensors")).tensors["weight"]?.shape == [2, 1], "a 2-D y is multi-output regression")
+    }
+
+    @Test("Labels as they come: ±1 and any two numbers, booleans; the classes are saved and predict answers in them")
+    func labels() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let xs = (0..<60).map { Double($0) / 10 - 3 }
+        for (name, labels) in [("pm", ["-1", "1"]), ("two", ["3.5", "7"]), ("bool", ["False", "True"])] {
+            let table = "x,label\n" + xs.map { "\($0),\($0 > 0.05 ? labels[1] : labels[0])" }.joined(separator: "\n")
+            try table.write(toFile: path("\(name).csv"), atomically: true, encoding: .utf8)
+            let run = try optim(["train", "--data", path("\(name).csv"), "--target", "label", "--save", path("\(name).safetensors")])
+            #expect(run.status == 0 && run.stdout.contains("logistic regression"), "\(name): \(run.stdout) \(run.stderr)")
+            let saved = try SafeTensors.read(path("\(name).safetensors")).metadata
+            #expect(saved["classes"] == "[\"\(labels[0])\",\"\(labels[1])\"]", "\(saved["classes"] ?? "none")")
+            try "x\n-2\n2\n".write(toFile: path("new.csv"), atomically: true, encoding: .utf8)
+            let predicted = try optim(["predict", "--weights", path("\(name).safetensors"), "--data", path("new.csv")])
+            let lines = predicted.stdout.split(separator: "\n")
+            #expect(lines.count == 3 && lines[1].hasPrefix(labels[0] + ",") && lines[2].hasPrefix(labels[1] + ","), "\(predicted.stdout) \(predicted.stderr)")
+            let evaluated = try optim(["evaluate", "--weights", path("\(name).safetensors"), "--data", path("\(name).csv"), "--json"])
+            #expect(evaluated.status == 0 && evaluated.stdout.contains("\"accuracy\":1"), "\(evaluated.stdout) \(evaluated.stderr)")
+        }
+    }
+
+    @Test("libsvm: evaluate and predict read a file with fewer trailing features, in the base the model was trained with; --validation-data")
+    func libsvmWidths() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let weights = path("w.safetensors")
+        let trained = try optim(["train", "--data", RealData.path("digits-train-0.svm"), "--validation-data", RealData.path("digits-test-0.svm"),
+                                 "--save", weights])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stdout.contains("(1347 training rows, 450 validation)") && trained.stdout.contains("on the validation file"), "\(trained.stdout)")
+        // Rows whose last features are all zero (so the file's largest index is smaller).
+        try "3 1:0.5 2:16\n7 10:4\n".write(toFile: path("short.svm"), atomically: true, encoding: .utf8)
+        let predicted = try optim(["predict", "--weights", weights, "--data", path("short.svm")])
+        #expect(predicted.status == 0 && predicted.stdout.split(separator: "\n").count == 3, "\(predicted.stderr)")
+        let evaluated = try optim(["evaluate", "--weights", weights, "--data", path("short.svm")])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        let npy = try optim(["predict", "--weights", weights, "--data", path("short.svm"), "--output", path("p.npy")])
+        #expect(npy.status == 0, "\(npy.stderr)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path("p.npy")))
+        #expect(String(decoding: bytes.prefix(80), as: UTF8.self).contains("'shape': (2, 10)"), "probabilities for 10 classes")
+    }
+}
