@@ -15,8 +15,9 @@ struct Compare: ParsableCommand {
             Without --lr, each uses torch's default learning rate.
 
             Examples:
-              optim compare --dataset seed                 # the seed document's example, its numbers as PyTorch prints them
-              optim compare --optimizers sgd,adam,rmsprop,lbfgs --lr 0.01 --epochs 20 --output curves
+              optim compare --dataset seed      # the seed document's example
+              optim compare --optimizers sgd,adam,rmsprop,lbfgs --lr 0.01 \\
+                  --epochs 20 --output curves
             """
     )
 

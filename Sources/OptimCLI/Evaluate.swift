@@ -18,7 +18,8 @@ struct Evaluate: ParsableCommand {
             Examples:
               optim train --data train.csv --target species --save model.safetensors
               optim evaluate --weights model.safetensors --data test.csv
-              optim evaluate --weights model.safetensors --data train.csv --held-out --json
+              optim evaluate --weights model.safetensors --data train.csv \\
+                  --held-out --json
             """
     )
 

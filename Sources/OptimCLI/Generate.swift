@@ -13,7 +13,8 @@ struct Generate: ParsableCommand {
             so it may be larger than memory. The true weights go to FILE.weights.json.
 
             Example:
-              optim generate --task logistic --rows 10000000 --features 32 --output big.npy
+              optim generate --task logistic --rows 10000000 --features 32 \\
+                  --output big.npy
             """
     )
 

@@ -16,9 +16,11 @@ struct Predict: ParsableCommand {
             the probabilities (classifiers) or the values.
 
             Examples:
-              optim predict --weights model.safetensors --data new.csv --id customer_id --output predictions.csv
-              optim predict --weights model.safetensors --data new.npy --output probabilities.npy
-              optim predict --weights model.safetensors --data new.svm --logits | head
+              optim predict --weights model.safetensors --data new.csv \\
+                  --id customer_id --output predictions.csv
+              optim predict --weights model.safetensors --data new.npy \\
+                  --output probabilities.npy
+              optim predict --weights model.safetensors --data new.svm --logits
             """
     )
 

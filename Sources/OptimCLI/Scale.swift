@@ -11,7 +11,7 @@ struct Scale: ParsableCommand {
         abstract: "Scaling benchmark: the same training at each worker count; a table, CSV, JSON and an SVG speedup plot.",
         discussion: """
             Examples:
-              optim scale                                   # 1, 2, ..., every allowed core
+              optim scale                       # 1, 2, ..., every allowed core
               optim scale --workers 1,2,4,8 --repetitions 5 --output scaling
             """
     )

@@ -15,12 +15,23 @@ struct Train: ParsableCommand {
             With no arguments, trains linear regression with Adam on a built-in synthetic data set \
             (2M rows × 64 features, 10% held out for validation), on every allowed core.
 
+            On a file, only --data (and --target for CSV) is needed: the model follows the \
+            targets (two distinct values: logistic; text labels or a few whole numbers: softmax; \
+            otherwise linear regression), 10% of the rows are held out at random (stratified by \
+            class), the rows are shuffled and the features standardized, and linear models train \
+            full-batch with LBFGS until the loss converges. Each choice is printed with the \
+            option that changes it.
+
             Examples:
               optim train
-              optim train --rows 4000000 --features 32 --optimizer sgd --lr 0.05 --momentum 0.9
-              optim train --task logistic --optimizer adamw --lr 0.01 --weight-decay 0.05 --scheduler cosine
+              optim train --data iris.csv --target species --save model.safetensors
+              optim train --data train.svm --validation-data test.svm
+              optim train --rows 4000000 --features 32 \\
+                  --optimizer sgd --lr 0.05 --momentum 0.9
+              optim train --task logistic --optimizer adamw --lr 0.01 \\
+                  --weight-decay 0.05 --scheduler cosine
               optim train --data train.npy --model mlp --hidden 64 --epochs 20 --json
-              optim train --data houses.csv --target price --optimizer lbfgs --line-search-fn strong_wolfe --batch-size 100000
+              optim train --data houses.csv.gz --target price --l2 0.001
             """
     )
 
@@ -189,9 +200,10 @@ struct Train: ParsableCommand {
         if json {
             var object = summaryObject(report)
             object["metrics_on"] = scoredOn
+            object["last_epoch"] = report.epochs.last?.epoch ?? configuration.start.epoch - 1
             print(Format.jsonLine(object))
         } else {
-            printSummary(report, scoredOn: scoredOn)
+            printSummary(report, scoredOn: scoredOn, startEpoch: configuration.start.epoch, rates: !tiny)
         }
         if report.stopReason == .cancelled {
             throw InterruptedError(checkpoint: checkpoint)
@@ -201,7 +213,8 @@ struct Train: ParsableCommand {
             warn("the loss was still improving by more than --tol \(Format.general(convergence.tolerance)) after \(defaults.epochs) epochs: raise --epochs")
         }
         if let save {
-            var notes: [String: String] = ["optimizer": optimizerSummary, "epochs": "\(report.epochs.count)", "data": dataset.name]
+            var notes: [String: String] = ["optimizer": optimizerSummary, "epochs": "\(report.epochs.last?.epoch ?? configuration.start.epoch - 1)",
+                                           "data": dataset.name]
             if let loss = report.epochs.last?.trainingLoss { notes["training_loss"] = "\(loss)" }
             if let classes = prepared.choice.classes { notes["classes"] = jsonText(classes) }
             if let target = prepared.loaded.targetName { notes["target"] = target }
@@ -266,8 +279,14 @@ struct Train: ParsableCommand {
         return object
     }
 
-    func printSummary(_ report: TrainingReport, scoredOn: String) {
-        print("done: \(report.epochs.count) epoch(s) (\(report.stopReason.rawValue)) in \(Format.seconds(report.trainingSeconds)), \(Format.rate(report.rowsPerSecond)) rows/s, \(Format.fixed(report.bytesPerSecond / 1e9, 2)) GB/s; compute \(Format.seconds(report.computeSeconds)), reduce \(Format.seconds(report.reduceSeconds)), step \(Format.seconds(report.stepSeconds))")
+    func printSummary(_ report: TrainingReport, scoredOn: String, startEpoch: Int, rates: Bool) {
+        let last = report.epochs.last?.epoch ?? startEpoch - 1
+        let epochs = startEpoch > 1 ? "\(last) epoch(s), \(report.epochs.count) of them in this run," : "\(report.epochs.count) epoch(s)"
+        var line = "done: \(epochs) (\(report.stopReason.rawValue)) in \(Format.seconds(report.trainingSeconds))"
+        if rates {
+            line += ", \(Format.rate(report.rowsPerSecond)) rows/s, \(Format.fixed(report.bytesPerSecond / 1e9, 2)) GB/s; compute \(Format.seconds(report.computeSeconds)), reduce \(Format.seconds(report.reduceSeconds)), step \(Format.seconds(report.stepSeconds))"
+        }
+        print(line)
         if let m = report.finalMetrics {
             var line = "final (on \(scoredOn)): loss \(Format.general(m.loss))"
             if let r2 = m.r2 { line += ", mse \(Format.general(m.mse!)), r2 \(Format.fixed(r2, 4))" }
@@ -395,17 +414,25 @@ struct InterruptedError: Error, CustomStringConvertible {
 }
 
 /// A one-line progress bar, redrawn in place at most ten times a second: the epoch, its share
-/// done, rows per second, the last minibatch's loss, and the time left.
+/// done, rows per second, the last minibatch's loss, and the time left; cut to the terminal's
+/// width (so that it never wraps, which would leave a trail of lines), and cleared as wide.
 final class ProgressBar {
     let enabled: Bool
     let epochs: Int
     private let start = ContinuousClock.now
     private var lastDraw = ContinuousClock.now
-    private var drawn = false
+    private var drawn = 0
 
     init(enabled: Bool, epochs: Int) {
         self.enabled = enabled
         self.epochs = epochs
+    }
+
+    /// The terminal's columns (80 when it does not say).
+    static var columns: Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init) ?? 80
     }
 
     func update(_ progress: BatchProgress) {
@@ -415,19 +442,25 @@ final class ProgressBar {
         let doneInEpoch = Double(position.batch + 1) / Double(progress.batchesPerEpoch)
         let overall = (Double(position.epoch - 1) + doneInEpoch) / Double(epochs)
         let elapsed = seconds(ContinuousClock.now - start)
-        let width = 24, filled = Int(doneInEpoch * Double(width))
-        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
         let rate = Double(progress.rowsDone) / max(elapsed, 1e-9)
         let eta = overall > 0 ? elapsed * (1 - overall) / overall : 0
-        print("\r[\(bar)] epoch \(position.epoch)/\(epochs) \(Int(doneInEpoch * 100))%  \(Format.rate(rate)) rows/s  loss \(Format.general(progress.loss))  ETA \(Format.seconds(eta))   ", terminator: "")
+        let text = " epoch \(position.epoch)/\(epochs) \(Int(doneInEpoch * 100))%  \(Format.rate(rate)) rows/s  loss \(Format.general(progress.loss))  ETA \(Format.seconds(eta))"
+        let columns = Self.columns - 1  // the last column would wrap on some terminals
+        let width = max(0, min(24, columns - text.count - 2))
+        let filled = Int(doneInEpoch * Double(width))
+        let bar = width > 0 ? "[" + String(repeating: "=", count: filled) + (filled < width ? ">" : "")
+            + String(repeating: " ", count: max(0, width - filled - 1)) + "]" : ""
+        let line = String((bar + text).prefix(columns))
+        print("\r" + line + String(repeating: " ", count: max(0, drawn - line.count)), terminator: "")
         fflush(nil)
-        drawn = true
+        drawn = line.count
     }
 
     func clear() {
-        guard drawn else { return }
-        print("\r" + String(repeating: " ", count: 100) + "\r", terminator: "")
-        drawn = false
+        guard drawn > 0 else { return }
+        print("\r" + String(repeating: " ", count: drawn) + "\r", terminator: "")
+        fflush(nil)
+        drawn = 0
     }
 }
 

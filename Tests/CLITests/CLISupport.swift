@@ -19,10 +19,12 @@ struct Run {
 
 /// Runs `optim` with `arguments` (and `input` on its standard input) and returns what it
 /// printed and its exit status.
-func optim(_ arguments: [String], input: Data? = nil) throws -> Run {
+func optim(_ arguments: [String], input: Data? = nil, environment: [String: String] = [:], executable: String? = nil,
+           arguments other: [String]? = nil) throws -> Run {
     let process = Process()
-    process.executableURL = optimBinary()
-    process.arguments = arguments
+    process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? optimBinary()
+    process.arguments = other ?? arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -131,4 +131,25 @@ struct FirstTryTests {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path("p.npy")))
         #expect(String(decoding: bytes.prefix(80), as: UTF8.self).contains("'shape': (2, 10)"), "probabilities for 10 classes")
     }
+
+    @Test("On a terminal the progress bar fits its width (80 columns and 60) and leaves no trail; tiny data prints no rates")
+    func progressBar() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            print("skipped: no /usr/bin/script to give optim a terminal")
+            return
+        }
+        for columns in [80, 60] {
+            let command = "stty cols \(columns); \(optimBinary().path) train --rows 300000 --features 64 --model mlp --hidden 128 --epochs 1 --batch-size 512 --optimizer adam"
+            let run = try optim([], environment: [:], executable: "/usr/bin/script", arguments: ["-qec", command, "/dev/null"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let segments = run.stdout.split(whereSeparator: { $0 == "\r" || $0 == "\n" })
+            let bars = segments.filter { $0.contains("ETA") }
+            #expect(!bars.isEmpty, "no progress bar drawn: \(run.stdout.prefix(300))")
+            for bar in bars { #expect(bar.count < columns, "a bar of \(bar.count) columns on a \(columns)-column terminal") }
+            let epochLine = segments.first { $0.hasPrefix("epoch 1/1") }
+            #expect(epochLine != nil && !epochLine!.contains("ETA"), "the bar is cleared before the epoch's line")
+        }
+        let tiny = try optim(["train", "--data", RealData.path("iris-train.csv"), "--target", "target"])
+        #expect(!tiny.stdout.contains("rows/s"), "\(tiny.stdout)")
+    }
 }
