@@ -48,6 +48,7 @@ final class GradientEngine<M: Model> {
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: count)
         let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
         let xStride = data.rowStride, yStride = data.targetStride
+        let weights = data.weights.map { SharedBuffer($0.base, count: $0.count) }
 
         let claims = self.claims
         for counter in claims { counter.value.store(0, ordering: .relaxed) }
@@ -67,7 +68,8 @@ final class GradientEngine<M: Model> {
                     slot.update(repeating: 0, count: stride)
                     let chunk = plan.chunk(c)
                     let block = RowBlock(x: x.base + chunk.lowerBound * xStride, xStride: xStride,
-                                         y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count)
+                                         y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
+                                         weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
                     losses[c] = model.accumulateGradient(parameters: theta.base, rows: block, gradient: slot)
                 }
             }

@@ -171,6 +171,7 @@ extension Dataset {
                   pool: WorkerPool) throws -> Dataset {
         let d = features, k = targetsPerRow, n = rows.count
         let x = FloatStorage(count: n * d), y = FloatStorage(count: n * k)
+        let weights = self.weights.map { source in FloatStorage(rows.map { source[$0] }) }
         let source = SharedBuffer(self.x.base, count: self.x.count), sourceY = SharedBuffer(self.y.base, count: self.y.count)
         let destination = SharedBuffer(x.base, count: x.count), destinationY = SharedBuffer(y.base, count: y.count)
         let order = SharedBuffer<Int>.allocate(count: n, repeating: 0)
@@ -200,6 +201,7 @@ extension Dataset {
                 }
             }
         }
-        return try Dataset(name: name, x: x, y: y, rows: n, features: d, targetsPerRow: k, trueWeights: trueWeights, labels: labels)
+        return try Dataset(name: name, x: x, y: y, rows: n, features: d, targetsPerRow: k, trueWeights: trueWeights, labels: labels,
+                           weights: weights)
     }
 }

@@ -26,6 +26,8 @@ public final class Dataset {
     /// The class names, when the file's targets were text (`setosa`, `True`): the targets are
     /// then indices into them, in sorted order of the names.
     public let labels: [String]?
+    /// Each row's weight in the training loss (class or sample weights), one per row; nil for 1.
+    public let weights: FloatStorage?
 
     /// Wraps features and targets already in storage. Throws when the shapes disagree.
     /// - Parameters:
@@ -33,7 +35,7 @@ public final class Dataset {
     ///   - targetStride: floats between consecutive rows' targets (default: `targetsPerRow`).
     public init(name: String, x: FloatStorage, y: FloatStorage, rows: Int, features: Int, targetsPerRow: Int = 1,
                 rowStride: Int? = nil, targetStride: Int? = nil, trueWeights: [String: [Float]]? = nil,
-                labels: [String]? = nil) throws(DatasetError) {
+                labels: [String]? = nil, weights: FloatStorage? = nil) throws(DatasetError) {
         guard rows > 0 else { throw .empty(name) }
         guard features > 0 else { throw .shape("\(name): rows need at least one feature") }
         let rowStride = rowStride ?? features, targetStride = targetStride ?? targetsPerRow
@@ -50,6 +52,8 @@ public final class Dataset {
         self.targetsPerRow = targetsPerRow; self.rowStride = rowStride; self.targetStride = targetStride
         self.trueWeights = trueWeights
         self.labels = labels
+        guard weights == nil || weights!.count == rows else { throw .shape("\(name): \(weights!.count) row weights for \(rows) rows") }
+        self.weights = weights
     }
 
     /// A data set from arrays: `x` holds rows × features values, `y` rows × targetsPerRow.
@@ -62,6 +66,13 @@ public final class Dataset {
         }
         try self.init(name: name, x: FloatStorage(x), y: FloatStorage(y), rows: x.count / features, features: features,
                       targetsPerRow: targetsPerRow)
+    }
+
+    /// The same rows with each row's weight in the loss (nil: every row weighs 1).
+    public func weighted(_ weights: [Float]?, name: String? = nil) throws(DatasetError) -> Dataset {
+        try Dataset(name: name ?? self.name, x: x, y: y, rows: rows, features: features, targetsPerRow: targetsPerRow,
+                    rowStride: rowStride, targetStride: targetStride, trueWeights: trueWeights, labels: labels,
+                    weights: weights.map { FloatStorage($0) })
     }
 
     /// Target `index` of row `row`.
@@ -105,7 +116,8 @@ public final class Dataset {
             x: x.view(range.lowerBound * rowStride..<range.lowerBound * rowStride + xCount),
             y: y.view(range.lowerBound * targetStride..<range.lowerBound * targetStride + yCount),
             rows: range.count, features: features, targetsPerRow: targetsPerRow,
-            rowStride: rowStride, targetStride: targetStride, trueWeights: trueWeights, labels: labels)
+            rowStride: rowStride, targetStride: targetStride, trueWeights: trueWeights, labels: labels,
+            weights: weights?.view(range))
     }
 
     /// Splits off the last `fraction` of the rows as validation data: (training, validation).

@@ -38,6 +38,8 @@ public enum CSV {
         public var separator: UInt8
         /// A column passed through as text (row ids), not a feature.
         public var id: String?
+        /// A column of per-row weights for the loss (numbers ≥ 0), not a feature.
+        public var weight: String?
 
         public init(target: String?, ignoring: [String] = [], skippingIncompleteRows: Bool = false,
                     separator: UInt8 = UInt8(ascii: ","), id: String? = nil) {
@@ -57,6 +59,8 @@ public enum CSV {
         public var targetName: String?
         /// The id column's values, row by row, when asked for.
         public var ids: [String]?
+        /// The weight column's values, row by row, when asked for.
+        public var weights: [Float]?
         /// What the reader decided on its own (an unnamed index column left out, text labels).
         public var notes: [String]
     }
@@ -126,6 +130,15 @@ public enum CSV {
             used[index] = false
             idIndex = index
         }
+        var weightIndex: Int?
+        if let weight = options.weight {
+            let index = try column(weight, "weight")
+            guard index != targetIndex && index != idIndex else {
+                throw DataFileError(path, "line \(header.number)", "'\(weight)' is the target or the id; it cannot hold the weights")
+            }
+            used[index] = false
+            weightIndex = index
+        }
         for name in options.ignoring {
             let index = try column(name, "ignore")
             guard index != targetIndex else { throw DataFileError(path, "line \(header.number)", "'\(name)' is the target; it cannot be ignored") }
@@ -142,6 +155,7 @@ public enum CSV {
         }
         let x = FloatStorage(count: count), y = FloatStorage(count: rows)
         var ids: [String]? = idIndex == nil ? nil : []
+        var weights: [Float]? = weightIndex == nil ? nil : []
         // Text labels: the target's text per row, once a target is not a number (the numbers
         // read before it are written back as text).
         var textTargets: [String]?
@@ -149,11 +163,11 @@ public enum CSV {
         lines: while let line = lines.next(skippingBlank: true) {
             var fields = FieldScanner(line, separator: separator)
             var column = 0, index = 0
-            var rowID: String?, rowText: String?
+            var rowID: String?, rowText: String?, rowWeight: Float?
             while index < names.count, let field = try fields.next(path) {
                 let isMissing = field.bytes.isEmpty || field.bytes.count <= 4 && missingValues.contains(field.text)
                 if index == idIndex { rowID = field.text; index += 1; continue }
-                guard used[index] || index == targetIndex else { index += 1; continue }
+                guard used[index] || index == targetIndex || index == weightIndex else { index += 1; continue }
                 if options.skippingIncompleteRows && isMissing {
                     while try fields.next(path) != nil { index += 1 }
                     guard index + 1 == names.count else {
@@ -177,7 +191,12 @@ public enum CSV {
                 guard value.isFinite else {
                     throw DataFileError(path, "line \(line.number)", "column '\(names[index])': \(field.shortText) is not finite")
                 }
-                if index == targetIndex {
+                if index == weightIndex {
+                    guard value >= 0 else {
+                        throw DataFileError(path, "line \(line.number)", "column '\(names[index])': weight \(field.shortText) is negative")
+                    }
+                    rowWeight = value
+                } else if index == targetIndex {
                     if textTargets != nil { rowText = TargetSummary.name(value) } else { y.base[row] = value }
                 } else {
                     x.base[row * features + column] = value
@@ -190,6 +209,7 @@ public enum CSV {
             }
             if let rowText { textTargets!.append(rowText) }
             if let rowID { ids!.append(rowID) }
+            if let rowWeight { weights!.append(rowWeight) }
             row += 1
         }
         guard row > 0 else { throw DataFileError(path, nil, "every one of the \(rows) rows has a missing value") }
@@ -206,7 +226,7 @@ public enum CSV {
                                    labels: labels)
             let featureNames = names.indices.filter { used[$0] }.map { names[$0] }
             return Table(data: data, skippedRows: skipped, featureNames: featureNames, targetName: targetIndex.map { names[$0] },
-                         ids: ids, notes: notes)
+                         ids: ids, weights: weights, notes: notes)
         } catch {
             throw DataFileError(path, nil, error.description)
         }

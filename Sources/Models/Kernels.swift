@@ -154,7 +154,7 @@ extension LayoutSpecialized {
 extension ContiguousLayout {
     @inline(__always) @usableFromInline static func features(d: Int) -> Int { width }
     @inline(__always) @usableFromInline static func view(_ block: RowBlock) -> RowBlock {
-        RowBlock(x: block.x, xStride: width, y: block.y, yStride: block.yStride, count: block.count)
+        RowBlock(x: block.x, xStride: width, y: block.y, yStride: block.yStride, count: block.count, weights: block.weights)
     }
 }
 

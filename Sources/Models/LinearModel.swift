@@ -31,21 +31,23 @@ struct LinearKernel: Sendable, Equatable {
             for row in firstLeft..<rows {
                 let features = block.features(row), targets = block.targets(row)
                 var rowLoss: Float = 0
+                let s = block.weight(row)
                 for o in 0..<k {
                     let z = dot(w + o * d, features, d) + bias[o]
                     let (l, dz) = loss.residual(z - targets[o])
                     rowLoss += l
-                    axpy(dz, features, g + o * d, d)
-                    gradBias[o] += dz
+                    axpy(dz * s, features, g + o * d, d)
+                    gradBias[o] += dz * s
                 }
-                total += Double(rowLoss)
+                total += Double(rowLoss) * Double(s)
             }
         case .bceWithLogits:
             for row in 0..<rows {
                 let features = block.features(row)
                 let z = dot(w, features, d) + bias[0]
-                let (l, dz) = Loss.binaryCrossEntropy(logit: z, target: block.targets(row)[0])
-                total += l
+                let (l, derivative) = Loss.binaryCrossEntropy(logit: z, target: block.targets(row)[0])
+                let s = block.weight(row), dz = derivative * s
+                total += l * Double(s)
                 axpy(dz, features, g, d)
                 gradBias[0] += dz
             }
@@ -76,10 +78,10 @@ struct LinearKernel: Sendable, Equatable {
                     store8(e, logits + o)
                     sums += e
                 }
-                let sum = sums.sum()
-                total += Double(peak - targetLogit) + Double(logarithm(SIMD8(repeating: sum))[0])
+                let sum = sums.sum(), s = block.weight(row)
+                total += (Double(peak - targetLogit) + Double(logarithm(SIMD8(repeating: sum))[0])) * Double(s)
                 for o in 0..<k {
-                    let dz = logits[o] / sum - (o == target ? 1 : 0)
+                    let dz = (logits[o] / sum - (o == target ? 1 : 0)) * s
                     axpy(dz, features, g + o * d, d)
                     gradBias[o] += dz
                 }
@@ -125,9 +127,11 @@ struct LinearKernel: Sendable, Equatable {
         var row = 0
         while row &+ 8 <= rows {
             let eight = EightRows(block, from: row, features: d)
+            let weights = block.weights == nil ? nil : block.weights8(from: row)
             for o in 0..<k {
-                let (l, dz) = L.evaluate(logits: eight.dots(w + o * d) + SIMD8(repeating: bias[o]),
+                var (l, dz) = L.evaluate(logits: eight.dots(w + o * d) + SIMD8(repeating: bias[o]),
                                          targets: eightTargets(block, from: row, count: 8, index: o))
+                if let weights { (l, dz) = (l * widened(weights), dz * weights) }
                 lossSum += l
                 biasSums[o] += dz
                 eight.addGradient(dz, to: g + o * d)
@@ -168,9 +172,11 @@ struct LinearKernel: Sendable, Equatable {
                 sum += z[o]
             }
             // −log softmax(z)[target] = peak − z[target] + ln Σ e^(z − peak)
-            lossSum += widened(peak - targetLogit) + widened(logarithm(sum))
+            let weights = block.weights == nil ? SIMD8<Float>(repeating: 1) : block.weights8(from: row)
+            lossSum += (widened(peak - targetLogit) + widened(logarithm(sum))) * (block.weights == nil ? SIMD8(repeating: 1) : widened(weights))
             for o in 0..<k {
-                let dz = z[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))
+                var dz = z[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))
+                if block.weights != nil { dz *= weights }
                 biasSums[o] += dz
                 eight.addGradient(dz, to: g + o * d)
             }
@@ -200,7 +206,11 @@ struct LinearKernel: Sendable, Equatable {
         var row = 0
         while row &+ 8 <= rows {
             let eight = EightRows(block, from: row, features: d)
-            let (l, dz) = L.evaluate(logits: eight.dots(w) + SIMD8(repeating: bias), targets: eightTargets(block, from: row))
+            var (l, dz) = L.evaluate(logits: eight.dots(w) + SIMD8(repeating: bias), targets: eightTargets(block, from: row))
+            if block.weights != nil {
+                let weights = block.weights8(from: row)
+                (l, dz) = (l * widened(weights), dz * weights)
+            }
             lossSum += l
             biasSum += dz
             eight.addGradient(dz, to: g)
@@ -211,10 +221,11 @@ struct LinearKernel: Sendable, Equatable {
         while row < rows {
             let features = block.features(row)
             let z = dot(w, features, d) + bias
-            let (l, dz) = L.evaluate(logits: SIMD8(repeating: z), targets: SIMD8(repeating: block.targets(row)[0]))
-            total += l[0]
-            axpy(dz[0], features, g, d)
-            gradBias += dz[0]
+            let (l, derivative) = L.evaluate(logits: SIMD8(repeating: z), targets: SIMD8(repeating: block.targets(row)[0]))
+            let s = block.weight(row), dz = derivative[0] * s
+            total += block.weights == nil ? l[0] : l[0] * Double(s)
+            axpy(dz, features, g, d)
+            gradBias += dz
             row &+= 1
         }
         g[d] += gradBias

@@ -85,8 +85,9 @@ extension MLP {
         var row = 0
         while row < block.count {
             let count = min(8, block.count - row)
+            // 1 on the lanes that hold rows (each row's weight, with weights), 0 after.
             var valid = SIMD8<Float>()
-            for lane in 0..<count { valid[lane] = 1 }
+            if block.weights != nil { valid = block.weights8(from: row, count: count) } else { for lane in 0..<count { valid[lane] = 1 } }
             let eight = EightRows(block, from: row, count: count, features: d)
 
             forward(w, eight, scratch, activationAt)

@@ -47,9 +47,14 @@ public struct RowBlock {
     public let yStride: Int
     /// The number of rows.
     public let count: Int
+    /// Each row's weight in the loss (class weights, sample weights), one per row; nil for 1.
+    /// A row of weight s adds s · loss and s · ∂loss/∂θ (the mean still divides by the rows).
+    public let weights: UnsafePointer<Float>?
 
-    public init(x: UnsafePointer<Float>, xStride: Int, y: UnsafePointer<Float>, yStride: Int, count: Int) {
+    public init(x: UnsafePointer<Float>, xStride: Int, y: UnsafePointer<Float>, yStride: Int, count: Int,
+                weights: UnsafePointer<Float>? = nil) {
         self.x = x; self.xStride = xStride; self.y = y; self.yStride = yStride; self.count = count
+        self.weights = weights
     }
 
     /// Contiguous rows: `features` floats per row, `targets` per row.
@@ -61,6 +66,14 @@ public struct RowBlock {
     @inline(__always) public func features(_ row: Int) -> UnsafePointer<Float> { x + row &* xStride }
     /// Row `row`'s targets.
     @inline(__always) public func targets(_ row: Int) -> UnsafePointer<Float> { y + row &* yStride }
+    /// Row `row`'s weight (1 without weights).
+    @inline(__always) public func weight(_ row: Int) -> Float { weights.map { $0[row] } ?? 1 }
+    /// The weights of rows row..<row+count in lanes 0..<count (zeros after).
+    @inline(__always) func weights8(from row: Int, count: Int = 8) -> SIMD8<Float> {
+        var lanes = SIMD8<Float>()
+        if let weights { for lane in 0..<count { lanes[lane] = weights[row &+ lane] } }
+        return lanes
+    }
 }
 
 extension Model {

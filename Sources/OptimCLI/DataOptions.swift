@@ -22,6 +22,8 @@ struct LoadedData {
     var notes: [String] = []
     /// The first index of a libsvm file (0 or 1), as read.
     var libsvmBase: Int?
+    /// Per-row weights for the loss (`--sample-weight`).
+    var sampleWeights: [Float]?
 }
 
 /// Where the data comes from: a synthetic regression, or a file.
@@ -41,6 +43,9 @@ struct DataOptions: ParsableArguments {
 
     @Flag(help: "Skip the CSV rows with a missing value (an empty field, NA, NaN, null, ...) instead of stopping at the first.")
     var skipIncompleteRows = false
+
+    @Option(help: ArgumentHelp("A CSV column of per-row weights in the loss (numbers ≥ 0; not a feature): scikit-learn's sample_weight.", valueName: "column"))
+    var sampleWeight: String?
 
     @Option(help: ArgumentHelp("The CSV field separator: a character, or 'tab' (default: ',', a tab for .tsv).", valueName: "char"))
     var delimiter: String?
@@ -82,8 +87,8 @@ struct DataOptions: ParsableArguments {
                 throw ValidationError("\(synthetic.joined(separator: ", ")) describe(s) synthetic data; they do not apply to --data \(data!)")
             }
         }
-        if data == nil && (!ignore.isEmpty || skipIncompleteRows || delimiter != nil) {
-            throw ValidationError("--ignore, --skip-incomplete-rows and --delimiter apply to --data CSV files only")
+        if data == nil && (!ignore.isEmpty || skipIncompleteRows || delimiter != nil || sampleWeight != nil) {
+            throw ValidationError("--ignore, --skip-incomplete-rows, --delimiter and --sample-weight apply to --data CSV files only")
         }
         if data == nil && (zeroBased || oneBased) { throw ValidationError("--zero-based and --one-based apply to --data libsvm files only") }
         if zeroBased && oneBased { throw ValidationError("--zero-based and --one-based contradict each other") }
@@ -169,8 +174,8 @@ struct DataOptions: ParsableArguments {
             }
         }
         let format = try format(of: path)
-        if format != .csv && format != .tsv && (!ignore.isEmpty || skipIncompleteRows || id != nil || delimiter != nil) {
-            throw UsageError(message: "--ignore, --skip-incomplete-rows, --id and --delimiter apply to CSV files only (\(path) is \(format.rawValue))", command: Train.self)
+        if format != .csv && format != .tsv && (!ignore.isEmpty || skipIncompleteRows || id != nil || delimiter != nil || sampleWeight != nil) {
+            throw UsageError(message: "--ignore, --skip-incomplete-rows, --id, --delimiter and --sample-weight apply to CSV files only (\(path) is \(format.rawValue))", command: Train.self)
         }
         if format != .libsvm && (zeroBased || oneBased || features != nil) {
             throw UsageError(message: "--zero-based, --one-based and --features apply to libsvm files only (\(path) is \(format.rawValue))", command: Train.self)
@@ -203,6 +208,12 @@ struct DataOptions: ParsableArguments {
             }
             var options = CSV.Options(target: withoutTarget ? nil : target, ignoring: ignore, skippingIncompleteRows: skipIncompleteRows,
                                       separator: separator, id: id)
+            options.weight = sampleWeight
+            if withoutTarget, let weight = sampleWeight {
+                // Predicting needs no weights: leave the column out where the file has it.
+                options.weight = nil
+                if try CSV.columnNames(path: path, separator: separator).contains(weight) { options.ignoring.append(weight) }
+            }
             do {
                 if withoutTarget {
                     // Columns the model was not trained on (its target, when the file still has it).
@@ -214,7 +225,8 @@ struct DataOptions: ParsableArguments {
                 if table.skippedRows > 0 {
                     notes.append("skipped \(table.skippedRows) of \(table.skippedRows + table.data.rows) rows with a missing value")
                 }
-                return LoadedData(dataset: table.data, featureNames: table.featureNames, targetName: table.targetName, ids: table.ids, notes: notes)
+                return LoadedData(dataset: table.data, featureNames: table.featureNames, targetName: table.targetName, ids: table.ids, notes: notes,
+                                  sampleWeights: table.weights)
             } catch {
                 // What the command line offers for the two things real tables hold.
                 let hint = error.message.contains("is not a number") ? " (leave a text column out with --ignore NAME)"

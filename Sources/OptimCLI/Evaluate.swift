@@ -39,6 +39,10 @@ struct Evaluate: ParsableCommand {
         if options.target == nil && options.data?.lowercased().hasSuffix(".npy") == true, let target = saved.target, let index = Int(target) {
             options.target = "\(index)"
         }
+        if let column = saved.sampleWeightColumn, options.sampleWeight == nil, let path = options.data,
+           (try? CSV.columnNames(path: path, separator: path.lowercased().hasSuffix(".tsv") ? 0x09 : UInt8(ascii: ",")))?.contains(column) == true {
+            options.ignore.append(column)  // the training's weights, not a feature
+        }
         let loaded = try options.load(workers: defaultWorkerCount(), bind: true, width: saved.model.inputFeatures, libsvmBase: saved.libsvmBase)
         for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
         var dataset = try saved.indexed(loaded.dataset)
@@ -96,6 +100,8 @@ struct SavedModel {
     var split: Split?
     /// The first index of the libsvm file it was trained on, to read others the same way.
     var libsvmBase: Int?
+    /// The CSV column that held the training rows' weights (not a feature).
+    var sampleWeightColumn: String?
 
     struct Split {
         var seed: UInt64, validation: Double, shuffle: Bool, stratified: Bool, rows: Int
@@ -112,6 +118,7 @@ struct SavedModel {
         }
         var saved = SavedModel(model: model, parameters: parameters, classes: strings("classes"), target: metadata["target"],
                                columns: strings("columns"))
+        saved.sampleWeightColumn = metadata["sample_weight"]
         saved.libsvmBase = metadata["libsvm_base"].flatMap(Int.init).flatMap { $0 == 0 || $0 == 1 ? $0 : nil }
         if let classes = saved.classes {
             let expected = model.outputsPerRow == 1 ? 2 : model.outputsPerRow

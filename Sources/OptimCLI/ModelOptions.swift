@@ -47,6 +47,10 @@ struct ModelOptions: ParsableArguments {
             help: ArgumentHelp("Inverse L2 strength as scikit-learn's and LIBLINEAR's C: --l2 1/(C·training rows).", valueName: "C"))
     var inverseStrength: Double?
 
+    @Option(help: ArgumentHelp("Class weights in the loss: balanced (training rows / (classes × the class's rows), scikit-learn's class_weight=\"balanced\"), or class=weight,... (the rest 1).",
+                               valueName: "balanced|class=weight,..."))
+    var classWeight: String?
+
     func validate() throws {
         if !hidden.isEmpty && model != .mlp { throw ValidationError("--hidden applies to --model mlp only") }
         if hidden.count > 2 { throw ValidationError("an MLP here has one or two hidden layers; --hidden was given \(hidden.count) times") }

@@ -49,7 +49,10 @@ struct OptimCommand: ParsableCommand {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            fail(fullMessage(for: error), code: code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue == 1 ? 1 : 2)
+            // argument-parser starts its messages with "Error: "; ours says "optim: error:" already.
+            var message = fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            fail(message, code: code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue == 1 ? 1 : 2)
         }
     }
 

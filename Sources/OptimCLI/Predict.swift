@@ -43,7 +43,7 @@ struct Predict: ParsableCommand {
         let saved = try SavedModel.load(weights)
         let model = saved.model
         let loaded = try data.load(workers: defaultWorkerCount(), bind: true, withoutTarget: true, width: model.inputFeatures, id: id,
-                                   dropColumns: saved.target.map { [$0] } ?? [], libsvmBase: saved.libsvmBase)
+                                   dropColumns: [saved.target, saved.sampleWeightColumn].compactMap { $0 }, libsvmBase: saved.libsvmBase)
         for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
         var dataset = loaded.dataset
         if let trained = saved.columns, let names = loaded.featureNames, names != trained {

@@ -31,7 +31,7 @@ extension Train {
     /// Loads the data, chooses the model, splits, shuffles and standardizes.
     func prepare(workers: Int) throws -> PreparedData {
         var loaded = try data.load(workers: workers, bind: training.bind)
-        let dataset = loaded.dataset
+        var dataset = loaded.dataset
         var notes = loaded.notes
         let choice = try model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
         let isFile = data.usesFile
@@ -74,6 +74,9 @@ extension Train {
             throw ValidationError("--validation \(fraction) leaves no training rows of \(dataset.rows)")
         }
         let stratified = classes != nil && shuffle && fraction > 0
+        dataset = try weighted(dataset, loaded: loaded, choice: choice, classes: classes,
+                                   trainingRows: copies ? split.training : Array(0..<(dataset.rows - Int((Double(dataset.rows) * fraction).rounded()))),
+                                   notes: &notes)
         var standardization: Standardization?
         if standardize {
             let scaler = Standardization(of: dataset, rows: split.training.sorted(), workers: workers, bind: training.bind)
@@ -122,6 +125,47 @@ extension Train {
         loaded.notes = []
         return PreparedData(loaded: loaded, choice: choice, training: trainingData, validation: validation, split: copies && fraction > 0 ? split : nil,
                             standardization: standardization, shuffled: shuffle, notes: notes)
+    }
+}
+
+extension Train {
+    /// `dataset` with each row's weight in the loss: its `--sample-weight` times its class's
+    /// `--class-weight` (balanced: training rows / (classes × the class's training rows), as
+    /// scikit-learn's `class_weight="balanced"`); unchanged without either.
+    func weighted(_ dataset: Dataset, loaded: LoadedData, choice: ModelChoice, classes: [Int]?, trainingRows: [Int],
+                  notes: inout [String]) throws -> Dataset {
+        var weights = loaded.sampleWeights
+        if let sampleWeight = data.sampleWeight, let values = weights {
+            notes.append("rows weighted by the column '\(sampleWeight)' (total \(Format.general(values.reduce(0) { $0 + Double($1) })))")
+        }
+        if let spec = model.classWeight {
+            guard let names = choice.classes, let classes else {
+                throw ValidationError("--class-weight applies to classifiers; \(choice.model.description) fits values")
+            }
+            var perClass = [Float](repeating: 1, count: names.count)
+            if spec == "balanced" {
+                var counts = [Int](repeating: 0, count: names.count)
+                for row in trainingRows { counts[classes[row]] += 1 }
+                for c in counts.indices where counts[c] > 0 {
+                    perClass[c] = Float(Double(trainingRows.count) / (Double(names.count) * Double(counts[c])))
+                }
+            } else {
+                for item in spec.split(separator: ",") {
+                    let parts = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+                    guard parts.count == 2, let value = Float(parts[1]), value >= 0, value.isFinite else {
+                        throw ValidationError("--class-weight takes 'balanced' or class=weight,... (weights ≥ 0), got '\(item)'")
+                    }
+                    guard let index = names.firstIndex(of: parts[0]) else {
+                        throw ValidationError("--class-weight: no class '\(parts[0])' (the classes are \(names.joined(separator: ", ")))")
+                    }
+                    perClass[index] = value
+                }
+            }
+            notes.append("class weights: " + zip(names, perClass).map { "\($0) \(Format.general(Double($1)))" }.joined(separator: ", "))
+            weights = (0..<dataset.rows).map { (weights?[$0] ?? 1) * perClass[classes[$0]] }
+        }
+        guard let weights else { return dataset }
+        return try dataset.weighted(weights)
     }
 }
 

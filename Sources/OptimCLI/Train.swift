@@ -102,6 +102,7 @@ struct Train: ParsableCommand {
             "standardize": "\(prepared.standardization != nil)", "target": prepared.loaded.targetName ?? "",
             "convergence": defaults.convergence.map { "tol \($0.tolerance), \($0.patience) epochs" } ?? "off",
             "epochs": "\(defaults.epochs)", "chunk_rows": training.chunkRows.map { "\($0)" } ?? "auto",
+            "class_weight": self.model.classWeight ?? "none", "sample_weight": data.sampleWeight ?? "none",
         ]
         if let path = training.validationData { identity["validation_data"] = path }
         if let resume {
@@ -220,6 +221,8 @@ struct Train: ParsableCommand {
             if let target = prepared.loaded.targetName { notes["target"] = target }
             if let names = prepared.loaded.featureNames { notes["columns"] = jsonText(names) }
             if let base = prepared.loaded.libsvmBase { notes["libsvm_base"] = "\(base)" }
+            if let column = data.sampleWeight { notes["sample_weight"] = column }
+            if let classWeight = self.model.classWeight { notes["class_weight"] = classWeight }
             notes["split"] = jsonText(["seed": "\(data.seed)", "validation": "\(training.validation)", "shuffle": "\(prepared.shuffled)",
                                        "stratified": "\(prepared.choice.classes != nil && prepared.shuffled)", "rows": "\(dataset.rows)"])
             notes["hyperparameters"] = jsonText(hyperparameters)

@@ -76,7 +76,7 @@ let malformedCases: [MalformedCase] = [
     .init(name: "CSV text column", files: ["t.csv": Data("a,kind,y\n1,flat,2\n".utf8)], arguments: ["train", "--data", "{dir}/t.csv", "--target", "y"],
           status: 1, message: "line 2: column 'kind': 'flat' is not a number (leave a text column out with --ignore NAME)"),
     .init(name: "--ignore without a CSV", files: [:], arguments: ["train", "--rows", "100", "--ignore", "a"], status: 2,
-          message: "--ignore, --skip-incomplete-rows and --delimiter apply to --data CSV files only"),
+          message: "optim: error: --ignore, --skip-incomplete-rows, --delimiter and --sample-weight apply to --data CSV files only"),
     .init(name: "CSV with an unnamed column", files: ["p.csv": Data("a,,y\n0,1,2\n1,3,4\n".utf8)], arguments: ["train", "--data", "{dir}/p.csv", "--target", "y"],
           status: 1, message: "line 1: column 2 of 3 has no name"),
     .init(name: "CSV separated by semicolons", files: ["s.csv": Data("a;b;y\n1;2;3\n".utf8)], arguments: ["train", "--data", "{dir}/s.csv", "--target", "y"],

@@ -152,4 +152,61 @@ struct FirstTryTests {
         let tiny = try optim(["train", "--data", RealData.path("iris-train.csv"), "--target", "target"])
         #expect(!tiny.stdout.contains("rows/s"), "\(tiny.stdout)")
     }
+
+    @Test("Weights in the loss: --class-weight balanced lifts a rare class's recall; --sample-weight 0 silences rows (and evaluate and predict leave the column out)")
+    func weights() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        var random = TestRandom(seed: 11)
+        var table = "x1,x2,w,label\n"
+        for i in 0..<400 {
+            let a = random.normal(), b = random.normal()
+            let rare = a + b > 1.8 ? 1 : 0
+            // Every other row has weight 0 and its label flipped: noise the weights must silence.
+            table += "\(a),\(b),\(i % 2),\(i % 2 == 1 ? rare : 1 - rare)\n"
+        }
+        try table.write(toFile: path("rows.csv"), atomically: true, encoding: .utf8)
+        let clean = table.split(separator: "\n").enumerated().filter { $0.offset == 0 || $0.offset % 2 == 0 }.map(\.element).joined(separator: "\n") + "\n"
+        try clean.write(toFile: path("clean.csv"), atomically: true, encoding: .utf8)
+
+        func recall(_ weights: String, class index: Int) throws -> Double {
+            let result = try optim(["evaluate", "--weights", weights, "--data", path("clean.csv"), "--ignore", "w", "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+            return ((object["per_class"] as? [[String: Any]])?[index]["recall"] as? Double) ?? -1
+        }
+        #expect(try optim(["train", "--data", path("clean.csv"), "--target", "label", "--ignore", "w", "--save", path("plain.safetensors"), "-q"]).status == 0)
+        let balanced = try optim(["train", "--data", path("clean.csv"), "--target", "label", "--ignore", "w", "--class-weight", "balanced",
+                                  "--save", path("balanced.safetensors")])
+        #expect(balanced.status == 0 && balanced.stdout.contains("class weights: 0 "), "\(balanced.stdout) \(balanced.stderr)")
+        let rarePlain = try recall(path("plain.safetensors"), class: 1), rareBalanced = try recall(path("balanced.safetensors"), class: 1)
+        #expect(rareBalanced > rarePlain || rareBalanced == 1, "balanced weights: recall of the rare class \(rareBalanced), unweighted \(rarePlain)")
+
+        let weighted = try optim(["train", "--data", path("rows.csv"), "--target", "label", "--sample-weight", "w", "--save", path("w.safetensors")])
+        #expect(weighted.status == 0 && weighted.stdout.contains("rows weighted by the column 'w'"), "\(weighted.stdout) \(weighted.stderr)")
+        let unweighted = try optim(["train", "--data", path("rows.csv"), "--target", "label", "--ignore", "w", "--save", path("u.safetensors"), "-q"])
+        #expect(unweighted.status == 0)
+        func accuracy(_ weights: String, _ extra: [String]) throws -> Double {
+            let result = try optim(["evaluate", "--weights", weights, "--data", path("clean.csv"), "--json"] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["accuracy"] as? Double ?? -1
+        }
+        let withWeights = try accuracy(path("w.safetensors"), []), without = try accuracy(path("u.safetensors"), ["--ignore", "w"])
+        #expect(withWeights > 0.95 && withWeights > without + 0.1, "weighted \(withWeights), unweighted \(without)")
+        let predicted = try optim(["predict", "--weights", path("w.safetensors"), "--data", path("clean.csv")])
+        #expect(predicted.status == 0 && predicted.stdout.split(separator: "\n").count == 201, "\(predicted.stderr)")
+        let notClassifier = try optim(["train", "--data", RealData.path("diabetes-train.csv"), "--target", "target", "--class-weight", "balanced"])
+        #expect(notClassifier.status == 2 && notClassifier.stderr.contains("--class-weight applies to classifiers"), "\(notClassifier.stderr)")
+    }
+}
+
+/// Seeded normal draws for test tables (Box–Muller).
+struct TestRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func uniform() -> Double {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return (Double(state >> 11) + 0.5) * 0x1p-53
+    }
+    mutating func normal() -> Double { (-2 * Foundation.log(uniform())).squareRoot() * Foundation.cos(2 * Double.pi * uniform()) }
 }

@@ -196,7 +196,7 @@ struct RealDataTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let runs: [[String]] = [
-            ["--data", RealData.path("digits-train.csv"), "--target", "target", "--l1", "0.0001"],
+            ["--data", RealData.path("digits-train.csv"), "--target", "target", "--l1", "0.0001", "--class-weight", "balanced"],
             ["--rows", "30000", "--features", "16", "--task", "logistic", "--shuffle", "--standardize", "--l2", "0.001", "--l1", "0.0001",
              "--optimizer", "adam", "--lr", "0.01", "--epochs", "3", "--batch-size", "1024"],
         ]
