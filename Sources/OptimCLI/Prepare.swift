@@ -75,7 +75,7 @@ extension Train {
         }
         let stratified = classes != nil && shuffle && fraction > 0
         dataset = try weighted(dataset, loaded: loaded, choice: choice, classes: classes,
-                                   trainingRows: copies ? split.training : Array(0..<(dataset.rows - Int((Double(dataset.rows) * fraction).rounded()))),
+                                   trainingRows: { copies ? split.training : Array(0..<(dataset.rows - Int((Double(dataset.rows) * fraction).rounded()))) },
                                    notes: &notes)
         var standardization: Standardization?
         if standardize {
@@ -132,7 +132,7 @@ extension Train {
     /// `dataset` with each row's weight in the loss: its `--sample-weight` times its class's
     /// `--class-weight` (balanced: training rows / (classes × the class's training rows), as
     /// scikit-learn's `class_weight="balanced"`); unchanged without either.
-    func weighted(_ dataset: Dataset, loaded: LoadedData, choice: ModelChoice, classes: [Int]?, trainingRows: [Int],
+    func weighted(_ dataset: Dataset, loaded: LoadedData, choice: ModelChoice, classes: [Int]?, trainingRows rows: () -> [Int],
                   notes: inout [String]) throws -> Dataset {
         var weights = loaded.sampleWeights
         if let sampleWeight = data.sampleWeight, let values = weights {
@@ -144,6 +144,7 @@ extension Train {
             }
             var perClass = [Float](repeating: 1, count: names.count)
             if spec == "balanced" {
+                let trainingRows = rows()
                 var counts = [Int](repeating: 0, count: names.count)
                 for row in trainingRows { counts[classes[row]] += 1 }
                 for c in counts.indices where counts[c] > 0 {
