@@ -415,4 +415,29 @@ extension CLITests {
         let bad = try optim(["compare", "--optimizers", "sgd,adamm"])
         #expect(bad.status == 2 && bad.stderr.contains("unknown optimizer 'adamm'"))
     }
+
+    @Test("compare: each optimizer's own options, a diverging run kept and marked, validation curves, a plot that reads (whole-number epoch ticks, decades, the data in the title)")
+    func compareOptionsAndPlot() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let prefix = directory.appendingPathComponent("curves").path
+        let run = try optim(["compare", "--rows", "20000", "--features", "6", "--epochs", "6", "--batch-size", "2048", "--output", prefix,
+                             "--optimizers", "sgd(lr=0.05,momentum=0.9,nesterov),adam(lr=0.01,betas=0.8;0.99),sgd(lr=50)"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("sgd(lr=0.05, momentum=0.9, nesterov)") && run.stdout.contains("adam(betas=(0.8, 0.99), lr=0.01)"), "\(run.stdout)")
+        #expect(run.stdout.split(separator: "\n").contains { $0.hasPrefix("sgd(lr=50.0)") && $0.hasSuffix("diverged") }, "\(run.stdout)")
+        let svg = try String(contentsOfFile: prefix + ".svg", encoding: .utf8)
+        #expect(svg.contains("synthetic linear regression") && svg.contains("linear regression, 6 → 1"), "the data and the model in the title")
+        #expect(svg.contains("class=\"diverged\"") && svg.contains("sgd(lr=50.0) (diverged)"))
+        #expect(svg.components(separatedBy: "stroke-dasharray=\"6 4\"").count - 1 >= 3, "a dashed validation curve per optimizer")
+        // The x ticks are whole epochs; the y ticks on the log axis are decades.
+        let labels = svg.components(separatedBy: "text-anchor=\"middle\">").dropFirst().map { $0.prefix { $0 != "<" } }.filter { $0 != "epochs" }
+        #expect(!labels.isEmpty && labels.allSatisfy { Int($0) != nil }, "x tick labels \(labels)")
+        let yLabels = svg.components(separatedBy: "text-anchor=\"end\">").dropFirst().map { String($0.prefix { $0 != "<" }) }
+        #expect(!yLabels.isEmpty && yLabels.allSatisfy { ["0.001", "0.01", "0.1", "1", "10", "100"].contains($0) || $0.hasPrefix("1e") }, "y tick labels \(yLabels)")
+        let csv = try String(contentsOfFile: prefix + ".csv", encoding: .utf8)
+        #expect(csv.hasPrefix("optimizer,epoch,loss,validation_loss\n"))
+        let unbalanced = try optim(["compare", "--optimizers", "sgd(lr=0.1"])
+        #expect(unbalanced.status == 2 && unbalanced.stderr.contains("no closing parenthesis"))
+    }
 }
