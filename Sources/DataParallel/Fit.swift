@@ -57,12 +57,19 @@ public struct FitConfiguration: Sendable, Equatable {
     /// `l1_ratio`, with `l2 = 1 / (C · n)` for its `LogisticRegression(C=...)`. The gradient
     /// gains `l2 · w + l1 · sign(w)` (sign 0 at 0: a subgradient), added after the reduction, so
     /// results stay the same for any worker count.
+    ///
+    /// `featureScales`, when given, weigh the first layer's weight columns: column j's terms
+    /// become `l2 / 2 · (w / s_j)²` and `l1 · |w / s_j|`. Training on features divided by s_j
+    /// (standardized) with these scales minimizes exactly the objective of the raw features:
+    /// the standardization then changes how fast the optimizer gets there, not where.
     public struct Penalty: Sendable, Equatable, Codable {
         public var l2: Double
         public var l1: Double
-        public init(l2: Double = 0, l1: Double = 0) {
+        public var featureScales: [Float]?
+        public init(l2: Double = 0, l1: Double = 0, featureScales: [Float]? = nil) {
             self.l2 = l2
             self.l1 = l1
+            self.featureScales = featureScales
         }
         public var isZero: Bool { l2 == 0 && l1 == 0 }
     }
@@ -412,11 +419,22 @@ func addPenalty(_ penalty: FitConfiguration.Penalty, to parameters: Parameters<F
         parameters.grad.withUnsafeMutableBufferPointer { g in
             for tensor in parameters.tensors where isPenalized(tensor.name) {
                 var squares = 0.0, absolutes = 0.0
-                for j in tensor.offset..<(tensor.offset + tensor.count) {
-                    let w = theta[j]
-                    squares += Double(w) * Double(w)
-                    absolutes += Double(abs(w))
-                    g[j] += l2 * w + (w > 0 ? l1 : w < 0 ? -l1 : 0)
+                let first = tensor.name == "weight" || tensor.name == "0.weight"
+                if first, let scales = penalty.featureScales, !scales.isEmpty, tensor.count % scales.count == 0 {
+                    let d = scales.count
+                    for j in 0..<tensor.count {
+                        let inverse = 1 / scales[j % d], w = theta[tensor.offset + j], raw = w * inverse
+                        squares += Double(raw) * Double(raw)
+                        absolutes += Double(abs(raw))
+                        g[tensor.offset + j] += (l2 * raw + (w > 0 ? l1 : w < 0 ? -l1 : 0)) * inverse
+                    }
+                } else {
+                    for j in tensor.offset..<(tensor.offset + tensor.count) {
+                        let w = theta[j]
+                        squares += Double(w) * Double(w)
+                        absolutes += Double(abs(w))
+                        g[j] += l2 * w + (w > 0 ? l1 : w < 0 ? -l1 : 0)
+                    }
                 }
                 value += penalty.l2 / 2 * squares + penalty.l1 * absolutes
             }

@@ -51,6 +51,9 @@ struct ModelOptions: ParsableArguments {
                                valueName: "balanced|class=weight,..."))
     var classWeight: String?
 
+    @Flag(help: "With --standardize, penalize the raw features' weights (the objective of scikit-learn's LogisticRegression() on raw data: standardizing then changes only how fast training converges) instead of the standardized features' (a StandardScaler pipeline's, the default: better conditioned, usually as good or better held out).")
+    var rawPenalty = false
+
     func validate() throws {
         if !hidden.isEmpty && model != .mlp { throw ValidationError("--hidden applies to --model mlp only") }
         if hidden.count > 2 { throw ValidationError("an MLP here has one or two hidden layers; --hidden was given \(hidden.count) times") }
@@ -62,9 +65,9 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The penalty for `rows` training rows: as given, or scikit-learn's default for classifiers.
-    func penalty(trainingRows rows: Int, classifier: Bool) -> FitConfiguration.Penalty {
+    func penalty(trainingRows rows: Int, classifier: Bool, standardization: Standardization?) -> FitConfiguration.Penalty {
         let l2 = self.l2 ?? inverseStrength.map { 1 / ($0 * Double(rows)) } ?? (classifier ? 1 / Double(rows) : 0)
-        return FitConfiguration.Penalty(l2: l2, l1: l1 ?? 0)
+        return FitConfiguration.Penalty(l2: l2, l1: l1 ?? 0, featureScales: rawPenalty ? standardization?.scales : nil)
     }
 
     /// The most classes a softmax output takes here.

@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
         let trainingData = prepared.training, validationData = prepared.validation
         let defaults = RunDefaults(options: training, optimizer: optimizer, model: model, trainingRows: trainingData.rows)
         let classifier = prepared.choice.classes != nil
-        let penalty = self.model.penalty(trainingRows: trainingData.rows, classifier: classifier)
+        let penalty = self.model.penalty(trainingRows: trainingData.rows, classifier: classifier, standardization: prepared.standardization)
         let parameters = model.makeParameters(seed: data.seed)
         let optimizer = try self.optimizer.make(parameters, as: defaults.optimizer)
         let epochSchedule = try schedule.make(optimizer, epochs: defaults.epochs)
@@ -98,7 +98,7 @@ struct Train: ParsableCommand {
             "optimizer": optimizerSummary, "scheduler": schedule.scheduler.rawValue, "batch_size": "\(defaults.batchSize)",
             "seed": "\(data.seed)", "validation": "\(training.validation)",
             "early_stopping": training.earlyStopping.map { "patience \($0)" } ?? "off",
-            "penalty": "l2 \(penalty.l2), l1 \(penalty.l1)", "shuffle": "\(prepared.shuffled)",
+            "penalty": "l2 \(penalty.l2), l1 \(penalty.l1)\(penalty.featureScales != nil ? " on the raw features' weights" : "")", "shuffle": "\(prepared.shuffled)",
             "standardize": "\(prepared.standardization != nil)", "target": prepared.loaded.targetName ?? "",
             "convergence": defaults.convergence.map { "tol \($0.tolerance), \($0.patience) epochs" } ?? "off",
             "epochs": "\(defaults.epochs)", "chunk_rows": training.chunkRows.map { "\($0)" } ?? "auto",

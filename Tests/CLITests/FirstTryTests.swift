@@ -198,6 +198,23 @@ struct FirstTryTests {
         let notClassifier = try optim(["train", "--data", RealData.path("diabetes-train.csv"), "--target", "target", "--class-weight", "balanced"])
         #expect(notClassifier.status == 2 && notClassifier.stderr.contains("--class-weight applies to classifiers"), "\(notClassifier.stderr)")
     }
+
+    @Test("--raw-penalty trains on standardized features to the raw features' optimum: the same model as without standardization")
+    func rawPenalty() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let common = ["train", "--data", RealData.path("iris-train.csv"), "--target", "target", "--tol", "1e-12", "--epochs", "300", "-q"]
+        #expect(try optim(common + ["--raw-penalty", "--save", path("a.safetensors")]).status == 0)
+        #expect(try optim(common + ["--no-standardize", "--save", path("b.safetensors")]).status == 0)
+        #expect(try optim(common + ["--save", path("c.safetensors")]).status == 0)
+        let a = try tensorBytes(path("a.safetensors"))["weight"] ?? [], b = try tensorBytes(path("b.safetensors"))["weight"] ?? []
+        let c = try tensorBytes(path("c.safetensors"))["weight"] ?? []
+        let size = b.map(abs).max() ?? 0
+        let same = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity, other = zip(c, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(same <= 1e-2 * size, "the raw-penalty fit's weights differ from the raw fit's by \(same) (largest \(size))")
+        #expect(other > 10 * same, "the standardized penalty is another objective (difference \(other))")
+    }
 }
 
 /// Seeded normal draws for test tables (Box–Muller).

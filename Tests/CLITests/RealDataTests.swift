@@ -106,6 +106,10 @@ struct RealDataTests {
         #expect(wine.stdout.contains("3 distinct whole numbers (0, 1, 2)") && wine.stdout.contains("float64, Fortran order: converted once"), "\(wine.stdout)")
         let minibatch = try optim(["train", "--data", RealData.path("breast_cancer-train.csv"), "--target", "target", "--optimizer", "sgd", "--epochs", "2"])
         #expect(minibatch.status == 0 && minibatch.stderr.contains("too few to converge"), "\(minibatch.stderr)")
+        let wide = try optim(["train", "--data", RealData.path("iris-train.csv"), "--target", "target", "--optimizer", "adam", "--batch-size", "100000"])
+        #expect(wide.stderr.contains("--batch-size 100000 is more than the 100 training rows"), "\(wide.stderr)")
+        let mlp = try optim(["train", "--data", RealData.path("iris-train.csv"), "--target", "target", "--model", "mlp"])
+        #expect(mlp.status == 0 && mlp.stdout.contains("MLP 4 → 32 → 3, relu, cross_entropy"), "\(mlp.stdout)")
     }
 
     @Test("predict gives labels and probabilities equal to sigmoid/softmax of the saved weights on raw features (numpy), ids passed through")
