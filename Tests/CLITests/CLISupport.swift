@@ -89,3 +89,11 @@ func safetensorsBytes(metadata: [String: String], tensors: [String: ([Int], [Flo
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
     return data + json + payload
 }
+
+/// Runs `script` with the tests' Python (`bash tools/setup.sh --tests` puts safetensors and numpy
+/// in it), `arguments` as its `sys.argv[1...]`.
+func python(_ script: String, _ arguments: [String]) throws -> Run {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/python-tools/bin/python").path
+    return try optim([], executable: path, arguments: ["-c", script] + arguments)
+}
