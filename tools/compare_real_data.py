@@ -7,7 +7,9 @@ on the same test rows. Peers come from PyPI in a virtual environment outside the
     /tmp/skenv/bin/python tools/compare_real_data.py [--optim .build/release/optim]
 
 Prints a Markdown table: accuracy (classification) or R² (diabetes) on the test rows, and each
-fit's wall time (optim: the whole `optim train` process, loading included).
+fit's wall time (optim: the whole `optim train` process, loading included); then the mean over
+the five cross-validation folds of reference.json (every row held out once) for optim's defaults
+and scikit-learn's, raw and standardized.
 """
 import argparse
 import json
@@ -126,6 +128,35 @@ def main():
     for name, metric, n, m, results in rows:
         cells = [f"{results[p][0]:.3f} ({results[p][1] * 1000:.0f} ms)" if p in results else "" for p in peers]
         print(f"| {name} ({n} / {m}) | {metric} | " + " | ".join(cells) + " |")
+    cross_validated(arguments.optim)
+
+
+def cross_validated(binary):
+    reference = json.load(open(os.path.join(DATA, "reference.json")))
+    print()
+    print("| data set (rows) | metric | optim train (defaults) | scikit-learn default | scikit-learn StandardScaler + the same |")
+    print("|---|---|---|---|---|")
+    for name in ["iris", "wine", "breast_cancer", "digits", "diabetes"]:
+        whole = pd.read_csv(os.path.join(DATA, f"{name}.csv"))
+        folds = np.array(reference[name]["folds"])
+        classification = name != "diabetes"
+        mine, raw, scaled = [], [], []
+        for k in range(5):
+            train, test = whole[folds != k], whole[folds == k]
+            x, y = train.drop(columns=["target"]).to_numpy(float), train["target"].to_numpy()
+            xt, yt = test.drop(columns=["target"]).to_numpy(float), test["target"].to_numpy()
+            score = accuracy_score if classification else r2_score
+            make = LogisticRegression if classification else LinearRegression
+            raw.append(score(yt, make().fit(x, y).predict(xt)))
+            scaled.append(score(yt, make_pipeline(StandardScaler(), make()).fit(x, y).predict(xt)))
+            with tempfile.TemporaryDirectory() as directory:
+                a, b, w = (os.path.join(directory, n) for n in ("a.csv", "b.csv", "w.safetensors"))
+                train.to_csv(a, index=False)
+                test.to_csv(b, index=False)
+                subprocess.run([binary, "train", "--data", a, "--target", "target", "--save", w, "-q"], check=True, capture_output=True)
+                out = subprocess.run([binary, "evaluate", "--weights", w, "--data", b, "--json"], check=True, capture_output=True, text=True).stdout
+                mine.append(json.loads(out)["accuracy" if classification else "r2"])
+        print(f"| {name} ({len(whole)}) | {'accuracy' if classification else 'R²'} | {np.mean(mine):.3f} | {np.mean(raw):.3f} | {np.mean(scaled):.3f} |")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ training and test rows in several export recipes:
 
 and reference.json: LogisticRegression() (or LinearRegression()) fitted on the training rows
 and scored on the test rows, raw and standardized (a StandardScaler pipeline).
+
+For cross-validation it also writes each whole set as {name}.csv (to_csv(index=False)) and, in
+reference.json, a fold (0-4) per row from StratifiedKFold(5, shuffle=True, random_state=0) (KFold
+for regression) with scikit-learn's score on each fold's rows, fitted on the other four: every
+row is held out once, so a set's mean score does not hang on a single split's few rows.
 """
 import json
 import os
@@ -29,7 +34,7 @@ from sklearn import datasets
 from sklearn.datasets import dump_svmlight_file
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 import warnings
@@ -69,6 +74,20 @@ def main(out):
             raw = LinearRegression().fit(x_train, y_train)
             entry = {"metric": "r2", "linear_regression": r2_score(y_test, raw.predict(x_test))}
         entry.update(rows=len(frame), features=x_train.shape[1], test_rows=len(test))
+        frame.to_csv(os.path.join(out, f"{name}.csv"), index=False)
+        x_all, y_all = frame.drop(columns=[target]).to_numpy(), frame[target].to_numpy()
+        splitter = StratifiedKFold(5, shuffle=True, random_state=0) if classification else KFold(5, shuffle=True, random_state=0)
+        folds, fold_scores = [0] * len(frame), []
+        for k, (rest, held) in enumerate(splitter.split(x_all, y_all)):
+            for i in held:
+                folds[i] = k
+            if classification:
+                model = LogisticRegression().fit(x_all[rest], y_all[rest])
+                fold_scores.append(accuracy_score(y_all[held], model.predict(x_all[held])))
+            else:
+                model = LinearRegression().fit(x_all[rest], y_all[rest])
+                fold_scores.append(r2_score(y_all[held], model.predict(x_all[held])))
+        entry.update(folds=folds, fold_scores=fold_scores)
         reference[name] = entry
         for part, rows in (("train", train), ("test", test)):
             base = os.path.join(out, f"{name}-{part}")
@@ -81,7 +100,7 @@ def main(out):
                 features, labels = rows.drop(columns=[target]).to_numpy(), rows[target].to_numpy()
                 dump_svmlight_file(features, labels, base + "-0.svm", zero_based=True)
                 dump_svmlight_file(features, labels, base + "-1.svm", zero_based=False)
-        print(name, entry)
+        print(name, {k: v for k, v in entry.items() if k != "folds"})
     with open(os.path.join(out, "reference.json"), "w") as f:
         json.dump(reference, f, indent=1, sort_keys=True)
 

@@ -15,6 +15,9 @@ enum RealData {
         let standardized_logistic_regression: Double?
         let linear_regression: Double?
         let test_rows: Int
+        /// Each row's cross-validation fold (0-4), and scikit-learn's score on each fold.
+        let folds: [Int]
+        let fold_scores: [Double]
     }
 
     static let reference: [String: Reference] = {
@@ -86,6 +89,33 @@ struct RealDataTests {
             #expect(r2 >= reference.linear_regression! - 0.02 - 1e-9, "R² \(r2), scikit-learn \(reference.linear_regression!)")
             #expect(object["mae"] is Double)
         }
+    }
+
+    @Test("Five-fold cross-validation: with only --data and --target, the mean held-out score is within 0.02 of scikit-learn's on the same folds",
+          arguments: ["iris", "wine", "breast_cancer", "digits", "diabetes"])
+    func crossValidated(set: String) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let reference = try #require(RealData.reference[set])
+        let lines = try String(contentsOfFile: RealData.path("\(set).csv"), encoding: .utf8).split(separator: "\n").map(String.init)
+        let header = lines[0], rows = Array(lines.dropFirst())
+        try #require(rows.count == reference.folds.count, "\(set).csv and reference.json disagree")
+        var scores: [Double] = []
+        for fold in 0..<5 {
+            let train = directory.appendingPathComponent("train-\(fold).csv"), test = directory.appendingPathComponent("test-\(fold).csv")
+            try ([header] + rows.indices.filter { reference.folds[$0] != fold }.map { rows[$0] }).joined(separator: "\n")
+                .write(to: train, atomically: true, encoding: .utf8)
+            try ([header] + rows.indices.filter { reference.folds[$0] == fold }.map { rows[$0] }).joined(separator: "\n")
+                .write(to: test, atomically: true, encoding: .utf8)
+            let weights = directory.appendingPathComponent("w-\(fold).safetensors").path
+            let trained = try optim(["train", "--data", train.path, "--target", "target", "--save", weights, "-q"])
+            #expect(trained.status == 0, "\(trained.stderr)")
+            let evaluated = try optim(["evaluate", "--weights", weights, "--data", test.path, "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any] ?? [:]
+            scores.append(try #require(object[reference.metric] as? Double, "\(evaluated.stdout) \(evaluated.stderr)"))
+        }
+        let mean = scores.reduce(0, +) / 5, theirs = reference.fold_scores.reduce(0, +) / 5
+        #expect(mean >= theirs - 0.02, "\(set): optim \(mean) (folds \(scores)), scikit-learn \(theirs) (folds \(reference.fold_scores))")
     }
 
     @Test("The defaults say what they chose and why: the model from the targets, the split, the standardization, the optimizer")
