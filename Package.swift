@@ -1,5 +1,11 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // swift-optim: torch.optim for Swift with numerical parity, and a data-parallel CPU trainer.
+//
+// Tools 6.2: the kernels need the compiler flags below, which SwiftPM calls unsafe, and before 6.2
+// it refused a package with such flags as a dependency by version (`from: "0.1.0"`): "the target
+// 'Optim' in product 'Optim' contains unsafe build flags". Since 6.2 a package that declares 6.2
+// may carry them, so other packages pin releases of this one as usual. (Dropping the flags would
+// cost parity and speed: without FMA, torch's fused multiply-adds become libm calls.)
 
 import PackageDescription
 
@@ -7,6 +13,8 @@ import PackageDescription
 // baseline ISA has no FMA instruction, so the `fma` that torch's CPU kernels use (and that parity
 // requires) would become a libm call per element. Haswell (2013; every server CPU
 // since) adds AVX2 and FMA. Results do not depend on this flag: fma is exactly specified either way.
+// A CPU without them is told so at start (`CPUBaseline`, checked by `optim` and by `fit`), not
+// left to crash on an illegal instruction.
 #if arch(x86_64)
 let vectorISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Xcc", "-fno-math-errno"])]
 #else

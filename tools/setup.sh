@@ -19,8 +19,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --tests: Python's safetensors (and numpy), in a virtual environment inside .build/, for the test
-# that reads `optim train --save` files back with the reference implementation. Never torch.
+# that reads `optim train --save` files back with the reference implementation (never torch); and
+# on x86-64 qemu's user-mode emulator (qemu-user), for the test that runs optim on an emulated CPU
+# without AVX2 and FMA.
 if [ "${1:-}" = "--tests" ]; then
+    if [ "$(uname -m)" = "x86_64" ] && ! command -v qemu-x86_64 >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        echo "setup: installing qemu-user" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -qq >&2
+        $sudo apt-get install -y -qq --no-install-recommends qemu-user >&2
+    fi
     root="$(cd "$(dirname "$0")/.." && pwd)"
     venv="$root/.build/python-tools"
     if ! "$venv/bin/python" -c "import safetensors.numpy" >/dev/null 2>&1; then

@@ -270,6 +270,7 @@ public func fit<M: Model>(
     func save(_ position: TrainingPosition) throws(TrainingError) {
         do { try checkpoint?(position) } catch { throw .checkpointFailed("\(error)") }
     }
+    guard CPUBaseline.isSupported else { throw .invalidConfiguration(CPUBaseline.unsupportedMessage) }
     try configuration.validate()
     guard parameters.count == model.parameterCount,
           parameters.tensors.map(\.shape) == model.parameterShapes.map(\.shape) else {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Datasets
 import DataParallel
+import Topology
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,7 @@ struct OptimCommand: ParsableCommand {
     /// Exit codes: 0 success, 1 data errors (unreadable or malformed files, diverged training),
     /// 2 usage errors (unknown or contradictory options).
     static func main() {
+        guard CPUBaseline.isSupported else { fail(CPUBaseline.unsupportedMessage, code: 1) }
         do {
             var command = try parseAsRoot()
             try command.run()
