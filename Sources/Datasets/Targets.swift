@@ -1,23 +1,3 @@
-/// Per-feature means and scales of the training rows, as scikit-learn's `StandardScaler` computes
-/// them (the population standard deviation; a constant feature keeps the scale 1), so that a
-/// model trains on `(x − mean) / scale`.
-///
-/// Computed data-parallel and deterministic: Double sums over fixed 4096-row chunks, added in
-/// the fixed tree order over the chunk index, so the figures are the same for any worker count.
-public struct Standardization: Codable, Sendable, Equatable {
-    public var means: [Float]
-    public var scales: [Float]
-
-    public init(means: [Float], scales: [Float]) {
-        self.means = means
-        self.scales = scales
-    }
-
-    /// Whether every feature already has mean 0 and scale 1 (nothing to do).
-    public var isIdentity: Bool { means.allSatisfy { $0 == 0 } && scales.allSatisfy { $0 == 1 } }
-
-}
-
 /// What a data set's targets look like: how many distinct values, whether they are whole
 /// numbers, class names; what the trainer chooses its model and loss from.
 public struct TargetSummary: Sendable, Equatable {

@@ -214,19 +214,8 @@ struct Train: ParsableCommand {
             warn("the loss was still improving by more than --tol \(Format.general(convergence.tolerance)) after \(defaults.epochs) epochs: raise --epochs")
         }
         if let save {
-            var notes: [String: String] = ["optimizer": optimizerSummary, "epochs": "\(report.epochs.last?.epoch ?? configuration.start.epoch - 1)",
-                                           "data": dataset.name]
-            if let loss = report.epochs.last?.trainingLoss { notes["training_loss"] = "\(loss)" }
-            if let classes = prepared.choice.classes { notes["classes"] = jsonText(classes) }
-            if let target = prepared.loaded.targetName { notes["target"] = target }
-            if let names = prepared.loaded.featureNames { notes["columns"] = jsonText(names) }
-            if let base = prepared.loaded.libsvmBase { notes["libsvm_base"] = "\(base)" }
-            if let column = data.sampleWeight { notes["sample_weight"] = column }
-            if let classWeight = self.model.classWeight { notes["class_weight"] = classWeight }
-            notes["split"] = jsonText(["seed": "\(data.seed)", "validation": "\(training.validation)", "shuffle": "\(prepared.shuffled)",
-                                       "stratified": "\(prepared.choice.classes != nil && prepared.shuffled)", "rows": "\(dataset.rows)"])
-            notes["hyperparameters"] = jsonText(hyperparameters)
-            notes["penalty"] = jsonText(["l2": "\(penalty.l2)", "l1": "\(penalty.l1)"])
+            var notes = savedNotes(prepared, optimizer: optimizerSummary, hyperparameters: hyperparameters, penalty: penalty,
+                                   report: report, startEpoch: configuration.start.epoch)
             let saved = Parameters<Float>(shapes: model.parameterShapes)
             saved.values.assign(parameters.values.array)
             if let standardization = prepared.standardization {
@@ -237,6 +226,28 @@ struct Train: ParsableCommand {
             try Weights.save(model, saved, notes: notes, to: save)
             say("saved the weights to \(save)\(prepared.standardization != nil ? " (the standardization folded in: they take raw features)" : "")")
         }
+    }
+
+    /// What the weights file records beside the tensors, for `evaluate` and `predict` (classes,
+    /// target, columns, libsvm base, weight column, split) and for the record (the optimizer and
+    /// every hyperparameter, the penalty, epochs, final training loss).
+    func savedNotes(_ prepared: PreparedData, optimizer: String, hyperparameters: [String: String], penalty: FitConfiguration.Penalty,
+                    report: TrainingReport, startEpoch: Int) -> [String: String] {
+        var notes: [String: String] = ["optimizer": optimizer, "epochs": "\(report.epochs.last?.epoch ?? startEpoch - 1)",
+                                       "data": prepared.loaded.dataset.name]
+        if let loss = report.epochs.last?.trainingLoss { notes["training_loss"] = "\(loss)" }
+        if let classes = prepared.choice.classes { notes["classes"] = jsonText(classes) }
+        if let target = prepared.loaded.targetName { notes["target"] = target }
+        if let names = prepared.loaded.featureNames { notes["columns"] = jsonText(names) }
+        if let base = prepared.loaded.libsvmBase { notes["libsvm_base"] = "\(base)" }
+        if let column = data.sampleWeight { notes["sample_weight"] = column }
+        if let classWeight = model.classWeight { notes["class_weight"] = classWeight }
+        let heldOut = training.validationData == nil ? training.validation : 0
+        notes["split"] = jsonText(["seed": "\(data.seed)", "validation": "\(heldOut)", "shuffle": "\(prepared.shuffled)",
+                                   "stratified": "\(prepared.choice.classes != nil && prepared.shuffled)", "rows": "\(prepared.loaded.dataset.rows)"])
+        notes["hyperparameters"] = jsonText(hyperparameters)
+        notes["penalty"] = jsonText(["l2": "\(penalty.l2)", "l1": "\(penalty.l1)", "on": penalty.featureScales != nil ? "raw features" : "features as trained"])
+        return notes
     }
 
     func epochLine(_ epoch: EpochReport, of total: Int, rates: Bool = true) -> String {
@@ -302,55 +313,6 @@ struct Train: ParsableCommand {
     }
 }
 
-/// How to train.
-struct TrainingOptions: ParsableArguments {
-    @Option(help: "Rows per minibatch (one optimizer step each). Default: all the training rows for lbfgs; otherwise 16,384, or about a 64th of the rows (32 to 16,384) on fewer than 1,048,576.")
-    var batchSize: Int?
-    @Option(help: "The most passes over the training data. Default: 100 for lbfgs (each pass up to --max-iter iterations), 200 on fewer than 1,048,576 rows, else 10; training stops sooner when the loss converges (--tol).")
-    var epochs: Int?
-    @Option(parsing: .unconditional, help: "Stop when the training loss improved by less than this (relative to max(|loss|, 1)) for --tol-epochs epochs in a row; 0 runs every epoch. Default: 1e-6 for lbfgs, 1e-4 otherwise.")
-    var tol: Double?
-    @Option(help: "Epochs without an improvement of --tol before stopping (default: 2 for lbfgs, 5 otherwise).")
-    var tolEpochs: Int?
-    @Option(help: "Workers (default: every allowed core, no more than a cgroup CPU quota allows). More than the cores is allowed; they share.") var workers: Int?
-    @Flag(inversion: .prefixedNo, help: "Pin workers to cores with hwloc.") var bind = true
-    @Option(parsing: .unconditional, help: "Share of the rows held out for validation, in [0, 1): at random (stratified by class for classifiers) for files, the last rows for synthetic data unless --shuffle.")
-    var validation: Double = 0.1
-    @Option(help: ArgumentHelp("Validate on this file instead of holding out rows of --data (same columns and format options).", valueName: "file"))
-    var validationData: String?
-    @Flag(inversion: .prefixedNo, help: "Shuffle the rows once (seeded) before the split and training. Default: on for files, off for synthetic data (its rows are independent draws).")
-    var shuffle: Bool?
-    @Flag(inversion: .prefixedNo, help: "Standardize the features with the training rows' means and scales; saved weights take raw features (the scaling is folded into them). Default: on for files, off for synthetic data.")
-    var standardize: Bool?
-    @Option(help: "Stop after this many epochs without improvement of the validation loss (keeps the best weights).")
-    var earlyStopping: Int?
-    @Option(help: ArgumentHelp("Rows per partial gradient (default: a power of two from 128 to 4096 chosen from the model's size and the batch size, at least 64 chunks a minibatch where it can).",
-                               discussion: "Results are bitwise the same for any --workers at a given chunk size; a different chunk size sums the same gradient in a different order."))
-    var chunkRows: Int?
-
-    static let limit = 1 << 40
-
-    func validate() throws {
-        if let batchSize, !(1...Self.limit).contains(batchSize) { throw ValidationError("--batch-size must be at least 1") }
-        if let epochs, !(1...1_000_000_000).contains(epochs) { throw ValidationError("--epochs must be at least 1 (and at most 1,000,000,000)") }
-        if let workers, !(1...4096).contains(workers) { throw ValidationError("--workers must be at least 1 (and at most 4096)") }
-        if !(0..<1).contains(validation) { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
-        if let tol, !(tol >= 0 && tol.isFinite) { throw ValidationError("--tol must be finite and 0 or more, got \(tol)") }
-        if let tolEpochs, !(1...1_000_000).contains(tolEpochs) { throw ValidationError("--tol-epochs must be at least 1") }
-        if let earlyStopping, !(1...1_000_000).contains(earlyStopping) { throw ValidationError("--early-stopping must be at least 1") }
-        if let chunkRows, !(1...Self.limit).contains(chunkRows) { throw ValidationError("--chunk-rows must be at least 1") }
-        if earlyStopping != nil && validation == 0 && validationData == nil {
-            throw ValidationError("--early-stopping needs validation data (--validation > 0 or --validation-data)")
-        }
-    }
-
-    func configuration(seed: UInt64, workers: Int, defaults: RunDefaults, penalty: FitConfiguration.Penalty) -> FitConfiguration {
-        FitConfiguration(batchSize: defaults.batchSize, epochs: defaults.epochs, workers: workers, bind: bind, seed: seed, chunkRows: chunkRows,
-                         earlyStopping: earlyStopping.map { .init(patience: $0) }, penalty: penalty, convergence: defaults.convergence)
-    }
-}
-
-
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
 /// The schedule's state as JSON.
@@ -413,57 +375,6 @@ struct InterruptedError: Error, CustomStringConvertible {
     let checkpoint: String?
     var description: String {
         "interrupted" + (checkpoint.map { "; resume with --resume \($0)" } ?? " (no --checkpoint was given: progress is lost)")
-    }
-}
-
-/// A one-line progress bar, redrawn in place at most ten times a second: the epoch, its share
-/// done, rows per second, the last minibatch's loss, and the time left; cut to the terminal's
-/// width (so that it never wraps, which would leave a trail of lines), and cleared as wide.
-final class ProgressBar {
-    let enabled: Bool
-    let epochs: Int
-    private let start = ContinuousClock.now
-    private var lastDraw = ContinuousClock.now
-    private var drawn = 0
-
-    init(enabled: Bool, epochs: Int) {
-        self.enabled = enabled
-        self.epochs = epochs
-    }
-
-    /// The terminal's columns (80 when it does not say).
-    static var columns: Int {
-        var size = winsize()
-        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
-        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init) ?? 80
-    }
-
-    func update(_ progress: BatchProgress) {
-        guard enabled, ContinuousClock.now - lastDraw > .milliseconds(100) else { return }
-        lastDraw = ContinuousClock.now
-        let position = progress.position
-        let doneInEpoch = Double(position.batch + 1) / Double(progress.batchesPerEpoch)
-        let overall = (Double(position.epoch - 1) + doneInEpoch) / Double(epochs)
-        let elapsed = seconds(ContinuousClock.now - start)
-        let rate = Double(progress.rowsDone) / max(elapsed, 1e-9)
-        let eta = overall > 0 ? elapsed * (1 - overall) / overall : 0
-        let text = " epoch \(position.epoch)/\(epochs) \(Int(doneInEpoch * 100))%  \(Format.rate(rate)) rows/s  loss \(Format.general(progress.loss))  ETA \(Format.seconds(eta))"
-        let columns = Self.columns - 1  // the last column would wrap on some terminals
-        let width = max(0, min(24, columns - text.count - 2))
-        let filled = Int(doneInEpoch * Double(width))
-        let bar = width > 0 ? "[" + String(repeating: "=", count: filled) + (filled < width ? ">" : "")
-            + String(repeating: " ", count: max(0, width - filled - 1)) + "]" : ""
-        let line = String((bar + text).prefix(columns))
-        print("\r" + line + String(repeating: " ", count: max(0, drawn - line.count)), terminator: "")
-        fflush(nil)
-        drawn = line.count
-    }
-
-    func clear() {
-        guard drawn > 0 else { return }
-        print("\r" + String(repeating: " ", count: drawn) + "\r", terminator: "")
-        fflush(nil)
-        drawn = 0
     }
 }
 
