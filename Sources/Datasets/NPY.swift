@@ -154,7 +154,9 @@ public enum NPY {
         let file = try MappedFile(path: path)
         let header = try header(file.bytes, count: file.count, path: path)
         guard let element = ElementType(header.descr) else {
-            throw DataFileError(path, "byte 10", "dtype \(header.descr) is not supported (expected numbers: float32 '<f4', float64 '<f8', integers, booleans)")
+            throw DataFileError(path, "byte 10", header.descr.hasSuffix("O")
+                ? "holds Python objects (a pickled array: text labels or mixed columns?), not numbers: save df.to_numpy(dtype=float), with the labels as numbers"
+                : "dtype \(header.descr) is not supported (expected numbers: float32 '<f4', float64 '<f8', integers, booleans)")
         }
         guard header.shape.count == 2 else {
             throw DataFileError(path, "byte 10", "the array has shape \(header.shape) (expected 2-D: rows × (features + target))")

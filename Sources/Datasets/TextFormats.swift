@@ -104,6 +104,11 @@ public enum CSV {
         }
         var notes: [String] = []
         var used = [Bool](repeating: true, count: names.count)
+        for (index, name) in names.enumerated() where isPandasUnnamed(name) && index != targetIndexHint(options.target, names) {
+            // A frame read back and written again names its old index "Unnamed: 0".
+            used[index] = false
+            notes.append("column '\(name)' is pandas' name for an unnamed column (an index saved with to_csv()): left out")
+        }
         for (index, name) in names.enumerated() where name.isEmpty {
             if index == 0 && names.count > minimumColumns {
                 // pandas' index: to_csv() without index=False.
@@ -182,7 +187,7 @@ public enum CSV {
                     index += 1
                     continue
                 }
-                guard let value = parseFloat(field.bytes) else {
+                guard let value = parseFloat(field.bytes) ?? booleanValue(field.bytes) else {
                     throw DataFileError(path, "line \(line.number)", field.bytes.isEmpty
                         ? "column '\(names[index])' is empty: a missing value"
                         : missingValues.contains(field.text) ? "column '\(names[index])': '\(field.text)' is a missing value"
@@ -230,6 +235,26 @@ public enum CSV {
         } catch {
             throw DataFileError(path, nil, error.description)
         }
+    }
+}
+
+/// Whether `name` is how pandas names a column that had no name ("Unnamed: 0").
+func isPandasUnnamed(_ name: String) -> Bool {
+    name.hasPrefix("Unnamed: ") && !name.dropFirst(9).isEmpty && name.dropFirst(9).allSatisfy(\.isNumber)
+}
+
+/// The index of the target column named `target` in `names`, if any (it is never left out).
+func targetIndexHint(_ target: String?, _ names: [String]) -> Int? {
+    guard let target else { return nil }
+    return names.firstIndex(of: target) ?? Int(target)
+}
+
+/// True and False (pandas' and Python's spellings of a boolean column) as 1 and 0.
+func booleanValue(_ bytes: UnsafeBufferPointer<UInt8>) -> Float? {
+    switch bytes.count {
+    case 4 where text(bytes).lowercased() == "true": 1
+    case 5 where text(bytes).lowercased() == "false": 0
+    default: nil
     }
 }
 

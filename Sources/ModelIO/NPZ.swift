@@ -11,8 +11,12 @@ public enum NPZ {
             throw DataFileError(path, nil, FileManager.default.fileExists(atPath: path)
                                 ? "not a .npz (zip) archive" : "cannot open: no such file")
         }
+        // The names the arrays go by: np.savez(X=..., y=...), lower case, scikit-learn's data and
+        // target, or np.savez(features, labels) positionally (arr_0, arr_1).
+        let aliases = ["X": ["X", "x", "data", "features", "arr_0"], "y": ["y", "Y", "target", "labels", "arr_1"]]
         func array(_ name: String) throws -> (header: NPY.Header, data: Data) {
-            guard let entry = archive[name + ".npy"] else {
+            let found = aliases[name]?.lazy.compactMap { archive[$0 + ".npy"] }.first
+            guard let entry = found ?? archive[name + ".npy"] else {
                 let names = archive.map(\.path).sorted().joined(separator: ", ")
                 throw DataFileError(path, nil, "no array '\(name)' in the archive (it holds \(names.isEmpty ? "nothing" : names)); expected X and y")
             }

@@ -37,6 +37,8 @@ let malformedCases: [MalformedCase] = [
           message: "truncated header"),
     .init(name: "truncated .npy data", files: ["d.npy": goodRows.dropLast(8)], arguments: ["train", "--data", "{dir}/d.npy"], status: 1,
           message: "truncated: shape (4, 3) needs 176 bytes, the file has 168"),
+    .init(name: ".npy of Python objects", files: ["o.npy": npyBytes(header: "{'descr': '|O', 'fortran_order': False, 'shape': (2, 2), }", payload: [0, 0, 0, 0])],
+          arguments: ["train", "--data", "{dir}/o.npy"], status: 1, message: "holds Python objects (a pickled array: text labels or mixed columns?)"),
     .init(name: ".npy of complex numbers", files: ["i.npy": npyBytes(header: "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", payload: [0, 0, 0, 0])],
           arguments: ["train", "--data", "{dir}/i.npy"], status: 1, message: "dtype <c8 is not supported"),
     .init(name: ".npy 1-D", files: ["v.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", payload: [0, 0, 0, 0])],

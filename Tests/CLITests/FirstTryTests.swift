@@ -215,6 +215,34 @@ struct FirstTryTests {
         #expect(same <= 1e-2 * size, "the raw-penalty fit's weights differ from the raw fit's by \(same) (largest \(size))")
         #expect(other > 10 * same, "the standardized penalty is another objective (difference \(other))")
     }
+
+    @Test("Files as pandas and numpy write them: an old index re-saved as 'Unnamed: 0', True/False columns, np.savez(features, labels)")
+    func pandasAndNumpyShapes() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        // read_csv(...).to_csv(): the unnamed index comes back named "Unnamed: 0".
+        let indexed = try String(contentsOfFile: RealData.path("wine-train-index.csv"), encoding: .utf8)
+        try ("Unnamed: 0" + indexed).write(toFile: path("resaved.csv"), atomically: true, encoding: .utf8)
+        let plain = try optim(["train", "--data", RealData.path("wine-train.csv"), "--target", "target", "--save", path("a.safetensors"), "-q"])
+        let resaved = try optim(["train", "--data", path("resaved.csv"), "--target", "target", "--save", path("b.safetensors")])
+        #expect(plain.status == 0 && resaved.status == 0, "\(resaved.stderr)")
+        #expect(resaved.stdout.contains("'Unnamed: 0' is pandas' name for an unnamed column"), "\(resaved.stdout)")
+        let a = try tensorBytes(path("a.safetensors")), b = try tensorBytes(path("b.safetensors"))
+        #expect(a == b, "the re-saved file trains as the plain one")
+        // A boolean feature column, as pandas writes it.
+        let table = "flag,x,y\n" + (0..<40).map { "\($0 % 2 == 0 ? "True" : "False"),\($0),\($0 % 2 == 0 ? 1 : 0)" }.joined(separator: "\n")
+        try table.write(toFile: path("flags.csv"), atomically: true, encoding: .utf8)
+        let flags = try optim(["train", "--data", path("flags.csv"), "--target", "y", "--save", path("f.safetensors"), "-q"])
+        #expect(flags.status == 0 && flags.stdout.contains("accuracy 1.0000"), "\(flags.stdout) \(flags.stderr)")
+        // np.savez(features, labels): arrays arr_0 and arr_1.
+        let x = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (40, 1), }", payload: (0..<40).map { Float($0) })
+        let y = npyBytes(header: "{'descr': '<i8', 'fortran_order': False, 'shape': (40,), }", payload: [])
+            + (0..<40).map { Int64($0 < 20 ? 0 : 1) }.withUnsafeBytes { Data($0) }
+        try npzBytes(["arr_0.npy": x, "arr_1.npy": y]).write(to: URL(fileURLWithPath: path("positional.npz")))
+        let positional = try optim(["train", "--data", path("positional.npz"), "-q"])
+        #expect(positional.status == 0 && positional.stdout.contains("accuracy"), "\(positional.stderr)")
+    }
 }
 
 /// Seeded normal draws for test tables (Box–Muller).
