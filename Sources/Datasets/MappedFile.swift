@@ -41,6 +41,7 @@ public struct AtomicFileWriter {
     public init(path: String) throws(DataFileError) {
         self.path = path
         temporaryPath = path + ".partial-\(getpid())"
+        Self.removeStalePartials(of: path)
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw DataFileError(path, nil, "cannot create: \(String(cString: strerror(errno)))") }
     }
@@ -86,6 +87,31 @@ public struct AtomicFileWriter {
         guard rename(temporaryPath, path) == 0 else {
             unlink(temporaryPath)
             throw DataFileError(path, nil, "cannot move into place: \(String(cString: strerror(errno)))")
+        }
+        // The rename itself reaches the disk with the folder's entry.
+        let folder = open(Self.folder(of: path), O_RDONLY | O_DIRECTORY)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
+        }
+    }
+
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Removes `path.partial-PID` files whose process is gone (a run killed mid-write); those of
+    /// live processes (another run writing the same file) are left alone.
+    static func removeStalePartials(of path: String) {
+        let folder = folder(of: path)
+        let prefix = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...]) + ".partial-"
+        guard let directory = opendir(folder) else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(folder + "/" + name) }
         }
     }
 

@@ -94,6 +94,10 @@ struct Compare: ParsableCommand {
     }
 
     func run() throws {
+        var files = FilePlan()
+        files.read("--data", data.data)
+        for suffix in [".svg", ".csv"] { files.write("--output", output.map { $0 + suffix }) }
+        try files.check(Compare.self)
         var curves: [Curve] = []
         var title = "Training loss: the seed document's 15 points", subtitle: String? = "linear regression, 1 → 1, mse; full batch"
 

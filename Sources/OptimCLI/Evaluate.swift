@@ -31,6 +31,11 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print the metrics as one JSON object.") var json = false
 
     func run() throws {
+        var files = FilePlan()
+        files.read("--weights", weights)
+        files.read("--data", data.data)
+        files.write("--predictions", predictions)
+        try files.check(Evaluate.self)
         let saved = try SavedModel.load(weights)
         var options = data
         if options.target == nil, let target = saved.target, options.data.map({ !$0.lowercased().hasSuffix(".npy") }) ?? true {

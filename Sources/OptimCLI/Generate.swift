@@ -34,6 +34,11 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
+        var files = FilePlan()
+        files.write("--output", output)
+        files.write("--output (its true weights)", output + ".weights.json")
+        try files.check(Generate.self)
+        let interrupted = InterruptFlag.install()
         let spec = try SyntheticRegression(task: task, rows: rows, features: features,
                                            outputs: task == .multiclass ? classes : 1, noise: noise, seed: seed)
         let weights = spec.trueWeights
@@ -46,6 +51,11 @@ struct Generate: ParsableCommand {
         var rowsOut = [Float](repeating: 0, count: block * (features + 1))
         var start = 0
         while start < rows {
+            // Ctrl-C or SIGTERM: the half-written file goes, the destination is untouched.
+            if interrupted.isCancelled {
+                writer.discard()
+                throw InterruptedError(checkpoint: nil, message: "interrupted: \(output) was not written (nothing was left behind)")
+            }
             let count = min(block, rows - start)
             x.withUnsafeMutableBufferPointer { xs in
                 y.withUnsafeMutableBufferPointer { ys in

@@ -39,6 +39,11 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
+        var files = FilePlan()
+        files.read("--weights", weights)
+        files.read("--data", data.data)
+        files.write("--output", output)
+        try files.check(Predict.self)
         signal(SIGPIPE, SIG_IGN)
         let saved = try SavedModel.load(weights)
         let model = saved.model

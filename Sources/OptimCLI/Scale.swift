@@ -57,6 +57,10 @@ struct Scale: ParsableCommand {
     }
 
     func run() throws {
+        var files = FilePlan()
+        files.read("--data", data.data)
+        for suffix in [".csv", ".json", ".svg"] { files.write("--output", output.map { $0 + suffix }) }
+        try files.check(Scale.self)
         let counts = try workerCounts()
         let cores = defaultWorkerCount()
         let (model, dataset) = try self.model.makeIndexed(for: data.load(workers: cores, bind: bind).dataset,

@@ -72,7 +72,21 @@ struct Train: ParsableCommand {
         print("optim: warning: \(line)", to: &standardError)
     }
 
+    /// What this run reads and writes.
+    var files: FilePlan {
+        var plan = FilePlan()
+        plan.read("--data", data.data)
+        plan.read("--validation-data", training.validationData)
+        plan.read("--resume", resume)
+        plan.write("--save", save)
+        plan.write("--checkpoint", checkpoint)
+        plan.sharing = [["--checkpoint", "--resume"]]
+        return plan
+    }
+
     func run() throws {
+        // Every output path checked before any work (and never onto an input).
+        try files.check(Train.self)
         let interrupted = InterruptFlag.install()
         // A closed stdout (| head) must not kill the run before it saves.
         signal(SIGPIPE, SIG_IGN)
@@ -190,6 +204,12 @@ struct Train: ParsableCommand {
         } catch {
             bar.clear()
             guard case let .diverged(epoch, batch, loss, report) = error else { throw error }
+            // The fit left the weights of the last finite loss in place: nothing trained is lost.
+            if let save {
+                try saveWeights(to: save, prepared, parameters: parameters, optimizer: optimizerSummary, hyperparameters: hyperparameters,
+                                penalty: penalty, report: report, startEpoch: configuration.start.epoch)
+                warn("saved the weights of the last finite loss (before epoch \(epoch), minibatch \(batch)) to \(save)")
+            }
             let lr = optimizer.learningRate(group: 0)
             throw DivergedError(epoch: epoch, batch: batch, loss: loss, hint: defaults.optimizer == .lbfgs
                 ? "standardize the features (--standardize) or add a penalty (--l2)"
@@ -214,18 +234,26 @@ struct Train: ParsableCommand {
             warn("the loss was still improving by more than --tol \(Format.general(convergence.tolerance)) after \(defaults.epochs) epochs: raise --epochs")
         }
         if let save {
-            var notes = savedNotes(prepared, optimizer: optimizerSummary, hyperparameters: hyperparameters, penalty: penalty,
-                                   report: report, startEpoch: configuration.start.epoch)
-            let saved = Parameters<Float>(shapes: model.parameterShapes)
-            saved.values.assign(parameters.values.array)
-            if let standardization = prepared.standardization {
-                standardization.fold(into: saved)
-                notes["standardization"] = String(decoding: try JSONEncoder().encode(standardization), as: UTF8.self)
-                notes["standardization_folded"] = "true"
-            }
-            try Weights.save(model, saved, notes: notes, to: save)
+            try saveWeights(to: save, prepared, parameters: parameters, optimizer: optimizerSummary, hyperparameters: hyperparameters,
+                            penalty: penalty, report: report, startEpoch: configuration.start.epoch)
             say("saved the weights to \(save)\(prepared.standardization != nil ? " (the standardization folded in: they take raw features)" : "")")
         }
+    }
+
+    /// Writes the weights (the standardization folded in) with their metadata.
+    func saveWeights(to path: String, _ prepared: PreparedData, parameters: Parameters<Float>, optimizer: String,
+                     hyperparameters: [String: String], penalty: FitConfiguration.Penalty, report: TrainingReport, startEpoch: Int) throws {
+        let model = prepared.choice.model
+        var notes = savedNotes(prepared, optimizer: optimizer, hyperparameters: hyperparameters, penalty: penalty,
+                               report: report, startEpoch: startEpoch)
+        let saved = Parameters<Float>(shapes: model.parameterShapes)
+        saved.values.assign(parameters.values.array)
+        if let standardization = prepared.standardization {
+            standardization.fold(into: saved)
+            notes["standardization"] = String(decoding: try JSONEncoder().encode(standardization), as: UTF8.self)
+            notes["standardization_folded"] = "true"
+        }
+        try Weights.save(model, saved, notes: notes, to: path)
     }
 
     /// What the weights file records beside the tensors, for `evaluate` and `predict` (classes,
@@ -331,11 +359,21 @@ func loadScheduleState(_ data: Data, into schedule: EpochSchedule) throws {
     }
 }
 
-/// Ctrl-C: stop after the current minibatch (and write the checkpoint, if one was asked for).
+/// Ctrl-C, and SIGTERM and SIGHUP (what `timeout`, `docker stop`, batch schedulers and a closed
+/// terminal send): stop after the current minibatch (and write the checkpoint, if one was asked
+/// for).
 enum InterruptFlag {
     static let shared = CancellationFlag()
     static func install() -> CancellationFlag {
-        signal(SIGINT) { _ in InterruptFlag.shared.cancel() }
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber) { _ in InterruptFlag.shared.cancel() }
+            sigaddset(&signals, signalNumber)
+        }
+        // A parent that blocks them (some test runners and job launchers do) would otherwise keep
+        // them pending until the run ends, and Ctrl-C would never reach it.
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         return shared
     }
 }
@@ -370,11 +408,16 @@ enum ModelDescriptionText {
     }
 }
 
-/// Training stopped on Ctrl-C.
+/// Training (or another long command) stopped on Ctrl-C or SIGTERM.
 struct InterruptedError: Error, CustomStringConvertible {
     let checkpoint: String?
+    var message: String?
+    init(checkpoint: String?, message: String? = nil) {
+        self.checkpoint = checkpoint
+        self.message = message
+    }
     var description: String {
-        "interrupted" + (checkpoint.map { "; resume with --resume \($0)" } ?? " (no --checkpoint was given: progress is lost)")
+        message ?? "interrupted" + (checkpoint.map { "; resume with --resume \($0)" } ?? " (no --checkpoint was given: progress is lost)")
     }
 }
 

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Datasets
+import Foundation
+
+/// The files a command reads and the ones it writes, checked before any work: an output that is
+/// a directory, whose folder is missing or read-only, or that is the same file as an input (by
+/// device and inode, whatever the spelling) or as another output, is refused in the first
+/// second, not after the last epoch — and never replaces the user's data.
+struct FilePlan {
+    var inputs: [(option: String, path: String)] = []
+    var outputs: [(option: String, path: String)] = []
+    /// (output option, input option) pairs that may name one file: a checkpoint that a run
+    /// resumes from and keeps writing.
+    var sharing: Set<[String]> = []
+
+    mutating func read(_ option: String, _ path: String?) {
+        if let path, path != "-" { inputs.append((option, path)) }
+    }
+
+    mutating func write(_ option: String, _ path: String?) {
+        if let path { outputs.append((option, path)) }
+    }
+
+    /// A file's identity: its device and inode when it exists, else its canonical path.
+    static func identity(_ path: String) -> String {
+        var info = stat()
+        if stat(path, &info) == 0 { return "inode \(info.st_dev):\(info.st_ino)" }
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let canonical = realpath(folder, nil).map { pointer -> String in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        } ?? folder
+        return "path \(canonical)/\(url.lastPathComponent)"
+    }
+
+    func check(_ command: ParsableCommand.Type) throws {
+        for (option, path) in outputs {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw DataFileError(path, nil, "is a directory: \(option) takes a file name (\(path)/...)")
+            }
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw DataFileError(path, nil, "cannot create: the folder \(folder) does not exist")
+            }
+            guard access(folder, W_OK) == 0 else {
+                throw DataFileError(path, nil, "cannot create: the folder \(folder) is not writable (\(String(cString: strerror(errno))))")
+            }
+        }
+        let inputIDs = inputs.map { ($0.option, $0.path, Self.identity($0.path)) }
+        var seen: [String: (String, String)] = [:]
+        for (option, path) in outputs {
+            let id = Self.identity(path)
+            for (inputOption, inputPath, inputID) in inputIDs where inputID == id && !sharing.contains([option, inputOption]) {
+                throw UsageError(message: "\(option) \(path) is the same file as \(inputOption) \(inputPath): writing it would replace what this run reads; give another name",
+                                 command: command)
+            }
+            if let (other, otherPath) = seen[id] {
+                throw UsageError(message: "\(option) \(path) and \(other) \(otherPath) are the same file; give each its own", command: command)
+            }
+            seen[id] = (option, path)
+        }
+    }
+}
