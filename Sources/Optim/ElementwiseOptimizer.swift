@@ -222,7 +222,16 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
         _ entry: [String: StateValue], into state: BufferState<Scalar>, tensor t: Int,
         of tensor: Parameters<Scalar>.Tensor, count: Int, options: Options
     ) throws {
-        let step = entry["step"]?.number ?? 0
+        // torch writes every key of a tensor's state at once: one missing is a damaged dict.
+        guard let step = entry["step"]?.number ?? (Options.countsSteps ? nil : 0) else {
+            throw OptimError(.keyError, "state of parameter '\(tensor.name)' lacks 'step'")
+        }
+        guard step.isFinite, step >= 0, step <= Double(StateValue.counterLimit) else {
+            throw OptimError("state 'step' of parameter '\(tensor.name)' is \(step); expected a count of steps")
+        }
+        for name in options.stateBufferNames where entry[name]?.tensor == nil {
+            throw OptimError(.keyError, "state of parameter '\(tensor.name)' lacks '\(name)'")
+        }
         var scalars: [Scalar] = []
         for (k, name) in options.scalarStateNames.enumerated() {
             scalars.append(Scalar(entry[name]?.number ?? options.initialScalars()[k]))

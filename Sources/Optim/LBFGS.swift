@@ -341,8 +341,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
                 guard v.count == n else { throw OptimError("state '\(name)' has \(v.count) elements, expected \(n)") }
                 return v.map { Scalar($0) }
             }
-            restored.funcEvals = Int(entry["func_evals"]?.number ?? 0)
-            restored.nIter = Int(entry["n_iter"]?.number ?? 0)
+            restored.funcEvals = try StateValue.counter(entry["func_evals"]?.number ?? 0, key: "func_evals")
+            restored.nIter = try StateValue.counter(entry["n_iter"]?.number ?? 0, key: "n_iter")
             restored.d = try vector(entry["d"]?.tensor, "d")
             restored.t = entry["t"]?.number
             restored.oldDirs = try (entry["old_dirs"]?.tensors ?? []).map { try vector($0, "old_dirs")! }
@@ -354,6 +354,14 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
             restored.hDiag = Scalar(entry["H_diag"]?.number ?? 1)
             restored.prevFlatGrad = try vector(entry["prev_flat_grad"]?.tensor, "prev_flat_grad")
             restored.prevLoss = entry["prev_loss"]?.number
+            // After a first iteration torch keeps all of these; the next step reads every one.
+            if restored.nIter > 0 {
+                for (key, present) in [("d", restored.d != nil), ("t", restored.t != nil), ("prev_flat_grad", restored.prevFlatGrad != nil),
+                                       ("prev_loss", restored.prevLoss != nil)] where !present {
+                    throw OptimError(.keyError, "LBFGS state after \(restored.nIter) iteration(s) lacks '\(key)'")
+                }
+                if let t = restored.t, !t.isFinite { throw OptimError("state 't' is \(t); expected a finite step length") }
+            }
         }
         paramGroups[0].options = group.options
         paramGroups[0].schedulerValues = group.schedulerValues

@@ -138,3 +138,18 @@ public struct HyperparameterPair: Hyperparameters {
         try c.encode(second)
     }
 }
+
+extension StateValue {
+    /// The most a counter in a state dict may be: 2⁵³, where Double still holds every whole number.
+    static let counterLimit = 1 << 53
+
+    /// A counter of a loaded state dict (a step, an epoch, a number of evaluations): a whole
+    /// number within `range`, or an error naming `key` — never a trap on 1e300 or NaN.
+    static func counter(_ value: Double?, key: String, range: ClosedRange<Int> = 0...counterLimit) throws -> Int {
+        guard let value else { throw OptimError(.keyError, "state dict lacks '\(key)'") }
+        guard value.isFinite, value.rounded() == value, value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
+            throw OptimError("state '\(key)' is \(value); expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(value)
+    }
+}

@@ -70,7 +70,7 @@ public final class SequentialLR: Scheduler {
             for (key, value) in state where key.hasPrefix(prefix) { child[String(key.dropFirst(prefix.count))] = value }
             try s.loadStateDict(child)
         }
-        lastEpoch = Int(epoch)
+        lastEpoch = try StateValue.counter(epoch, key: "last_epoch", range: -1...StateValue.counterLimit)
         lastLR = state["_last_lr"]?.tensor ?? lastLR
     }
 }

@@ -117,7 +117,11 @@ open class LRScheduler: Scheduler {
         guard base.count == optimizer.groupCount, last.count == optimizer.groupCount else {
             throw OptimError("scheduler state dict has \(base.count) groups, the optimizer has \(optimizer.groupCount)")
         }
-        lastEpoch = Int(epoch); stepCount = Int(count); baseLRs = base; lastLR = last
+        let limit = StateValue.counterLimit
+        let counts = (try StateValue.counter(epoch, key: "last_epoch", range: -1...limit), try StateValue.counter(count, key: "_step_count", range: 0...limit))
+        guard (base + last).allSatisfy(\.isFinite) else { throw OptimError("scheduler state dict has a learning rate that is not finite") }
+        (lastEpoch, stepCount) = counts
+        baseLRs = base; lastLR = last
     }
 }
 

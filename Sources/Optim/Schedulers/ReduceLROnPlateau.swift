@@ -103,7 +103,12 @@ public final class ReduceLROnPlateau {
         guard let best = state["best"]?.number, let bad = state["num_bad_epochs"]?.number,
               let cool = state["cooldown_counter"]?.number, let epoch = state["last_epoch"]?.number
         else { throw OptimError(.keyError, "scheduler state dict lacks best, num_bad_epochs, cooldown_counter or last_epoch") }
-        self.best = best; numBadEpochs = Int(bad); cooldownCounter = Int(cool); lastEpoch = Int(epoch)
+        guard !best.isNaN else { throw OptimError("state 'best' is nan") }
+        let limit = StateValue.counterLimit
+        let counts = (try StateValue.counter(bad, key: "num_bad_epochs"), try StateValue.counter(cool, key: "cooldown_counter"),
+                      try StateValue.counter(epoch, key: "last_epoch", range: -1...limit))
+        (numBadEpochs, cooldownCounter, lastEpoch) = counts
+        self.best = best
         lastLR = state["_last_lr"]?.tensor ?? lastLR
     }
 }
