@@ -214,6 +214,15 @@ struct SchedulerOptions: ParsableArguments {
     @Option(help: "Reduction factor (plateau).") var factor: Double?
     @Option(help: "Epochs without improvement before a reduction (plateau).") var patience: Int?
 
+    /// The schedule and every option given, for a checkpoint's identity ("cosine(t_max=10)").
+    func summary(epochs: Int) -> String {
+        let values: [(String, String?)] = [("step_size", stepSize.map { "\($0)" }), ("gamma", gamma.map { "\($0)" }),
+                                           ("milestones", milestones), ("t_max", "\(tMax ?? epochs)"), ("eta_min", etaMin.map { "\($0)" }),
+                                           ("max_lr", maxLr.map { "\($0)" }), ("factor", factor.map { "\($0)" }),
+                                           ("patience", patience.map { "\($0)" })]
+        return scheduler.rawValue + "(" + values.compactMap { key, value in value.map { "\(key)=\($0)" } }.joined(separator: ", ") + ")"
+    }
+
     func make(_ optimizer: any Optimizer<Float>, epochs: Int) throws -> EpochSchedule? {
         do {
             switch scheduler {

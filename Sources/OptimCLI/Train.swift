@@ -107,18 +107,24 @@ struct Train: ParsableCommand {
         let optimizerSummary = "\(defaults.optimizer.rawValue)(" + hyperparameters.sorted { $0.key < $1.key }
             .filter { !["differentiable", "foreach", "fused", "capturable", "initial_lr"].contains($0.key) }
             .map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
-        var identity = [
-            "data": dataset.name, "rows": "\(dataset.rows)", "features": "\(dataset.features)", "model": model.description,
-            "optimizer": optimizerSummary, "scheduler": schedule.scheduler.rawValue, "batch_size": "\(defaults.batchSize)",
+        // What must match for --resume to continue this very run.
+        let identityPenalty = "l2 \(penalty.l2), l1 \(penalty.l1)" + (penalty.featureScales != nil ? " on the raw features' weights" : "")
+        let convergenceText = defaults.convergence.map { "tol \($0.tolerance), \($0.patience) epochs" } ?? "off"
+        var identity: [String: String] = [
+            "data": data.usesFile ? "file" : dataset.name, "rows": "\(dataset.rows)", "features": "\(dataset.features)",
+            "model": model.description, "optimizer": optimizerSummary, "batch_size": "\(defaults.batchSize)",
             "seed": "\(data.seed)", "validation": "\(training.validation)",
             "early_stopping": training.earlyStopping.map { "patience \($0)" } ?? "off",
-            "penalty": "l2 \(penalty.l2), l1 \(penalty.l1)\(penalty.featureScales != nil ? " on the raw features' weights" : "")", "shuffle": "\(prepared.shuffled)",
-            "standardize": "\(prepared.standardization != nil)", "target": prepared.loaded.targetName ?? "",
-            "convergence": defaults.convergence.map { "tol \($0.tolerance), \($0.patience) epochs" } ?? "off",
-            "epochs": "\(defaults.epochs)", "chunk_rows": training.chunkRows.map { "\($0)" } ?? "auto",
+            "penalty": identityPenalty, "shuffle": "\(prepared.shuffled)", "standardize": "\(prepared.standardization != nil)",
+            "target": prepared.loaded.targetName ?? "", "convergence": convergenceText, "epochs": "\(defaults.epochs)",
+            "chunk_rows": training.chunkRows.map { "\($0)" } ?? "auto",
             "class_weight": self.model.classWeight ?? "none", "sample_weight": data.sampleWeight ?? "none",
         ]
-        if let path = training.validationData { identity["validation_data"] = path }
+        if let path = data.data, path != "-" { identity["data_file"] = fileFingerprint(path) }
+        if let path = training.validationData {
+            identity["validation_data"] = fileFingerprint(path)
+        }
+        identity["scheduler"] = schedule.summary(epochs: defaults.epochs)
         if let resume {
             let (_, saved, checkpoint) = try Checkpoint.load(resume)
             for (key, value) in identity.sorted(by: { $0.key < $1.key }) where checkpoint.identity[key] != value {
@@ -168,7 +174,7 @@ struct Train: ParsableCommand {
         say("optimizer: \(optimizerSummary); batch \(defaults.batchSize), up to \(defaults.epochs) epoch(s)\(defaults.convergence.map { ", tol \(Format.general($0.tolerance))" } ?? "")\(penaltyText); \(workers) worker(s)")
         if json {
             var object: [String: Any] = [
-                "event": "config", "data": dataset.name, "rows": dataset.rows, "features": dataset.features,
+                "event": "config", "data": data.usesFile ? "file" : dataset.name, "rows": dataset.rows, "features": dataset.features,
                 "training_rows": trainingData.rows, "validation_rows": validationData?.rows ?? 0, "model": ModelDescriptionText.object(model),
                 "optimizer": defaults.optimizer.rawValue, "hyperparameters": hyperparameters, "batch_size": defaults.batchSize,
                 "epochs": defaults.epochs, "workers": workers, "seed": data.seed, "shuffle": prepared.shuffled,

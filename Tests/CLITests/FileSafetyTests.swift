@@ -95,4 +95,25 @@ struct FileSafetyTests {
         #expect(saved.status == 0, "\(saved.stderr)")
         #expect(!FileManager.default.fileExists(atPath: path("w.safetensors.partial-999999999")))
     }
+
+    @Test("--resume continues only the same run: the file compared by content (not its spelling), the scheduler's options, the target")
+    func resumeIdentity() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let rows = (0..<300).map { "\(Double($0) / 30),\(Double($0 % 7)),\(Double($0) / 10 + 1)" }
+        try ("a,b,y\n" + rows.joined(separator: "\n")).write(toFile: path("d.csv"), atomically: true, encoding: .utf8)
+        let common = ["train", "--target", "y", "--optimizer", "adam", "--epochs", "4", "--scheduler", "step", "--gamma", "0.5", "-q"]
+        let first = try optim(common + ["--data", path("d.csv"), "--checkpoint", path("c.ckpt")])
+        #expect(first.status == 0, "\(first.stderr)")
+        // The same file by another spelling: the same run.
+        let respelled = try optim(common + ["--data", directory.path + "/./d.csv", "--resume", path("c.ckpt")])
+        #expect(respelled.status == 0, "\(respelled.stderr)")
+        let otherGamma = try optim(common.map { $0 == "0.5" ? "0.1" : $0 } + ["--data", path("d.csv"), "--resume", path("c.ckpt")])
+        #expect(otherGamma.status == 2 && otherGamma.stderr.contains("its scheduler is 'step("), "\(otherGamma.stderr)")
+        // Other rows at the same path: another run.
+        try ("a,b,y\n" + rows.reversed().joined(separator: "\n")).write(toFile: path("d.csv"), atomically: true, encoding: .utf8)
+        let changed = try optim(common + ["--data", path("d.csv"), "--resume", path("c.ckpt")])
+        #expect(changed.status == 2 && changed.stderr.contains("its data_file is"), "\(changed.stderr)")
+    }
 }
