@@ -22,6 +22,15 @@ public enum Weights {
     /// Loads a weights file: the model it describes and its parameters.
     public static func load(_ path: String) throws -> (model: any Model, parameters: Parameters<Float>, metadata: [String: String]) {
         let (tensors, metadata) = try SafeTensors.read(path)
+        let (model, parameters) = try model(from: tensors, metadata: metadata, path: path)
+        return (model, parameters, metadata)
+    }
+
+    /// The model a file's metadata describes and its parameters from the file's tensors, each
+    /// checked against the model's shapes before anything is allocated.
+    static func model(from tensors: [String: SafeTensors.Tensor], metadata: [String: String], path: String) throws
+        -> (model: any Model, parameters: Parameters<Float>)
+    {
         guard let json = metadata["model"], let description = try? JSONDecoder().decode(ModelDescription.self, from: Data(json.utf8)) else {
             throw DataFileError(path, nil, "no model description in the metadata (was it written by optim train --save?)")
         }
@@ -36,6 +45,6 @@ public enum Weights {
         }
         let parameters = Parameters<Float>(shapes: model.parameterShapes)
         for tensor in parameters.tensors { parameters.values.assign(tensors[tensor.name]!.values, at: tensor.offset) }
-        return (model, parameters, metadata)
+        return (model, parameters)
     }
 }

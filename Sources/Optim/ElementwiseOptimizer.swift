@@ -175,7 +175,7 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
                     if Options.countsSteps { entry["step"] = .number(tensorState.step.doubleValue) }
                     for name in names {
                         guard let storage = bufferState.buffers[name] else { continue }
-                        entry[name] = .tensor(storage.withUnsafeBufferPointer { $0[tensor.range].map(\.doubleValue) })
+                        entry[name] = .tensor(storage.withUnsafeBufferPointer { Scalar.widened(UnsafeBufferPointer(rebasing: $0[tensor.range])) })
                     }
                     for (k, name) in group.options.scalarStateNames.enumerated() {
                         entry[name] = .number(tensorState.scalars[k].doubleValue)
@@ -249,7 +249,7 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
             guard values.count == tensor.count else {
                 throw OptimError("state '\(name)' of parameter '\(tensor.name)' has \(values.count) elements, expected \(tensor.count)")
             }
-            storage.assign(values.map { Scalar($0) }, at: tensor.offset)
+            storage.assign(Scalar.narrowed(values), at: tensor.offset)
         }
         // SGD keeps no step counter: a saved momentum buffer means the tensor was stepped before.
         let fresh = !Options.countsSteps && options.stateBufferNames.contains { entry[$0] == nil }

@@ -309,14 +309,14 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
             "n_iter": .number(Double(memory.nIter)),
         ]
         if let d = memory.d {
-            entry["d"] = .tensor(d.map(\.doubleValue))
-            entry["old_dirs"] = .tensors(memory.oldDirs.map { $0.map(\.doubleValue) })
-            entry["old_stps"] = .tensors(memory.oldSteps.map { $0.map(\.doubleValue) })
-            entry["ro"] = .tensor(memory.ro.map(\.doubleValue))
+            entry["d"] = .tensor(Scalar.widened(d))
+            entry["old_dirs"] = .tensors(memory.oldDirs.map { Scalar.widened($0) })
+            entry["old_stps"] = .tensors(memory.oldSteps.map { Scalar.widened($0) })
+            entry["ro"] = .tensor(Scalar.widened(memory.ro))
             entry["H_diag"] = .number(memory.hDiag.doubleValue)
         }
         if let t = memory.t { entry["t"] = .number(t) }
-        if let g = memory.prevFlatGrad { entry["prev_flat_grad"] = .tensor(g.map(\.doubleValue)) }
+        if let g = memory.prevFlatGrad { entry["prev_flat_grad"] = .tensor(Scalar.widened(g)) }
         if let loss = memory.prevLoss { entry["prev_loss"] = .number(loss) }
         let group = ParamGroupState(options: paramGroups[0].options, schedulerValues: paramGroups[0].schedulerValues,
                                     params: Array(0..<tensorCount))
@@ -339,7 +339,7 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
             func vector(_ v: [Double]?, _ name: String) throws -> [Scalar]? {
                 guard let v else { return nil }
                 guard v.count == n else { throw OptimError("state '\(name)' has \(v.count) elements, expected \(n)") }
-                return v.map { Scalar($0) }
+                return Scalar.narrowed(v)
             }
             restored.funcEvals = try StateValue.counter(entry["func_evals"]?.number ?? 0, key: "func_evals")
             restored.nIter = try StateValue.counter(entry["n_iter"]?.number ?? 0, key: "n_iter")

@@ -141,6 +141,8 @@ struct Train: ParsableCommand {
                 try OptimizerState.load(checkpoint.optimizerState, into: optimizer)
                 if let state = checkpoint.schedulerState, let epochSchedule { try loadScheduleState(state, into: epochSchedule) }
                 earlyStopping = try checkpoint.earlyStoppingState.map { try EarlyStoppingState.decode($0) }
+                // Its best weights are a tensor of their own (format 2); format 1 kept them in the JSON.
+                if let weights = checkpoint.tensors["early_stopping.best_weights"] { earlyStopping?.bestWeights = weights }
                 convergence = try checkpoint.convergenceState.map { try JSONDecoder().decode(ConvergenceState.self, from: $0) }
             } catch {
                 throw DataFileError(resume, nil, "corrupt checkpoint state: \(error)")
@@ -152,13 +154,16 @@ struct Train: ParsableCommand {
                                                    convergence: convergence)
             say("resuming from \(resume) at epoch \(checkpoint.epoch), minibatch \(checkpoint.batch)")
         }
-        let writeCheckpoint: ((TrainingPosition) throws -> Void)? = checkpoint.map { path in
-            { position in
-                var state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encode(optimizer),
+        let writer = checkpoint.map { path in
+            CheckpointWriter(path: path, interval: training.checkpointEvery) { position in
+                var early = position.earlyStopping
+                let bestWeights = early?.bestWeights
+                early?.bestWeights = []
+                let state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encodeBinary(optimizer),
                                        schedulerState: try epochSchedule.map(scheduleState),
-                                       earlyStoppingState: try position.earlyStopping.map { try $0.encoded() },
-                                       identity: identity)
-                state.convergenceState = try position.convergence.map { try JSONEncoder().encode($0) }
+                                       earlyStoppingState: try early.map { try $0.encoded() },
+                                       convergenceState: try position.convergence.map { try JSONEncoder().encode($0) },
+                                       tensors: bestWeights.map { ["early_stopping.best_weights": $0] } ?? [:], identity: identity)
                 try state.save(model, parameters, to: path)
             }
         }
@@ -205,7 +210,7 @@ struct Train: ParsableCommand {
                     fflush(nil)  // every line reaches a pipe as the epoch ends
                 },
                 onBatch: { bar.update($0) },
-                checkpoint: { position in try writeCheckpoint?(position) }
+                checkpoint: { position in try writer?.offer(position, final: position.batch > 0 || position.epoch > defaults.epochs) }
             )
         } catch {
             bar.clear()
@@ -222,6 +227,10 @@ struct Train: ParsableCommand {
                 : "lower the learning rate (--lr \(Format.general(lr / 10)); it is \(Format.general(lr)))", epochs: report.epochs.count)
         }
         bar.clear()
+        try writer?.flush()
+        if let writer, writer.written > 0 {
+            say("checkpoints: \(writer.written) written to \(writer.path) in \(Format.seconds(writer.totalSeconds)) (\(Format.seconds(writer.totalSeconds / Double(writer.written))) each)")
+        }
         let scoredOn = validationData != nil ? (training.validationData != nil ? "the validation file" : "the \(validationData!.rows) held-out rows")
             : "the training rows (nothing held out)"
         if json {
@@ -240,9 +249,11 @@ struct Train: ParsableCommand {
             warn("the loss was still improving by more than --tol \(Format.general(convergence.tolerance)) after \(defaults.epochs) epochs: raise --epochs")
         }
         if let save {
+            let start = ContinuousClock.now
             try saveWeights(to: save, prepared, parameters: parameters, optimizer: optimizerSummary, hyperparameters: hyperparameters,
                             penalty: penalty, report: report, startEpoch: configuration.start.epoch)
-            say("saved the weights to \(save)\(prepared.standardization != nil ? " (the standardization folded in: they take raw features)" : "")")
+            let took = Format.seconds(seconds(ContinuousClock.now - start))
+            say("saved the weights to \(save) in \(took)\(prepared.standardization != nil ? " (the standardization folded in: they take raw features)" : "")")
         }
     }
 
@@ -381,6 +392,47 @@ enum InterruptFlag {
         // them pending until the run ends, and Ctrl-C would never reach it.
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         return shared
+    }
+}
+
+/// Writes checkpoints as a fit offers them: every one, or with an interval at most one per
+/// interval — always the last offered (written when the fit ends, its state unchanged since) and
+/// any at an interruption.
+final class CheckpointWriter {
+    let path: String
+    let interval: Double
+    let write: (TrainingPosition) throws -> Void
+    private var last = ContinuousClock.now
+    private var pending: TrainingPosition?
+    private(set) var written = 0
+    private(set) var totalSeconds = 0.0
+
+    init(path: String, interval: Double, write: @escaping (TrainingPosition) throws -> Void) {
+        self.path = path
+        self.interval = interval
+        self.write = write
+    }
+
+    func offer(_ position: TrainingPosition, final: Bool) throws {
+        guard final || interval <= 0 || seconds(ContinuousClock.now - last) >= interval else {
+            pending = position
+            return
+        }
+        try store(position)
+    }
+
+    /// Writes the last position offered and not yet written.
+    func flush() throws {
+        if let pending { try store(pending) }
+    }
+
+    private func store(_ position: TrainingPosition) throws {
+        let start = ContinuousClock.now
+        try write(position)
+        totalSeconds += seconds(ContinuousClock.now - start)
+        written += 1
+        last = ContinuousClock.now
+        pending = nil
     }
 }
 

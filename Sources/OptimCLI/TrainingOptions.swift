@@ -23,6 +23,8 @@ struct TrainingOptions: ParsableArguments {
     var standardize: Bool?
     @Option(help: "Stop after this many epochs without improvement of the validation loss (keeps the best weights).")
     var earlyStopping: Int?
+    @Option(help: ArgumentHelp("With --checkpoint, write at most one checkpoint per this many seconds (0: at every epoch); always on Ctrl-C and at the end.", valueName: "seconds"))
+    var checkpointEvery: Double = 0
     @Option(help: ArgumentHelp("Rows per partial gradient (default: a power of two from 128 to 4096 chosen from the model's size and the batch size, at least 64 chunks a minibatch where it can).",
                                discussion: "Results are bitwise the same for any --workers at a given chunk size; a different chunk size sums the same gradient in a different order."))
     var chunkRows: Int?
@@ -38,6 +40,7 @@ struct TrainingOptions: ParsableArguments {
         if let tolEpochs, !(1...1_000_000).contains(tolEpochs) { throw ValidationError("--tol-epochs must be at least 1") }
         if let earlyStopping, !(1...1_000_000).contains(earlyStopping) { throw ValidationError("--early-stopping must be at least 1") }
         if let chunkRows, !(1...Self.limit).contains(chunkRows) { throw ValidationError("--chunk-rows must be at least 1") }
+        if !(checkpointEvery >= 0 && checkpointEvery.isFinite) { throw ValidationError("--checkpoint-every must be 0 or more seconds") }
         if earlyStopping != nil && validation == 0 && validationData == nil {
             throw ValidationError("--early-stopping needs validation data (--validation > 0 or --validation-data)")
         }

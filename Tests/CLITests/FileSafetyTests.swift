@@ -116,4 +116,31 @@ struct FileSafetyTests {
         let changed = try optim(common + ["--data", path("d.csv"), "--resume", path("c.ckpt")])
         #expect(changed.status == 2 && changed.stderr.contains("its data_file is"), "\(changed.stderr)")
     }
+
+    @Test("Checkpoints are binary (the optimizer's buffers as tensors), versioned and checksummed: a flipped byte is 'checksum mismatch'; --checkpoint-every keeps the last")
+    func binaryCheckpoints() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let common = ["train", "--rows", "20000", "--features", "64", "--model", "mlp", "--hidden", "64", "--task", "nonlinear",
+                      "--optimizer", "adam", "--epochs", "3", "--batch-size", "1024", "-q"]
+        let run = try optim(common + ["--checkpoint", path("c.ckpt"), "--save", path("w.safetensors")])
+        #expect(run.status == 0, "\(run.stderr)")
+        let (tensors, metadata) = try SafeTensors.read(path("c.ckpt"))
+        #expect(metadata["checkpoint.format"] == "2" && metadata["checkpoint.checksum"] != nil)
+        #expect(tensors.keys.contains { $0.hasPrefix("optimizer.") && $0.hasSuffix(".exp_avg_sq") }, "\(tensors.keys.sorted())")
+        let checkpointSize = try FileManager.default.attributesOfItem(atPath: path("c.ckpt"))[.size] as? Int ?? 0
+        let weightsSize = try FileManager.default.attributesOfItem(atPath: path("w.safetensors"))[.size] as? Int ?? 0
+        #expect(checkpointSize < 4 * weightsSize, "a checkpoint of \(checkpointSize) bytes for \(weightsSize) bytes of weights")
+        // A byte flipped in the tensors, where nothing else would notice.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path("c.ckpt")))
+        bytes[bytes.count - 100] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: path("flipped.ckpt")))
+        let flipped = try optim(common + ["--resume", path("flipped.ckpt")])
+        #expect(flipped.status == 1 && flipped.stderr.contains("corrupt checkpoint: checksum mismatch"), "\(flipped.stderr)")
+        // With an interval longer than the run, only the end is written, and it resumes to the end.
+        let sparse = try optim(common + ["--checkpoint", path("s.ckpt"), "--checkpoint-every", "3600"])
+        let last = try Checkpoint.load(path("s.ckpt")).checkpoint
+        #expect(sparse.status == 0 && last.epoch == 4, "\(sparse.stderr)")
+    }
 }
