@@ -5,6 +5,9 @@ extension SyntheticRegression {
     /// so that each worker first touches (and the kernel places) the pages it will read. The
     /// values are those of ``generate()``, for any worker count.
     public func generate(workers: Int? = nil, bind: Bool = true, chunkRows: Int = 4096) throws -> Dataset {
+        guard fitsInMemory else {
+            throw DatasetError.shape("synthetic data of \(rows) rows × \(features) features (\(dataBytes / (1 << 20)) MiB) is more than this machine's memory; optim generate streams it to a file")
+        }
         let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
         defer { pool.release() }
         let x = FloatStorage(count: rows * features), y = FloatStorage(count: rows * targetsPerRow)

@@ -36,10 +36,27 @@ public struct SyntheticRegression: Sendable, Equatable {
             throw .shape(task == .multiclass ? "multiclass data needs at least 2 classes, got \(outputs)" : "outputs must be positive, got \(outputs)")
         }
         guard noise >= 0, noise.isFinite else { throw .shape("noise must be a finite, non-negative standard deviation, got \(noise)") }
+        // Sizes in checked arithmetic: the data's bytes (rows × (features + targets) × 4) must be a
+        // size a file can have (generate() checks memory too, ``dataBytes``); the true model
+        // (features × outputs) is held in memory, so it must fit.
+        let targets = task == .linear ? outputs : 1, width = features.addingReportingOverflow(targets)
+        let cells = rows.multipliedReportingOverflow(by: width.partialValue)
+        guard !width.overflow, !cells.overflow, cells.partialValue <= Int.max / 4 else {
+            throw .shape("\(rows) rows × (\(features) features + \(targets) target(s)) is larger than any file can be")
+        }
+        guard features < Int.max / 2, denseCount(rows: max(outputs, Self.hiddenUnits), columns: features + 1) != nil else {
+            throw .shape("a true model of \(outputs) × \(features) weights is more than this machine's memory")
+        }
         self.task = task; self.rows = rows; self.features = features
         self.outputs = task == .linear || task == .multiclass ? outputs : 1
         self.noise = noise; self.seed = seed
     }
+
+    /// Bytes of the data set in memory (features and targets as float32).
+    public var dataBytes: Int { rows * (features + targetsPerRow) * 4 }
+
+    /// Whether the data set fits in this machine's memory (generate() holds all of it).
+    public var fitsInMemory: Bool { denseCount(rows: rows, columns: features + targetsPerRow) != nil }
 
     /// Target values per row: `outputs` for linear data, 1 otherwise (a class index for multiclass).
     public var targetsPerRow: Int { task == .linear ? outputs : 1 }

@@ -78,8 +78,8 @@ struct Compare: ParsableCommand {
 
     func validate() throws {
         _ = try kinds()
-        if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(1...100_000).contains(epochs) { throw ValidationError("--epochs must be from 1 to 100,000") }
+        if batchSize < 1 || batchSize > 1 << 40 { throw ValidationError("--batch-size must be at least 1") }
         if !(0..<1).contains(validation) { throw ValidationError("--validation must be in [0, 1), got \(validation)") }
         if dataset == .seed && (data.data != nil || lr != nil) { throw ValidationError("--dataset seed runs the seed's own data and optimizers; drop --data and --lr") }
     }

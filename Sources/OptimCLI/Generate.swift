@@ -45,7 +45,8 @@ struct Generate: ParsableCommand {
         // Locals, not the options themselves: each read of an @Option goes through
         // ArgumentParser's property wrapper, far too slow for a loop over every value.
         let rows = rows, features = features, output = output
-        let block = 65_536
+        // Blocks of about 64 MiB of rows, however wide (at least one row).
+        let block = max(1, min(65_536, (1 << 24) / (features + 1)))
         var writer = try NPY.Writer(path: output, rows: rows, columns: features + 1)
         var x = [Float](repeating: 0, count: block * features), y = [Float](repeating: 0, count: block)
         var rowsOut = [Float](repeating: 0, count: block * (features + 1))

@@ -81,6 +81,23 @@ struct ModelOptions: ParsableArguments {
         return (choice.model, try data.gathered(rows: Array(0..<data.rows), name: data.name, targetIndex: index))
     }
 
+    /// Throws unless a model of layers `widths` (inputs, hidden..., outputs) fits in memory with
+    /// its gradient and optimizer state (about eight floats per parameter), in checked arithmetic.
+    static func checkSize(_ widths: [Int], _ what: String) throws {
+        var count = 0
+        for (fanIn, fanOut) in zip(widths, widths.dropFirst()) {
+            let weights = fanIn.multipliedReportingOverflow(by: fanOut), layer = weights.partialValue.addingReportingOverflow(fanOut)
+            let total = count.addingReportingOverflow(layer.partialValue)
+            guard !weights.overflow, !layer.overflow, !total.overflow else {
+                throw ValidationError("\(what) has more parameters than any machine holds")
+            }
+            count = total.partialValue
+        }
+        guard fitsInMemory(bytes: count.multipliedReportingOverflow(by: 32).overflow ? Int.max : count * 32) else {
+            throw ValidationError("\(what) has \(count) parameters: with its gradient and optimizer state, more than this machine's memory")
+        }
+    }
+
     /// The model for `data`, checking that the choices agree with each other and with the data:
     /// the one asked for, or the one the targets call for (synthetic data: its task's).
     func make(for data: Dataset, task: SyntheticRegression.Task?) throws -> ModelChoice {
@@ -129,6 +146,9 @@ struct ModelOptions: ParsableArguments {
             }
             reason = "the target has \(summary.reason)"
         }
+        let outputsForSize = kind == .softmax || (kind == .mlp && (self.loss == .crossEntropy)) ? (summary.classNames?.count ?? 2) : data.targetsPerRow
+        try Self.checkSize([data.features] + (kind == .mlp ? (hidden.isEmpty ? [32] : hidden) : []) + [max(outputsForSize, 1)],
+                           "the \(kind.rawValue) model for \(data.features) features")
         switch kind {
         case .linear:
             let loss = self.loss ?? .mse

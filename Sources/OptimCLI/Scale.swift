@@ -30,17 +30,17 @@ struct Scale: ParsableCommand {
     func workerCounts() throws -> [Int] {
         guard let workers else { return Array(1...defaultWorkerCount()) }
         let counts = workers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--workers takes positive counts separated by commas, e.g. 1,2,4; got '\(workers)'")
+        guard !counts.isEmpty, counts.allSatisfy({ (1...4096).contains($0 ?? 0) }) else {
+            throw ValidationError("--workers takes positive counts (at most 4096) separated by commas, e.g. 1,2,4; got '\(workers)'")
         }
         return counts.map { $0! }
     }
 
     func validate() throws {
         _ = try workerCounts()
-        if repetitions < 1 { throw ValidationError("--repetitions must be at least 1") }
-        if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(1...1000).contains(repetitions) { throw ValidationError("--repetitions must be from 1 to 1000") }
+        if !(1...100_000).contains(epochs) { throw ValidationError("--epochs must be from 1 to 100,000") }
+        if batchSize < 1 || batchSize > 1 << 40 { throw ValidationError("--batch-size must be at least 1") }
     }
 
     struct Row: Codable {

@@ -13,7 +13,7 @@ struct TopologyCommand: ParsableCommand {
     @Option(help: "Workers to plan for (default: every allowed core within the CPU quota).") var workers: Int?
 
     func validate() throws {
-        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let workers, !(1...4096).contains(workers) { throw ValidationError("--workers must be from 1 to 4096") }
     }
 
     func run() throws {
