@@ -13,12 +13,16 @@ public final class MappedFile {
 
     public init(path: String) throws(DataFileError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO (a named pipe) would otherwise wait for a writer forever.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw DataFileError(path, nil, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw DataFileError(path, nil, "cannot read its size: \(String(cString: strerror(errno)))") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw DataFileError(path, nil, "not a regular file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw DataFileError(path, nil, (info.st_mode & S_IFMT) == S_IFIFO
+                ? "is a pipe, not a regular file (to stream data in, use --data - and a shell pipe)" : "not a regular file")
+        }
         count = Int(info.st_size)
         guard count > 0 else { throw DataFileError(path, nil, "the file is empty") }
         guard let mapping = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), mapping != MAP_FAILED else {

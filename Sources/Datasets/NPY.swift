@@ -103,6 +103,10 @@ public enum NPY {
             start = 12
         default: throw DataFileError(path, "byte 6", "unsupported .npy version \(major) (expected 1, 2 or 3)")
         }
+        // numpy writes a few hundred bytes; a header past 1 MiB is damage, and parsing it would cost more.
+        guard headerLength <= 1 << 20 else {
+            throw DataFileError(path, "byte 8", "a header of \(headerLength) bytes (numpy writes a few hundred): not a .npy file numpy wrote")
+        }
         guard start + headerLength <= count else {
             throw DataFileError(path, "byte \(start)", "truncated header: \(headerLength) bytes announced, \(count - start) present")
         }

@@ -16,6 +16,13 @@ func denseCount(rows: Int, columns: Int) -> Int? {
     return count * 4 <= pages * pageSize ? count : nil
 }
 
+/// Whether `bytes` fit in half of this machine's memory (a buffer that must be held whole).
+public func denseCount(bytes: Int) -> Bool {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+    guard pages > 0 && pageSize > 0 else { return true }
+    return bytes <= pages / 2 * pageSize
+}
+
 /// The lines of a mapped text file, as bytes without their `\n` or `\r\n`, numbered from 1; a
 /// UTF-8 byte-order mark at the start is skipped.
 struct TextLines {

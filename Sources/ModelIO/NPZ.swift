@@ -20,8 +20,24 @@ public enum NPZ {
                 let names = archive.map(\.path).sorted().joined(separator: ", ")
                 throw DataFileError(path, nil, "no array '\(name)' in the archive (it holds \(names.isEmpty ? "nothing" : names)); expected X and y")
             }
+            // The member's size as the archive states it, checked before inflating it (a small
+            // archive may expand to gigabytes), and the inflated bytes held to it.
+            let size = Int(clamping: entry.uncompressedSize)
+            guard size < Int.max / 2, denseCount(bytes: size) else {
+                throw DataFileError("\(path)/\(name).npy", nil, "unpacks to \(size) bytes, more than this machine's memory")
+            }
             var data = Data()
-            do { _ = try archive.extract(entry) { data.append($0) } } catch {
+            data.reserveCapacity(size)
+            do {
+                _ = try archive.extract(entry) { chunk in
+                    guard data.count + chunk.count <= size else {
+                        throw DataFileError("\(path)/\(name).npy", nil, "unpacks to more bytes than the archive says (\(size))")
+                    }
+                    data.append(chunk)
+                }
+            } catch let error as DataFileError {
+                throw error
+            } catch {
                 throw DataFileError(path, "\(name).npy", "cannot unpack: \(error)")
             }
             let header = try data.withUnsafeBytes { raw in try NPY.header(raw.baseAddress!, count: raw.count, path: "\(path)/\(name).npy") }

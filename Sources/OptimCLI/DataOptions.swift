@@ -120,7 +120,12 @@ struct DataOptions: ParsableArguments {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw DataFileError(path, nil, "is a directory, not a data file")
         }
-        // No telling extension (or .txt): look at the content.
+        // No telling extension (or .txt): look at the content (of a regular file: a pipe would block).
+        var info = stat()
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+            throw DataFileError(path, nil, (info.st_mode & S_IFMT) == S_IFIFO
+                ? "is a pipe, not a regular file (to stream data in, use --data - and a shell pipe)" : "not a regular file")
+        }
         if let sniffed = sniff(path) { return sniffed }
         if lower.hasSuffix(".txt") { return .libsvm }
         throw DataFileError(path, nil, "unknown format (expected .npy, .npz, .csv, .tsv, or libsvm: .svm, .libsvm, .txt; or say --format)")

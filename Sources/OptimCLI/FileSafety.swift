@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Synchronization
 
 /// The files a command reads and the ones it writes, checked before any work: an output that is
 /// a directory, whose folder is missing or read-only, or that is the same file as an input (by
@@ -81,4 +82,41 @@ func fileFingerprint(_ path: String) -> String {
         offset += max(step, block)
     }
     return "\(size) bytes, modified \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec), content \(String(hash, radix: 16))"
+}
+
+/// An exclusive claim on a checkpoint path for one run (`PATH.lock`, flock'ed, holding the
+/// owner's pid): a second run writing the same checkpoint is refused at once instead of the two
+/// overwriting each other's state. Released (and the lock file removed) when the run ends; a
+/// lock whose process died is taken over, since the kernel drops flock locks with their process.
+final class CheckpointLock {
+    let path: String
+    private let fd: Int32
+
+    init(checkpoint: String) throws {
+        path = checkpoint + ".lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DataFileError(checkpoint, nil, "cannot create its lock file \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = read(fd, &buffer, 31)
+            let owner = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            close(fd)
+            throw DataFileError(checkpoint, nil, "another optim run (pid \(owner)) is writing this checkpoint; give this run its own --checkpoint")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        // Errors end the process with exit(), past every deinit: remove the lock file then too.
+        Self.held.withLock { $0 = path }
+        atexit { CheckpointLock.held.withLock { path in if let path { unlink(path) } } }
+    }
+
+    /// The lock file this process holds, for the exit handler.
+    static let held = Mutex<String?>(nil)
+
+    deinit {
+        Self.held.withLock { $0 = nil }
+        unlink(path)
+        close(fd)
+    }
 }

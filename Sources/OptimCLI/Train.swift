@@ -87,6 +87,8 @@ struct Train: ParsableCommand {
     func run() throws {
         // Every output path checked before any work (and never onto an input).
         try files.check(Train.self)
+        let lock = try checkpoint.map { try CheckpointLock(checkpoint: $0) }
+        defer { withExtendedLifetime(lock) {} }
         let interrupted = InterruptFlag.install()
         // A closed stdout (| head) must not kill the run before it saves.
         signal(SIGPIPE, SIG_IGN)

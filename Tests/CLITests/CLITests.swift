@@ -172,6 +172,8 @@ let malformedCases: [MalformedCase] = [
     .init(name: "topology of too many workers", files: [:], arguments: ["topology", "--workers", "100000000"], status: 2, message: "from 1 to 4096"),
     .init(name: "generate past any file", files: [:], arguments: ["generate", "--features", "9223372036854775807", "--rows", "2", "--output", "{dir}/x.npy"],
           status: 1, message: "is larger than any file can be"),
+    .init(name: ".npy with a header of 100 MB", files: ["h.npy": Data([0x93] + Array("NUMPY".utf8) + [2, 0, 0x00, 0xE1, 0xF5, 0x05]) + Data(repeating: 0x20, count: 64)],
+          arguments: ["train", "--data", "{dir}/h.npy"], status: 1, message: "a header of 100000000 bytes (numpy writes a few hundred)"),
     .init(name: "predict without data", files: [:], arguments: ["predict", "--weights", "{dir}/w.safetensors"], status: 2,
           message: "predict needs --data FILE"),
     .init(name: "unknown option", files: [:], arguments: ["train", "--learning-rate", "0.1"], status: 2, message: "Unknown option '--learning-rate'"),

@@ -143,4 +143,61 @@ struct FileSafetyTests {
         let last = try Checkpoint.load(path("s.ckpt")).checkpoint
         #expect(sparse.status == 0 && last.epoch == 4, "\(sparse.stderr)")
     }
+
+    @Test("SIGKILL at random moments while checkpoints are written: the checkpoint there always loads, and resuming ends bitwise as an uninterrupted run; a second run on the same checkpoint is refused")
+    func killedWhileCheckpointing() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        // A checkpoint every epoch, epochs of a few tens of milliseconds.
+        let common = ["train", "--rows", "30000", "--features", "32", "--model", "mlp", "--hidden", "64", "--task", "nonlinear",
+                      "--optimizer", "adam", "--epochs", "30", "--tol", "0", "--batch-size", "512", "-q"]
+        let straight = try optim(common + ["--save", path("straight.safetensors")])
+        #expect(straight.status == 0, "\(straight.stderr)")
+        var random = TestRandom(seed: 5)
+        var killed = 0
+        for round in 0..<8 {
+            let process = Process()
+            process.executableURL = optimBinary()
+            let resuming = FileManager.default.fileExists(atPath: path("run.ckpt"))
+            process.arguments = common + ["--checkpoint", path("run.ckpt")] + (resuming ? ["--resume", path("run.ckpt")] : [])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            if round == 0 {
+                // Meanwhile, a second run onto the same checkpoint.
+                Thread.sleep(forTimeInterval: 0.3)
+                let second = try optim(common + ["--checkpoint", path("run.ckpt")])
+                #expect(second.status == 1 && second.stderr.contains("another optim run (pid \(process.processIdentifier)) is writing this checkpoint"), "\(second.stderr)")
+            }
+            Thread.sleep(forTimeInterval: 0.2 + random.uniform() * 0.5)
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killed += 1
+            }
+            process.waitUntilExit()
+            if FileManager.default.fileExists(atPath: path("run.ckpt")) {
+                #expect(throws: Never.self, "round \(round): the checkpoint left by SIGKILL does not load") { _ = try Checkpoint.load(path("run.ckpt")) }
+            }
+        }
+        #expect(killed > 0, "no run was killed mid-way")
+        let finished = try optim(common + ["--checkpoint", path("run.ckpt"), "--resume", path("run.ckpt"), "--save", path("resumed.safetensors")])
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let a = try SafeTensors.read(path("straight.safetensors")).tensors, b = try SafeTensors.read(path("resumed.safetensors")).tensors
+        #expect(a == b, "after \(killed) SIGKILLs and resumes the weights differ from an uninterrupted run's")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".partial") || $0.hasSuffix(".lock") }
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)")
+    }
+
+    @Test("A pipe as --data is refused at once instead of waiting for a writer")
+    func fifo() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("data").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        for name in [fifo] {
+            let run = try optim(["train", "--data", name])
+            #expect(run.status == 1 && run.stderr.contains("is a pipe, not a regular file"), "\(run.stderr)")
+        }
+    }
 }
