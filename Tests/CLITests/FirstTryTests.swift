@@ -243,6 +243,29 @@ struct FirstTryTests {
         let positional = try optim(["train", "--data", path("positional.npz"), "-q"])
         #expect(positional.status == 0 && positional.stdout.contains("accuracy"), "\(positional.stderr)")
     }
+
+    @Test("TSV and --delimiter read as the CSV does; --features widens a libsvm file; --format names a file without an extension")
+    func separatorsAndWidths() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let csv = try String(contentsOfFile: RealData.path("wine-train.csv"), encoding: .utf8)
+        try csv.replacingOccurrences(of: ",", with: "\t").write(toFile: path("wine.tsv"), atomically: true, encoding: .utf8)
+        try csv.replacingOccurrences(of: ",", with: ";").write(toFile: path("wine.csv"), atomically: true, encoding: .utf8)
+        try csv.write(toFile: path("wine-table"), atomically: true, encoding: .utf8)
+        let plain = try optim(["train", "--data", RealData.path("wine-train.csv"), "--target", "target", "--save", path("a.safetensors"), "-q"])
+        let tsv = try optim(["train", "--data", path("wine.tsv"), "--target", "target", "--save", path("b.safetensors"), "-q"])
+        let semicolons = try optim(["train", "--data", path("wine.csv"), "--target", "target", "--delimiter", ";", "--save", path("c.safetensors"), "-q"])
+        let named = try optim(["train", "--data", path("wine-table"), "--format", "csv", "--target", "target", "--save", path("d.safetensors"), "-q"])
+        #expect(plain.status == 0 && tsv.status == 0 && semicolons.status == 0 && named.status == 0, "\(tsv.stderr) \(semicolons.stderr) \(named.stderr)")
+        let a = try tensorBytes(path("a.safetensors"))
+        for other in ["b", "c", "d"] { #expect(try tensorBytes(path("\(other).safetensors")) == a, "\(other) trains otherwise") }
+        let wide = try optim(["train", "--data", RealData.path("wine-train-1.svm"), "--features", "20", "--save", path("w.safetensors"), "-q"])
+        #expect(wide.status == 0, "\(wide.stderr)")
+        #expect(try SafeTensors.read(path("w.safetensors")).tensors["weight"]?.shape == [3, 20])
+        let narrow = try optim(["train", "--data", RealData.path("wine-train-1.svm"), "--features", "5"])
+        #expect(narrow.status == 1 && narrow.stderr.contains("is out of range for 5 features"), "\(narrow.stderr)")
+    }
 }
 
 /// Seeded normal draws for test tables (Box–Muller).
