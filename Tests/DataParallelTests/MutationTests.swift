@@ -108,28 +108,20 @@ struct MutationTests {
         func run<O: Optimizer>(_ make: (Parameters<Float>) throws -> O, seed: UInt64) throws where O.Scalar == Float {
             let parameters = Parameters<Float>(["weight": [1, -2, 3], "bias": [0.5]])
             let optimizer = try make(parameters)
-            for _ in 0..<3 {
+            /// One step on ‖θ‖² (LBFGS evaluates the closure several times).
+            func step() {
                 _ = optimizer.step {
                     optimizer.zeroGrad(setToNone: true)
-                    for (index, tensor) in parameters.tensors.enumerated() {
-                        parameters.setGrad(parameters.value(at: index).map { 2 * $0 }, at: index)
-                        _ = tensor
-                    }
+                    for index in parameters.tensors.indices { parameters.setGrad(parameters.value(at: index).map { 2 * $0 }, at: index) }
                     return Double(parameters.values.array.reduce(0) { $0 + $1 * $1 })
                 }
             }
+            for _ in 0..<3 { step() }
             let json = try JSONEncoder().encode(optimizer.stateDict())
             _ = try mutations(of: json, count: 500, seedValue: seed, name: "state.json") { path in
                 let dict = try JSONDecoder().decode(OptimizerStateDict<O.Options>.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
                 try optimizer.loadStateDict(dict)
-                _ = optimizer.step {
-                    optimizer.zeroGrad(setToNone: true)
-                    for (index, tensor) in parameters.tensors.enumerated() {
-                        parameters.setGrad(parameters.value(at: index).map { 2 * $0 }, at: index)
-                        _ = tensor
-                    }
-                    return Double(parameters.values.array.reduce(0) { $0 + $1 * $1 })
-                }
+                step()
             }
         }
         try run({ try SGD([$0], lr: 0.1, momentum: 0.9) }, seed: 10)
