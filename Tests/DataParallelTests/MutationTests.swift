@@ -150,4 +150,34 @@ struct MutationTests {
             }
         }
     }
+
+    @Test("The fuzzers' seed corpus and every crasher kept from fuzzing (Fuzz/Corpus, Fuzz/Crashers) load or throw")
+    func corpus() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var replayed = 0
+        for folder in ["Corpus", "Crashers"] {
+            let base = root.appendingPathComponent("Fuzz/\(folder)")
+            guard let targets = try? FileManager.default.contentsOfDirectory(atPath: base.path) else { continue }
+            for target in targets {
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: base.appendingPathComponent(target).path)) ?? []
+                for file in files {
+                    let path = base.appendingPathComponent(target).appendingPathComponent(file).path
+                    switch target {
+                    case "csv": _ = try? CSV.read(path: path, options: .init(target: "y"))
+                    case "libsvm": _ = try? LibSVM.load(path: path)
+                    case "npy": _ = try? NPY.load(path: path)
+                    case "npz": _ = try? NPZ.load(path: path)
+                    case "safetensors": _ = try? Weights.load(path)
+                    case "checkpoint":
+                        if let (_, parameters, checkpoint) = try? Checkpoint.load(path), let adam = try? Adam([parameters], lr: 0.01) {
+                            _ = try? OptimizerState.load(checkpoint.optimizerState, into: adam)
+                        }
+                    default: _ = try? Data(contentsOf: URL(fileURLWithPath: path))
+                    }
+                    replayed += 1
+                }
+            }
+        }
+        #expect(replayed >= 10, "the corpus is missing: \(replayed) files")
+    }
 }
