@@ -411,61 +411,6 @@ private func finish<M>(_ report: inout TrainingReport, _ engine: GradientEngine<
     report.placement = pool.placement
 }
 
-/// Adds the penalty's gradient to `parameters.grad` over the weight tensors and returns its value.
-/// Serial and in element order, so it is the same for any worker count.
-func addPenalty(_ penalty: FitConfiguration.Penalty, to parameters: Parameters<Float>) -> Double {
-    let l2 = Float(penalty.l2), l1 = Float(penalty.l1)
-    var value = 0.0
-    parameters.values.withUnsafeBufferPointer { theta in
-        parameters.grad.withUnsafeMutableBufferPointer { g in
-            for tensor in parameters.tensors where isPenalized(tensor.name) {
-                var squares = 0.0, absolutes = 0.0
-                let first = tensor.name == "weight" || tensor.name == "0.weight"
-                if first, let scales = penalty.featureScales, !scales.isEmpty, tensor.count % scales.count == 0 {
-                    let d = scales.count
-                    for j in 0..<tensor.count {
-                        let inverse = 1 / scales[j % d], w = theta[tensor.offset + j], raw = w * inverse
-                        squares += Double(raw) * Double(raw)
-                        absolutes += Double(abs(raw))
-                        g[tensor.offset + j] += (l2 * raw + (w > 0 ? l1 : w < 0 ? -l1 : 0)) * inverse
-                    }
-                } else {
-                    for j in tensor.offset..<(tensor.offset + tensor.count) {
-                        let w = theta[j]
-                        squares += Double(w) * Double(w)
-                        absolutes += Double(abs(w))
-                        g[j] += l2 * w + (w > 0 ? l1 : w < 0 ? -l1 : 0)
-                    }
-                }
-                value += penalty.l2 / 2 * squares + penalty.l1 * absolutes
-            }
-        }
-    }
-    return value
-}
-
-/// Whether a tensor is one the penalties apply to: weights, not biases (as scikit-learn).
-public func isPenalized(_ tensorName: String) -> Bool { tensorName == "weight" || tensorName.hasSuffix(".weight") }
-
-/// The order of the minibatches in `epoch`: a seeded permutation (SplitMix64-driven Fisher-Yates)
-/// that depends on the seed and the epoch, never on the workers.
-func batchOrder(_ count: Int, epoch: Int, seed: UInt64, shuffle: Bool) -> [Int] {
-    var order = Array(0..<count)
-    guard shuffle, count > 1 else { return order }
-    var state = seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-    func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    for i in stride(from: count - 1, to: 0, by: -1) {
-        order.swapAt(i, Int(next() % UInt64(i + 1)))
-    }
-    return order
-}
-
 /// Scores `parameters` of `model` on `data` (data-parallel, deterministic): the loss and the
 /// metrics that fit it (MSE and R², or accuracy and log-loss).
 public func score<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset, workers: Int? = nil, bind: Bool = true) throws(TrainingError) -> Metrics {
