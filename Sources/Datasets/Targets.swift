@@ -9,6 +9,8 @@ public struct TargetSummary: Sendable, Equatable {
     public let minimum: Float
     /// Target values per row.
     public let targetsPerRow: Int
+    /// Rows summarized.
+    public let rows: Int
     /// The class names when the file's targets were text.
     public let labels: [String]?
 
@@ -19,6 +21,7 @@ public struct TargetSummary: Sendable, Equatable {
 
     public init(_ data: Dataset) {
         targetsPerRow = data.targetsPerRow
+        rows = data.rows
         labels = data.labels
         var values = Set<Float>(), integers = true, minimum = Float.infinity, overflow = false
         for row in 0..<data.rows {
@@ -50,7 +53,10 @@ public struct TargetSummary: Sendable, Equatable {
         if let labels { return labels.count == 2 ? .binary : .multiclass(labels.count) }
         guard let distinct else { return .continuous }
         if distinct.count == 2 { return .binary }
-        if integers && minimum >= 0 && distinct.count > 2 && distinct.count <= Self.defaultClassLimit { return .multiclass(distinct.count) }
+        // Classes repeat: whole numbers that are mostly distinct (20 body weights in 20 rows) are values.
+        if integers && minimum >= 0 && distinct.count > 2 && distinct.count <= Self.defaultClassLimit && 2 * distinct.count <= rows {
+            return .multiclass(distinct.count)
+        }
         return .continuous
     }
 
@@ -64,7 +70,9 @@ public struct TargetSummary: Sendable, Equatable {
         case .binary: return "two distinct values (\(values))"
         case .multiclass(let k): return "\(k) distinct whole numbers (\(values))"
         case .continuous:
-            return integers && minimum >= 0 ? "\(distinct.count) distinct whole numbers, more than \(Self.defaultClassLimit) classes"
+            return integers && minimum >= 0 && distinct.count <= Self.defaultClassLimit
+                ? "\(distinct.count) distinct whole numbers in \(rows) rows, too few repeats to be classes"
+                : integers && minimum >= 0 ? "\(distinct.count) distinct whole numbers, more than \(Self.defaultClassLimit) classes"
                 : "\(distinct.count) distinct values, not all whole numbers or some negative"
         }
     }

@@ -132,6 +132,12 @@ struct RealDataTests {
         #expect((accuracy ?? 0) > 0.8, "\(iris.stdout)")
         let diabetes = try optim(["train", "--data", RealData.path("diabetes-train.csv"), "--target", "target"])
         #expect(diabetes.stdout.contains("linear regression") && diabetes.stdout.contains("distinct whole numbers, more than 20 classes"), "\(diabetes.stdout)")
+        // Whole numbers that hardly repeat (body weights of 20 people) are values, not 16 classes.
+        let weights = FileManager.default.temporaryDirectory.appendingPathComponent("weights-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: weights) }
+        try ("chins,weight\n" + (0..<20).map { "\($0 % 7),\(140 + 5 * $0 + $0 % 3)" }.joined(separator: "\n")).write(to: weights, atomically: true, encoding: .utf8)
+        let few = try optim(["train", "--data", weights.path, "--target", "weight"])
+        #expect(few.stdout.contains("linear regression") && few.stdout.contains("too few repeats to be classes"), "\(few.stdout)")
         let wine = try optim(["train", "--data", RealData.path("wine-train.npy")])
         #expect(wine.stdout.contains("3 distinct whole numbers (0, 1, 2)") && wine.stdout.contains("float64, Fortran order: converted once"), "\(wine.stdout)")
         let minibatch = try optim(["train", "--data", RealData.path("breast_cancer-train.csv"), "--target", "target", "--optimizer", "sgd", "--epochs", "2"])
