@@ -110,41 +110,56 @@ public enum NPY {
         guard start + headerLength <= count else {
             throw DataFileError(path, "byte \(start)", "truncated header: \(headerLength) bytes announced, \(count - start) present")
         }
-        let text = String(decoding: UnsafeRawBufferPointer(start: bytes + start, count: headerLength), as: UTF8.self)
-        let literal = text.trimmingSpaces
-        guard literal.hasPrefix("{") && literal.hasSuffix("}") else {
-            throw DataFileError(path, "byte \(start)", "the header is not a Python dict literal: \(literal.prefix(80))")
+        // The dict literal is scanned as bytes, in one pass per key: no per-character strings, so a
+        // header costs about its size to parse, however it is damaged.
+        let raw = UnsafeRawBufferPointer(start: bytes + start, count: headerLength)
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 || byte == 0 }
+        var first = 0, last = raw.count
+        while first < last, isSpace(raw[first]) { first += 1 }
+        while last > first, isSpace(raw[last - 1]) { last -= 1 }
+        /// The header for a message: its first 200 bytes, trimmed.
+        func shown() -> String {
+            let text = String(decoding: raw[first..<min(last, first + 200)], as: UTF8.self)
+            return last - first > 200 ? text + "..." : text
         }
-        func value(_ key: String) -> Substring? {
-            let needle = Array("'\(key)':")
-            let characters = Array(text)
-            guard characters.count >= needle.count else { return nil }
-            for start in 0...(characters.count - needle.count) where Array(characters[start..<(start + needle.count)]) == needle {
-                return text.dropFirst(start + needle.count).drop(while: { $0 == " " })
+        guard last - first >= 2, raw[first] == UInt8(ascii: "{"), raw[last - 1] == UInt8(ascii: "}") else {
+            throw DataFileError(path, "byte \(start)", "the header is not a Python dict literal: \(shown().prefix(80))")
+        }
+        /// The bytes after `'key':` and any spaces, to the end of the literal.
+        func value(_ key: String) -> Slice<UnsafeRawBufferPointer>? {
+            let needle = Array("'\(key)':".utf8)
+            guard last - first >= needle.count else { return nil }
+            for position in first...(last - needle.count) where raw[position] == needle[0] {
+                guard needle.indices.allSatisfy({ raw[position + $0] == needle[$0] }) else { continue }
+                var next = position + needle.count
+                while next < last, raw[next] == 0x20 { next += 1 }
+                return raw[next..<last]
             }
             return nil
         }
-        guard let descrValue = value("descr"), descrValue.first == "'",
-              let descrEnd = descrValue.dropFirst().firstIndex(of: "'") else {
-            throw DataFileError(path, "byte \(start)", "header has no 'descr' string: \(text.trimmingSpaces)")
+        guard let descrValue = value("descr"), descrValue.first == UInt8(ascii: "'"),
+              let descrEnd = descrValue.dropFirst().firstIndex(of: UInt8(ascii: "'")) else {
+            throw DataFileError(path, "byte \(start)", "header has no 'descr' string: \(shown())")
         }
-        let descr = String(descrValue[descrValue.index(after: descrValue.startIndex)..<descrEnd])
+        let descr = String(decoding: descrValue[(descrValue.startIndex + 1)..<descrEnd], as: UTF8.self)
         guard let fortran = value("fortran_order") else {
-            throw DataFileError(path, "byte \(start)", "header has no 'fortran_order': \(text.trimmingSpaces)")
+            throw DataFileError(path, "byte \(start)", "header has no 'fortran_order': \(shown())")
         }
-        guard let shapeValue = value("shape"), shapeValue.first == "(", let close = shapeValue.firstIndex(of: ")") else {
-            throw DataFileError(path, "byte \(start)", "header has no 'shape' tuple: \(text.trimmingSpaces)")
+        guard let shapeValue = value("shape"), shapeValue.first == UInt8(ascii: "("),
+              let close = shapeValue.firstIndex(of: UInt8(ascii: ")")) else {
+            throw DataFileError(path, "byte \(start)", "header has no 'shape' tuple: \(shown())")
         }
-        let dimensions = shapeValue[shapeValue.index(after: shapeValue.startIndex)..<close]
-            .split(separator: ",").map { $0.trimmingSpaces }.filter { !$0.isEmpty }
+        let tuple = String(decoding: shapeValue[shapeValue.startIndex...close], as: UTF8.self)
+        let dimensions = tuple.dropFirst().dropLast().split(separator: ",").map { $0.trimmingSpaces }.filter { !$0.isEmpty }
         var shape: [Int] = []
         for dimension in dimensions {
             guard let n = Int(dimension), n >= 0 else {
-                throw DataFileError(path, "byte \(start)", "shape \(shapeValue[...close]) is not a tuple of sizes")
+                throw DataFileError(path, "byte \(start)", "shape \(tuple.prefix(80)) is not a tuple of sizes")
             }
             shape.append(n)
         }
-        return Header(descr: descr, fortranOrder: fortran.hasPrefix("True"), shape: shape, dataOffset: start + headerLength)
+        let fortranOrder = fortran.starts(with: "True".utf8)
+        return Header(descr: descr, fortranOrder: fortranOrder, shape: shape, dataOffset: start + headerLength)
     }
 
     /// Loads a 2-D numeric array, the target in column `targetColumn` (default: the last); with

@@ -11,6 +11,8 @@ public enum NPZ {
             throw DataFileError(path, nil, FileManager.default.fileExists(atPath: path)
                                 ? "not a .npz (zip) archive" : "cannot open: no such file")
         }
+        var status = stat()
+        let archiveBytes = stat(path, &status) == 0 ? UInt64(clamping: status.st_size) : 0
         // The names the arrays go by: np.savez(X=..., y=...), lower case, scikit-learn's data and
         // target, or np.savez(features, labels) positionally (arr_0, arr_1).
         let aliases = ["X": ["X", "x", "data", "features", "arr_0"], "y": ["y", "Y", "target", "labels", "arr_1"]]
@@ -26,8 +28,17 @@ public enum NPZ {
             guard size < Int.max / 2, denseCount(bytes: size) else {
                 throw DataFileError("\(path)/\(name).npy", nil, "unpacks to \(size) bytes, more than this machine's memory")
             }
+            // What the member can hold at most: its stored bytes lie in the archive, and deflate
+            // expands by at most 1032 to 1. A size past that is a damaged directory, refused
+            // before reading.
+            let stored = entry.compressedSize
+            let (expanded, overflow) = stored.multipliedReportingOverflow(by: 1032)
+            let most = !entry.isCompressed ? stored : overflow ? UInt64.max : expanded.addingReportingOverflow(1024).partialValue
+            guard stored <= archiveBytes, UInt64(size) <= most else {
+                throw DataFileError(path, "\(name).npy", "damaged archive: the member claims \(size) bytes from \(stored) stored, in a file of \(archiveBytes)")
+            }
             var data = Data()
-            data.reserveCapacity(size)
+            data.reserveCapacity(min(size, 1 << 26))
             do {
                 _ = try archive.extract(entry) { chunk in
                     guard data.count + chunk.count <= size else {
