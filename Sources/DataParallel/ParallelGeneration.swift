@@ -6,7 +6,8 @@ extension SyntheticRegression {
     /// values are those of ``generate()``, for any worker count.
     public func generate(workers: Int? = nil, bind: Bool = true, chunkRows: Int = 4096) throws -> Dataset {
         guard fitsInMemory else {
-            throw DatasetError.shape("synthetic data of \(rows) rows × \(features) features (\(dataBytes / (1 << 20)) MiB) is more than this machine's memory; optim generate streams it to a file")
+            throw DatasetError.shape("synthetic data of \(rows) rows × \(features) features " + MemoryBudget.refusal(dataBytes)
+                                     + "; optim generate streams it to a file")
         }
         let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
         defer { pool.release() }

@@ -204,9 +204,12 @@ public enum NPY {
                                    features: columns - 1, targetsPerRow: 1, rowStride: columns, targetStride: columns)
             }
             let features = withoutTarget ? columns : columns - 1
-            guard let count = denseCount(rows: rows, columns: features) else {
-                throw DataFileError(path, nil, "\(rows) rows × \(features) columns converted to float32 is more than this machine's memory")
+            // The features and the targets, converted.
+            guard MemoryBudget.floats(rows: rows, columns: features + 1) != nil else {
+                throw DataFileError(path, nil, "\(rows) rows × \(features) columns converted to float32 "
+                                    + MemoryBudget.refusal(MemoryBudget.floatBytes(rows: rows, columns: features + 1)))
             }
+            let count = rows * features
             let x = FloatStorage(count: count), y = FloatStorage(count: rows)
             let fortran = header.fortranOrder
             for row in 0..<rows {

@@ -44,8 +44,9 @@ public struct SyntheticRegression: Sendable, Equatable {
         guard !width.overflow, !cells.overflow, cells.partialValue <= Int.max / 4 else {
             throw .shape("\(rows) rows × (\(features) features + \(targets) target(s)) is larger than any file can be")
         }
-        guard features < Int.max / 2, denseCount(rows: max(outputs, Self.hiddenUnits), columns: features + 1) != nil else {
-            throw .shape("a true model of \(outputs) × \(features) weights is more than this machine's memory")
+        guard features < Int.max / 2, MemoryBudget.floats(rows: max(outputs, Self.hiddenUnits), columns: features + 1) != nil else {
+            throw .shape("a true model of \(outputs) × \(features) weights "
+                         + MemoryBudget.refusal(MemoryBudget.floatBytes(rows: max(outputs, Self.hiddenUnits), columns: features + 1)))
         }
         self.task = task; self.rows = rows; self.features = features
         self.outputs = task == .linear || task == .multiclass ? outputs : 1
@@ -55,8 +56,8 @@ public struct SyntheticRegression: Sendable, Equatable {
     /// Bytes of the data set in memory (features and targets as float32).
     public var dataBytes: Int { rows * (features + targetsPerRow) * 4 }
 
-    /// Whether the data set fits in this machine's memory (generate() holds all of it).
-    public var fitsInMemory: Bool { denseCount(rows: rows, columns: features + targetsPerRow) != nil }
+    /// Whether the data set fits in the memory budget (generate() holds all of it).
+    public var fitsInMemory: Bool { MemoryBudget.floats(rows: rows, columns: features + targetsPerRow) != nil }
 
     /// Target values per row: `outputs` for linear data, 1 otherwise (a class index for multiclass).
     public var targetsPerRow: Int { task == .linear ? outputs : 1 }

@@ -155,9 +155,11 @@ public enum CSV {
         var rows = 0
         while counting.next(skippingBlank: true) != nil { rows += 1 }
         guard rows > 0 else { throw DataFileError(path, nil, "the file has a header but no rows") }
-        guard let count = denseCount(rows: rows, columns: features) else {
-            throw DataFileError(path, nil, "\(rows) rows × \(features) columns of floats is more than this machine's memory")
+        guard MemoryBudget.floats(rows: rows, columns: features + 1) != nil else {
+            throw DataFileError(path, nil, "\(rows) rows × \(features) columns of floats "
+                                + MemoryBudget.refusal(MemoryBudget.floatBytes(rows: rows, columns: features + 1)))
         }
+        let count = rows * features
         let x = FloatStorage(count: count), y = FloatStorage(count: rows)
         var ids: [String]? = idIndex == nil ? nil : []
         var weights: [Float]? = weightIndex == nil ? nil : []
@@ -347,9 +349,9 @@ public enum LibSVM {
             let row = rowEnds.indices.first { rowEnds[$0] > rowStart($0) && indices[rowEnds[$0] - 1] - base >= features }!
             throw DataFileError(path, "line \(rowLines[row])", "index \(indices[rowEnds[row] - 1]) is out of range for \(features) features (\(base)-based indices)")
         }
-        guard let count = denseCount(rows: labels.count, columns: width) else {
+        guard let count = MemoryBudget.floats(rows: labels.count, columns: width) else {
             throw DataFileError(path, "line \(maxIndexLine)", "index \(maxIndex) makes every row \(width) features wide: "
-                + "\(labels.count) rows × \(width) dense floats is more than this machine's memory")
+                + "\(labels.count) rows × \(width) dense floats " + MemoryBudget.refusal(MemoryBudget.floatBytes(rows: labels.count, columns: width)))
         }
         let x = FloatStorage(count: count)
         for row in rowEnds.indices {

@@ -7,22 +7,6 @@ import Darwin
 // The byte-level pieces the text formats (CSV, libsvm) are read with: lines, fields, tokens, and
 // numbers parsed without decoding the file as text.
 
-/// rows × columns when that many floats fit in this machine's memory, else nil.
-func denseCount(rows: Int, columns: Int) -> Int? {
-    let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
-    guard !overflow, count <= Int.max / 4 else { return nil }
-    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-    guard pages > 0 && pageSize > 0 else { return count }
-    return count * 4 <= pages * pageSize ? count : nil
-}
-
-/// Whether `bytes` fit in half of this machine's memory (a buffer that must be held whole).
-public func denseCount(bytes: Int) -> Bool {
-    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-    guard pages > 0 && pageSize > 0 else { return true }
-    return bytes <= pages / 2 * pageSize
-}
-
 /// The lines of a mapped text file, as bytes without their `\n` or `\r\n`, numbered from 1; a
 /// UTF-8 byte-order mark at the start is skipped.
 struct TextLines {

@@ -25,8 +25,8 @@ public enum NPZ {
             // The member's size as the archive states it, checked before inflating it (a small
             // archive may expand to gigabytes), and the inflated bytes held to it.
             let size = Int(clamping: entry.uncompressedSize)
-            guard size < Int.max / 2, denseCount(bytes: size) else {
-                throw DataFileError("\(path)/\(name).npy", nil, "unpacks to \(size) bytes, more than this machine's memory")
+            guard size < Int.max / 2, MemoryBudget.allows(size) else {
+                throw DataFileError("\(path)/\(name).npy", nil, "unpacks to \(size) bytes: it " + MemoryBudget.refusal(size))
             }
             // What the member can hold at most: its stored bytes lie in the archive, and deflate
             // expands by at most 1032 to 1. A size past that is a damaged directory, refused

@@ -74,10 +74,20 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Seed of the synthetic data, the initial weights, the split, the row shuffle and the minibatch order.")
     var seed: UInt64 = 42
 
+    @Option(help: ArgumentHelp("The most memory the data may take once loaded, converted or copied: 512M, 8G, 1.5GiB... A file that needs more is refused before anything is allocated, naming the figure. Default: the machine's memory, or its control group's limit (a container's, a batch job's).", valueName: "size"))
+    var maxMemory: String?
+
     var usesFile: Bool { data != nil }
     var syntheticTask: SyntheticRegression.Task { task ?? .linear }
 
     func validate() throws {
+        if let maxMemory {
+            guard let bytes = parseBytes(maxMemory) else {
+                throw ValidationError("--max-memory takes a size such as 512M, 8G or 1.5GiB (bytes without a unit), got '\(maxMemory)'")
+            }
+            // Process-wide: every reader and every copy asks the budget before it allocates.
+            MemoryBudget.limit(to: bytes)
+        }
         if data == nil && target != nil { throw ValidationError("--target applies to --data files only") }
         if data == nil && format != nil { throw ValidationError("--format applies to --data files only") }
         if data != nil {

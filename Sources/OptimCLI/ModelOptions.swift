@@ -94,7 +94,8 @@ struct ModelOptions: ParsableArguments {
             count = total.partialValue
         }
         guard fitsInMemory(bytes: count.multipliedReportingOverflow(by: 32).overflow ? Int.max : count * 32) else {
-            throw ValidationError("\(what) has \(count) parameters: with its gradient and optimizer state, more than this machine's memory")
+            throw ValidationError("\(what) has \(count) parameters: with its gradient and optimizer state it "
+                                  + MemoryBudget.refusal(count.multipliedReportingOverflow(by: 32).overflow ? nil : count * 32))
         }
     }
 

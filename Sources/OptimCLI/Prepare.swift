@@ -19,13 +19,9 @@ struct PreparedData {
     var notes: [String]
 }
 
-/// Shares of physical memory a copy of the data may take (shuffling and standardizing copy it).
-func fitsInMemory(bytes: Int) -> Bool {
-    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-    guard pages > 0, pageSize > 0 else { return true }
-    let (total, overflow) = pages.multipliedReportingOverflow(by: pageSize)
-    return overflow || bytes <= total / 2
-}
+/// Whether a copy of `bytes` may be made: half the memory budget (shuffling and standardizing
+/// copy the data, which stays mapped or loaded beside it).
+func fitsInMemory(bytes: Int) -> Bool { bytes >= 0 && bytes <= MemoryBudget.current.bytes / 2 }
 
 extension Train {
     /// Loads the data, chooses the model, splits, shuffles and standardizes.
@@ -40,7 +36,7 @@ extension Train {
         var shuffle = training.shuffle ?? isFile
         var standardize = training.standardize ?? isFile
         if (shuffle || standardize) && !canCopy {
-            notes.append("the data is more than half this machine's memory: rows are not shuffled or standardized (that copies them); minibatches are still visited in a random order")
+            notes.append("the data is more than half of \(MemoryBudget.current.source): rows are not shuffled or standardized (that copies them); minibatches are still visited in a random order")
             shuffle = false
             standardize = false
         }

@@ -200,4 +200,76 @@ struct FileSafetyTests {
             #expect(run.status == 1 && run.stderr.contains("is a pipe, not a regular file"), "\(run.stderr)")
         }
     }
+
+    @Test("A full disk: a clear error, no partial file, the previous checkpoint intact; a read-only folder is refused before any work")
+    func fullDiskAndReadOnly() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let disk = directory.appendingPathComponent("disk").path
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        // A 300 KiB file system: room for one checkpoint of this MLP (206 KB) and not a second.
+        guard shell("mount -t tmpfs -o size=300k tmpfs '\(disk)'") == 0 else {
+            print("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+            return
+        }
+        defer { _ = shell("umount '\(disk)'") }
+        let run = ["train", "--rows", "2000", "--features", "64", "--model", "mlp", "--hidden", "256", "--epochs", "2"]
+        let first = try optim(run + ["--checkpoint", directory.appendingPathComponent("c.ckpt").path, "-q"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let previous = try Data(contentsOf: directory.appendingPathComponent("c.ckpt"))
+        try previous.write(to: URL(fileURLWithPath: disk + "/c.ckpt"))
+        _ = shell("dd if=/dev/zero of='\(disk)/fill' bs=1k 2>/dev/null")  // fills the rest
+        let full = try optim(run + ["--checkpoint", disk + "/c.ckpt", "--save", disk + "/w.safetensors"])
+        #expect(full.status == 1 && full.stderr.contains("No space left on device"), "exit \(full.status): \(full.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: disk + "/c.ckpt")) == previous, "the previous checkpoint changed")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: disk)) == ["c.ckpt", "fill"], "left behind on the full disk")
+
+        #expect(shell("mount -o remount,ro '\(disk)'") == 0)
+        for output in [["--save", disk + "/w.safetensors"], ["--checkpoint", disk + "/new.ckpt"]] {
+            let readOnly = try optim(run + output)
+            #expect(readOnly.status == 1 && readOnly.stderr.contains("is not writable (Read-only file system)"), "\(readOnly.stderr)")
+            #expect(!readOnly.stdout.contains("epoch "), "trained before refusing a read-only folder")
+        }
+    }
+
+    @Test("Memory budgets: a file whose dense form needs more than --max-memory, or a control group's limit, is refused naming the figure")
+    func memoryBudgets() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Three rows, one index of 10,000,000: 114 MiB as dense floats, from 40 bytes.
+        let file = directory.appendingPathComponent("wide.svm").path
+        try Data("1 1:0.5\n0 10000000:1\n1 2:3\n".utf8).write(to: URL(fileURLWithPath: file))
+        let limited = try optim(["train", "--data", file, "--max-memory", "64M"])
+        #expect(limited.status == 1 && limited.stderr.contains("\(file), line 2: index 10000000")
+                && limited.stderr.contains("needs 114.4 MiB, more than the 64.0 MiB of --max-memory allows"), "\(limited.stderr)")
+        for bad in ["lots", "-1G", "0", "1e30"] {
+            let run = try optim(["train", "--data", file, "--max-memory=\(bad)"])
+            #expect(run.status == 2 && run.stderr.contains("--max-memory takes a size"), "\(bad): \(run.stderr)")
+        }
+        // Under a 64 MiB memory control group (a container's limit) the same file is refused by
+        // itself, where it would otherwise be killed by the kernel without a word.
+        let group = "/sys/fs/cgroup/memory/optim-test-\(getpid())"
+        guard (try? FileManager.default.createDirectory(atPath: group, withIntermediateDirectories: false)) != nil else {
+            print("skipped: cannot create a cgroup v1 memory group here (needs root and a writable /sys/fs/cgroup/memory)")
+            return
+        }
+        defer { _ = rmdir(group) }
+        try Data("64M".utf8).write(to: URL(fileURLWithPath: group + "/memory.limit_in_bytes"))
+        let contained = try optim([], executable: "/bin/sh",
+                                  arguments: ["-c", "echo $$ > \(group)/cgroup.procs && exec '\(optimBinary().path)' train --data '\(file)'"])
+        #expect(contained.status == 1 && contained.stderr.contains("needs 114.4 MiB, more than the 64.0 MiB limit of this process's control group"),
+                "exit \(contained.status): \(contained.stderr)")
+    }
+}
+
+/// Runs `command` with /bin/sh; its exit status.
+private func shell(_ command: String) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return -1 }
+    process.waitUntilExit()
+    return process.terminationStatus
 }
