@@ -41,11 +41,11 @@ public struct Checkpoint {
         var metadata = identity.mapKeys { "identity." + $0 }
         metadata["format"] = "swift-optim checkpoint"
         metadata["checkpoint.format"] = "\(Self.format)"
-        metadata["model"] = String(decoding: try JSONEncoder().encode(description), as: UTF8.self)
+        metadata["model"] = String(decoding: try JSONEncoder.canonical.encode(description), as: UTF8.self)
         metadata["checkpoint.epoch"] = "\(epoch)"
         metadata["checkpoint.batch"] = "\(batch)"
         metadata["checkpoint.optimizer"] = String(decoding: optimizerState.json, as: UTF8.self)
-        metadata["checkpoint.optimizer_tensors"] = String(decoding: try JSONEncoder().encode(optimizerState.manifest), as: UTF8.self)
+        metadata["checkpoint.optimizer_tensors"] = String(decoding: try JSONEncoder.canonical.encode(optimizerState.manifest), as: UTF8.self)
         if let schedulerState { metadata["checkpoint.scheduler"] = String(decoding: schedulerState, as: UTF8.self) }
         if let earlyStoppingState { metadata["checkpoint.early_stopping"] = String(decoding: earlyStoppingState, as: UTF8.self) }
         if let convergenceState { metadata["checkpoint.convergence"] = String(decoding: convergenceState, as: UTF8.self) }
@@ -63,7 +63,9 @@ public struct Checkpoint {
     /// A 64-bit checksum over every tensor's name and bytes, in name order, and every metadata
     /// entry but the checksum itself, in key order: FNV-1a's multiply-xor over 8-byte words (the
     /// bytes of a tail one at a time), then a final avalanche — any flipped bit changes it.
-    static func checksum(tensors: [(String, [Float])], metadata: [String: String]) -> String {
+    /// (Public for tools that check or repair checkpoints, and for the fuzzers, which reseal
+    /// mutated files to reach what lies behind the check.)
+    public static func checksum(tensors: [(String, [Float])], metadata: [String: String]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func add(_ bytes: UnsafeRawBufferPointer) {
             let words = bytes.count / 8
@@ -167,7 +169,7 @@ public enum OptimizerState {
     }
 
     public static func encode(_ optimizer: any Optimizer<Float>) throws -> Data {
-        func open<O: Optimizer>(_ o: O) throws -> Data { try JSONEncoder().encode(o.stateDict()) }
+        func open<O: Optimizer>(_ o: O) throws -> Data { try JSONEncoder.canonical.encode(o.stateDict()) }
         return try open(optimizer)
     }
 
@@ -201,7 +203,7 @@ public enum OptimizerState {
                     }
                 }
             }
-            return Binary(json: try JSONEncoder().encode(dict), manifest: manifest, orderedTensors: tensors)
+            return Binary(json: try JSONEncoder.canonical.encode(dict), manifest: manifest, orderedTensors: tensors)
         }
         return try open(optimizer)
     }

@@ -3,6 +3,16 @@ import Foundation
 import Models
 import Optim
 
+extension JSONEncoder {
+    /// An encoder with sorted keys: the same values give the same bytes in every process (a
+    /// dictionary's order is not), so that two identical runs write identical files.
+    public static var canonical: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
+}
+
 /// A model's weights in a safetensors file: one tensor per parameter tensor (torch's names and
 /// shapes: `weight`, `bias`, `0.weight`, ...), the model description and free-form notes as
 /// metadata.
@@ -15,7 +25,7 @@ public enum Weights {
         }
         var metadata = notes
         metadata["format"] = "swift-optim weights"
-        metadata["model"] = String(decoding: try JSONEncoder().encode(description), as: UTF8.self)
+        metadata["model"] = String(decoding: try JSONEncoder.canonical.encode(description), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: metadata, to: path)
     }
 

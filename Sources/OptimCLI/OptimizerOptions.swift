@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import DataParallel
+import ModelIO
 import Optim
 
 /// The optimizers, by torch's class names in lower case.
@@ -167,7 +168,7 @@ struct OptimizerOptions: ParsableArguments {
     /// Every hyperparameter of `optimizer` (the optimizer built), under torch's names, with its value.
     static func hyperparameters(of optimizer: any Optimizer<Float>) -> [String: String] {
         func open<O: Optimizer>(_ o: O) -> [String: String] {
-            guard let data = try? JSONEncoder().encode(o.stateDict()),
+            guard let data = try? JSONEncoder.canonical.encode(o.stateDict()),
                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let groups = object["param_groups"] as? [[String: Any]], let group = groups.first else { return [:] }
             var values: [String: String] = [:]

@@ -164,7 +164,7 @@ struct Train: ParsableCommand {
                 let state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encodeBinary(optimizer),
                                        schedulerState: try epochSchedule.map(scheduleState),
                                        earlyStoppingState: try early.map { try $0.encoded() },
-                                       convergenceState: try position.convergence.map { try JSONEncoder().encode($0) },
+                                       convergenceState: try position.convergence.map { try JSONEncoder.canonical.encode($0) },
                                        tensors: bestWeights.map { ["early_stopping.best_weights": $0] } ?? [:], identity: identity)
                 try state.save(model, parameters, to: path)
             }
@@ -269,7 +269,7 @@ struct Train: ParsableCommand {
         saved.values.assign(parameters.values.array)
         if let standardization = prepared.standardization {
             standardization.fold(into: saved)
-            notes["standardization"] = String(decoding: try JSONEncoder().encode(standardization), as: UTF8.self)
+            notes["standardization"] = String(decoding: try JSONEncoder.canonical.encode(standardization), as: UTF8.self)
             notes["standardization_folded"] = "true"
         }
         try Weights.save(model, saved, notes: notes, to: path)
@@ -365,8 +365,8 @@ func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.
 /// The schedule's state as JSON.
 func scheduleState(_ schedule: EpochSchedule) throws -> Data {
     switch schedule {
-    case .stepping(let s): try JSONEncoder().encode(s.stateDict())
-    case .plateau(let p): try JSONEncoder().encode(p.stateDict())
+    case .stepping(let s): try JSONEncoder.canonical.encode(s.stateDict())
+    case .plateau(let p): try JSONEncoder.canonical.encode(p.stateDict())
     }
 }
 
@@ -400,7 +400,7 @@ enum InterruptFlag {
 extension EarlyStoppingState {
     /// JSON that keeps every value exactly (a NaN or infinite loss included, as a string).
     func encoded() throws -> Data {
-        let encoder = JSONEncoder()
+        let encoder = JSONEncoder.canonical
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(self)
     }

@@ -69,7 +69,7 @@ enum TargetSummaryList {
 /// A model as a JSON object (kind, sizes, loss).
 enum ModelDescriptionText {
     static func object(_ model: any Model) -> [String: Any] {
-        guard let description = ModelDescription(model), let data = try? JSONEncoder().encode(description),
+        guard let description = ModelDescription(model), let data = try? JSONEncoder.canonical.encode(description),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return ["description": model.description] }
         return object
     }

@@ -132,7 +132,7 @@ struct TrainerTests {
         }
     }
 
-    @Test("After a pinned fit, the caller's binding is what it was and plain concurrentPerform spreads over every allowed core")
+    @Test("After a pinned fit, the caller's binding is what it was and plain concurrentPerform runs on threads allowed every core")
     func bindingDoesNotLeak() throws {
         let machine = try MachineTopology.current()
         let callerBefore = ThreadBinding.current()
@@ -144,23 +144,23 @@ struct TrainerTests {
         #expect(ThreadBinding.current() == callerBefore)
         if report.placement.pinned { #expect(report.placement.units.count == machine.processingUnits.count) }
 
-        // Busy iterations long enough that libdispatch spreads them; retry against noise.
-        var covered: Set<Int> = []
-        for _ in 0..<5 where covered != Set(machine.processingUnits) {
-            let seen = Locked<Set<Int>>([])
-            let bindings = Locked<Set<[Int]>>([])
-            DispatchQueue.concurrentPerform(iterations: machine.processingUnits.count * 2) { _ in
-                let start = ContinuousClock.now
-                var spin = 0.0
-                while ContinuousClock.now - start < .milliseconds(30) { spin += 1 }
-                if let unit = ThreadBinding.lastProcessingUnit() { seen.withLock { _ = $0.insert(unit) } }
-                if let binding = ThreadBinding.current() { bindings.withLock { _ = $0.insert(binding) } }
-            }
-            covered = seen.withLock { $0 }
-            #expect(bindings.withLock { $0 }.allSatisfy { Set($0) == Set(machine.processingUnits) },
-                    "a thread is still pinned after the fit: \(bindings.withLock { $0 })")
+        // Every thread libdispatch runs the iterations on has the whole machine allowed again (a
+        // binding left behind would hold it to one core); the busy iterations make it start as
+        // many threads as there are cores. Which cores they ran on is the kernel's choice (on a
+        // loaded machine, often fewer), so that is not asserted.
+        let bindings = Locked<Set<[Int]>>([])
+        let threads = Locked<Set<UInt>>([])
+        DispatchQueue.concurrentPerform(iterations: machine.processingUnits.count * 2) { _ in
+            let start = ContinuousClock.now
+            var spin = 0.0
+            while ContinuousClock.now - start < .milliseconds(30) { spin += 1 }
+            if let binding = ThreadBinding.current() { bindings.withLock { _ = $0.insert(binding) } }
+            threads.withLock { _ = $0.insert(UInt(pthread_self())) }
         }
-        #expect(covered == Set(machine.processingUnits))
+        #expect(!bindings.withLock { $0 }.isEmpty)
+        #expect(bindings.withLock { $0 }.allSatisfy { Set($0) == Set(machine.processingUnits) },
+                "a thread is still pinned after the fit: \(bindings.withLock { $0 })")
+        #expect(machine.processingUnits.count < 2 || threads.withLock { $0 }.count >= 2, "concurrentPerform ran on one thread")
     }
 
     @Test("More workers than cores is allowed, and the report says the workers share cores")
