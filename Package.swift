@@ -118,7 +118,7 @@ let package = Package(
         /// atomically; .npz archives.
         .target(
             name: "ModelIO",
-            dependencies: ["Datasets", "Optim", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["Datasets", "Optim", "Models", "DataParallel", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
 
         /// The seed document's example (15 points, five optimizers), shared by seed-example and

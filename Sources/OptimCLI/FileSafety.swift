@@ -65,25 +65,6 @@ struct FilePlan {
     }
 }
 
-/// A cheap fingerprint of a file's content, for a checkpoint's identity: its size and modification
-/// time, and an FNV-1a hash of up to 64 blocks of 4 KiB spread over it (the whole file when small).
-/// Another file at the same path, or the same file under another spelling, is told apart.
-func fileFingerprint(_ path: String) -> String {
-    var info = stat()
-    guard stat(path, &info) == 0, let handle = FileHandle(forReadingAtPath: path) else { return "unreadable \(path)" }
-    defer { try? handle.close() }
-    let size = UInt64(info.st_size), block: UInt64 = 4096, blocks: UInt64 = 64
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    let step = size <= block * blocks ? block : (size - block) / (blocks - 1)
-    var offset: UInt64 = 0
-    while offset < size {
-        try? handle.seek(toOffset: offset)
-        for byte in (try? handle.read(upToCount: Int(block))) ?? Data() { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        offset += max(step, block)
-    }
-    return "\(size) bytes, modified \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec), content \(String(hash, radix: 16))"
-}
-
 /// An exclusive claim on a checkpoint path for one run (`PATH.lock`, flock'ed, holding the
 /// owner's pid): a second run writing the same checkpoint is refused at once instead of the two
 /// overwriting each other's state. Released (and the lock file removed) when the run ends; a

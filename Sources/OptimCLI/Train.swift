@@ -127,48 +127,18 @@ struct Train: ParsableCommand {
             identity["validation_data"] = fileFingerprint(path)
         }
         identity["scheduler"] = schedule.summary(epochs: defaults.epochs)
+        let run = TrainingRun(model: model, parameters: parameters, optimizer: optimizer, schedule: epochSchedule, identity: identity)
         if let resume {
-            let (_, saved, checkpoint) = try Checkpoint.load(resume)
-            for (key, value) in identity.sorted(by: { $0.key < $1.key }) where checkpoint.identity[key] != value {
-                throw UsageError(message: "--resume \(resume) is from another run: its \(key) is '\(checkpoint.identity[key] ?? "?")', this run's is '\(value)'",
+            do {
+                configuration.start = try run.resume(from: resume)
+            } catch {
+                guard case let .anotherRun(key, theirs, ours) = error as? ResumeError else { throw error }
+                throw UsageError(message: "--resume \(resume) is from another run: its \(key) is '\(theirs ?? "?")', this run's is '\(ours)'",
                                  command: Train.self)
             }
-            guard saved.count == parameters.count, saved.tensors.map(\.shape) == parameters.tensors.map(\.shape) else {
-                throw DataFileError(resume, nil, "the checkpoint's tensors \(saved.tensors.map(\.shape)) are not this model's \(parameters.tensors.map(\.shape))")
-            }
-            parameters.values.assign(saved.values.array)
-            var earlyStopping: EarlyStoppingState?
-            var convergence: ConvergenceState?
-            do {
-                try OptimizerState.load(checkpoint.optimizerState, into: optimizer)
-                if let state = checkpoint.schedulerState, let epochSchedule { try loadScheduleState(state, into: epochSchedule) }
-                earlyStopping = try checkpoint.earlyStoppingState.map { try EarlyStoppingState.decode($0) }
-                // Its best weights are a tensor of their own (format 2); format 1 kept them in the JSON.
-                if let weights = checkpoint.tensors["early_stopping.best_weights"] { earlyStopping?.bestWeights = weights }
-                convergence = try checkpoint.convergenceState.map { try JSONDecoder().decode(ConvergenceState.self, from: $0) }
-            } catch {
-                throw DataFileError(resume, nil, "corrupt checkpoint state: \(error)")
-            }
-            if let earlyStopping, earlyStopping.bestWeights.count != parameters.count {
-                throw DataFileError(resume, nil, "corrupt checkpoint state: early stopping's best weights have \(earlyStopping.bestWeights.count) values, the model \(parameters.count)")
-            }
-            configuration.start = TrainingPosition(epoch: checkpoint.epoch, batch: checkpoint.batch, earlyStopping: earlyStopping,
-                                                   convergence: convergence)
-            say("resuming from \(resume) at epoch \(checkpoint.epoch), minibatch \(checkpoint.batch)")
+            say("resuming from \(resume) at epoch \(configuration.start.epoch), minibatch \(configuration.start.batch)")
         }
-        let writer = checkpoint.map { path in
-            CheckpointWriter(path: path, interval: training.checkpointEvery) { position in
-                var early = position.earlyStopping
-                let bestWeights = early?.bestWeights
-                early?.bestWeights = []
-                let state = Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encodeBinary(optimizer),
-                                       schedulerState: try epochSchedule.map(scheduleState),
-                                       earlyStoppingState: try early.map { try $0.encoded() },
-                                       convergenceState: try position.convergence.map { try JSONEncoder.canonical.encode($0) },
-                                       tensors: bestWeights.map { ["early_stopping.best_weights": $0] } ?? [:], identity: identity)
-                try state.save(model, parameters, to: path)
-            }
-        }
+        let writer = checkpoint.map { CheckpointWriter(run: run, path: $0, interval: training.checkpointEvery, epochs: defaults.epochs) }
 
         let shape = data.usesFile ? ", \(dataset.rows) rows × \(dataset.features) features" : ""
         let dataLine = "data: \(dataset.name)\(prepared.loaded.targetName.map { ", target \($0)" } ?? "")\(shape) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))"
@@ -212,7 +182,7 @@ struct Train: ParsableCommand {
                     fflush(nil)  // every line reaches a pipe as the epoch ends
                 },
                 onBatch: { bar.update($0) },
-                checkpoint: { position in try writer?.offer(position, final: position.batch > 0 || position.epoch > defaults.epochs) }
+                checkpoint: { position in try writer?.offer(position) }
             )
         } catch {
             bar.clear()
@@ -362,22 +332,6 @@ struct Train: ParsableCommand {
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
-/// The schedule's state as JSON.
-func scheduleState(_ schedule: EpochSchedule) throws -> Data {
-    switch schedule {
-    case .stepping(let s): try JSONEncoder.canonical.encode(s.stateDict())
-    case .plateau(let p): try JSONEncoder.canonical.encode(p.stateDict())
-    }
-}
-
-func loadScheduleState(_ data: Data, into schedule: EpochSchedule) throws {
-    let state = try JSONDecoder().decode([String: StateValue].self, from: data)
-    switch schedule {
-    case .stepping(let s): try s.loadStateDict(state)
-    case .plateau(let p): try p.loadStateDict(state)
-    }
-}
-
 /// Ctrl-C, and SIGTERM and SIGHUP (what `timeout`, `docker stop`, batch schedulers and a closed
 /// terminal send): stop after the current minibatch (and write the checkpoint, if one was asked
 /// for).
@@ -394,20 +348,5 @@ enum InterruptFlag {
         // them pending until the run ends, and Ctrl-C would never reach it.
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         return shared
-    }
-}
-
-extension EarlyStoppingState {
-    /// JSON that keeps every value exactly (a NaN or infinite loss included, as a string).
-    func encoded() throws -> Data {
-        let encoder = JSONEncoder.canonical
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try encoder.encode(self)
-    }
-
-    static func decode(_ data: Data) throws -> EarlyStoppingState {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try decoder.decode(EarlyStoppingState.self, from: data)
     }
 }

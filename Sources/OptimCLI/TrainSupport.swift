@@ -4,47 +4,6 @@ import ModelIO
 import Models
 import Optim
 
-/// Writes checkpoints as a fit offers them: every one, or with an interval at most one per
-/// interval — always the last offered (written when the fit ends, its state unchanged since) and
-/// any at an interruption.
-final class CheckpointWriter {
-    let path: String
-    let interval: Double
-    let write: (TrainingPosition) throws -> Void
-    private var last = ContinuousClock.now
-    private var pending: TrainingPosition?
-    private(set) var written = 0
-    private(set) var totalSeconds = 0.0
-
-    init(path: String, interval: Double, write: @escaping (TrainingPosition) throws -> Void) {
-        self.path = path
-        self.interval = interval
-        self.write = write
-    }
-
-    func offer(_ position: TrainingPosition, final: Bool) throws {
-        guard final || interval <= 0 || seconds(ContinuousClock.now - last) >= interval else {
-            pending = position
-            return
-        }
-        try store(position)
-    }
-
-    /// Writes the last position offered and not yet written.
-    func flush() throws {
-        if let pending { try store(pending) }
-    }
-
-    private func store(_ position: TrainingPosition) throws {
-        let start = ContinuousClock.now
-        try write(position)
-        totalSeconds += seconds(ContinuousClock.now - start)
-        written += 1
-        last = ContinuousClock.now
-        pending = nil
-    }
-}
-
 /// The loss became infinite or NaN: what to change.
 struct DivergedError: Error, CustomStringConvertible {
     let epoch: Int, batch: Int, loss: Double, hint: String, epochs: Int

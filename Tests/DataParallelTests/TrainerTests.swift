@@ -327,6 +327,62 @@ struct CheckpointTests {
         #expect(resumed.values.array == straight.values.array)
     }
 
+    @Test("Resume in the library: TrainingRun and CheckpointWriter stop a fit anywhere and continue it to bitwise the uninterrupted weights; another run or model is refused, changing nothing",
+          arguments: ["Adam", "LBFGS"])
+    func libraryResume(optimizerName: String) throws {
+        let all = try SyntheticRegression(task: .linear, rows: 3000, features: 5, noise: 0.3, seed: 9).generate()
+        let (data, validation) = try all.split(validationFraction: 0.2)
+        let model = MLP(features: 5, hidden: [6], outputs: 1, activation: .tanh, loss: .mse)
+        let configuration = FitConfiguration(batchSize: 300, epochs: 6, workers: 2, seed: 3, earlyStopping: .init(patience: 4, minDelta: 0),
+                                             convergence: .init(tolerance: 1e-9, patience: 3))
+        func run(seed: UInt64 = 1, lr: Double = 0.02, identity: [String: String]? = nil) throws -> TrainingRun {
+            let parameters = model.makeParameters(seed: seed)
+            let optimizer: any Optimizer<Float> = optimizerName == "Adam" ? try Adam([parameters], lr: lr)
+                : try LBFGS([parameters], lr: lr * 50, maxIter: 2, historySize: 3)
+            let schedule = EpochSchedule.stepping(try StepLR(optimizer as! any SchedulableOptimizer, stepSize: 2, gamma: 0.5))
+            return TrainingRun(model: model, parameters: parameters, optimizer: optimizer, schedule: schedule,
+                               identity: identity ?? ["data": "synthetic seed 9", "lr": "\(lr)", "optimizer": optimizerName])
+        }
+        func train(_ run: TrainingRun, _ configuration: FitConfiguration, writer: CheckpointWriter? = nil,
+                   cancellation: CancellationFlag? = nil, stopAt: TrainingPosition? = nil) throws -> TrainingReport {
+            let report = try fit(model, parameters: run.parameters, data: data, validation: validation, optimizer: run.optimizer,
+                                 schedule: run.schedule, configuration: configuration, cancellation: cancellation,
+                                 onBatch: { if $0.position == stopAt { cancellation?.cancel() } },
+                                 checkpoint: writer.map { writer in { try writer.offer($0) } })
+            try writer?.flush()
+            return report
+        }
+        let straight = try run()
+        _ = try train(straight, configuration)
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("optim-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("run.ckpt").path
+        let first = try run()
+        let writer = CheckpointWriter(run: first, path: path, epochs: configuration.epochs)
+        let stopped = try train(first, configuration, writer: writer, cancellation: CancellationFlag(), stopAt: TrainingPosition(epoch: 4, batch: 3))
+        #expect(stopped.stopReason == .cancelled && writer.written == 4)
+
+        // A fresh process, in effect: other initial weights, loaded from the file.
+        let second = try run(seed: 77)
+        var again = configuration
+        again.start = try second.resume(from: path)
+        #expect(again.start.epoch == 4 && again.start.batch == 4 && again.start.earlyStopping != nil)
+        _ = try train(second, again)
+        #expect(second.parameters.values.array == straight.parameters.values.array)
+
+        // Another run (a hyperparameter in the identity differs) or another model: refused, nothing changed.
+        let other = try run(seed: 5, lr: 0.03)
+        #expect(throws: ResumeError.anotherRun(key: "lr", checkpoint: "0.02", run: "0.03")) { try other.resume(from: path) }
+        #expect(other.parameters.values.array == model.makeParameters(seed: 5).values.array)
+        let wider = MLP(features: 5, hidden: [7], outputs: 1, activation: .tanh, loss: .mse)
+        let widerParameters = wider.makeParameters(seed: 1)
+        let mismatched = TrainingRun(model: wider, parameters: widerParameters, optimizer: try Adam([widerParameters]), identity: [:])
+        #expect(throws: DataFileError.self) { try mismatched.resume(from: path) }
+        #expect(widerParameters.values.array == wider.makeParameters(seed: 1).values.array)
+    }
+
     @Test("Early stopping survives a checkpoint: resumed mid-run, or from the checkpoint written as it stopped, the run ends as the uninterrupted one")
     func earlyStoppingResumes() throws {
         let all = try SyntheticRegression(task: .linear, rows: 4000, features: 6, noise: 0.5, seed: 4).generate()
