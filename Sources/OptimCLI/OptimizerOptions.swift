@@ -6,7 +6,7 @@ import Optim
 
 /// The optimizers, by torch's class names in lower case.
 enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
-    case sgd, adam, adamw, adagrad, rmsprop, adadelta, adamax, asgd, nadam, radam, rprop, lbfgs
+    case sgd, adam, adamw, adagrad, rmsprop, adadelta, adamax, asgd, nadam, radam, rprop, lbfgs, adafactor
 
     /// The hyperparameter flags each optimizer takes (torch's constructor arguments).
     var flags: Set<String> {
@@ -23,6 +23,7 @@ enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
         case .radam: ["lr", "betas", "eps", "weight-decay", "decoupled-weight-decay", "maximize"]
         case .rprop: ["lr", "etas", "step-sizes", "maximize"]
         case .lbfgs: ["lr", "max-iter", "max-eval", "tolerance-grad", "tolerance-change", "history-size", "line-search-fn", "maximize"]
+        case .adafactor: ["lr", "beta2-decay", "eps", "d", "weight-decay", "maximize"]
         }
     }
 }
@@ -52,7 +53,7 @@ struct OptimizerOptions: ParsableArguments {
     @Flag(help: "Nesterov momentum (SGD).") var nesterov = false
     @Flag(help: "Maximize the objective instead of minimizing it.") var maximize = false
     @Option(help: "Coefficients of the running averages, \"b1,b2\" (Adam family).") var betas: Pair?
-    @Option(help: "Term added to the denominator (torch: eps).") var eps: Double?
+    @Option(help: "Term added to the denominator (torch: eps; Adafactor: eps[1], the floor of the weights' RMS).") var eps: Double?
     @Flag(help: "Use the maximum of past squared gradients (Adam, AdamW).") var amsgrad = false
     @Option(help: "Smoothing constant (RMSprop) or power of the eta update (ASGD).") var alpha: Double?
     @Flag(help: "Normalize by the estimated variance (RMSprop).") var centered = false
@@ -65,6 +66,8 @@ struct OptimizerOptions: ParsableArguments {
     @Flag(help: "Decoupled weight decay, as AdamW (Adam, NAdam, RAdam).") var decoupledWeightDecay = false
     @Option(help: "Decrease and increase factors, \"eta_minus,eta_plus\" (Rprop).") var etas: Pair?
     @Option(help: "Minimal and maximal step sizes, \"min,max\" (Rprop).") var stepSizes: Pair?
+    @Option(parsing: .unconditional, help: "Exponent of the second-moment decay, 1 - beta2_t = t^beta2_decay (Adafactor: beta2_decay, default -0.8).") var beta2Decay: Double?
+    @Option(name: .customLong("d"), help: "Clipping threshold of the update's RMS (Adafactor: d, default 1).") var clippingThreshold: Double?
     @Option(help: "Iterations per step (LBFGS: max_iter).") var maxIter: Int?
     @Option(help: "Closure evaluations per step (LBFGS: max_eval).") var maxEval: Int?
     @Option(help: "Gradient tolerance (LBFGS: tolerance_grad).") var toleranceGrad: Double?
@@ -84,6 +87,7 @@ struct OptimizerOptions: ParsableArguments {
             ("decoupled-weight-decay", decoupledWeightDecay), ("etas", etas != nil), ("step-sizes", stepSizes != nil),
             ("max-iter", maxIter != nil), ("max-eval", maxEval != nil), ("tolerance-grad", toleranceGrad != nil),
             ("tolerance-change", toleranceChange != nil), ("history-size", historySize != nil), ("line-search-fn", lineSearchFn != nil),
+            ("beta2-decay", beta2Decay != nil), ("d", clippingThreshold != nil),
         ]
         for (name, isGiven) in values where isGiven { flags.insert(name) }
         return flags
@@ -148,6 +152,9 @@ struct OptimizerOptions: ParsableArguments {
                 return try LBFGS(p, lr: lr ?? 1, maxIter: maxIter ?? 20, maxEval: maxEval, toleranceGrad: toleranceGrad ?? 1e-7,
                                  toleranceChange: toleranceChange ?? 1e-9, historySize: historySize ?? (automatic ? 10 : 100),
                                  lineSearchFn: lineSearchFn ?? (automatic ? .strongWolfe : nil), maximize: m)
+            case .adafactor:
+                return try Adafactor(p, lr: lr ?? 1e-2, beta2Decay: beta2Decay ?? -0.8, eps: (nil, eps ?? 1e-3), d: clippingThreshold ?? 1,
+                                     weightDecay: wd ?? 0, maximize: m)
             }
         } catch let error as OptimError {
             throw ValidationError("--optimizer \(optimizer.rawValue): \(error.message)")
@@ -190,7 +197,7 @@ struct OptimizerOptions: ParsableArguments {
         put("eps", eps); put("alpha", alpha); put("lr_decay", lrDecay); put("initial_accumulator_value", initialAccumulatorValue)
         put("rho", rho); put("lambd", lambd); put("t0", t0); put("momentum_decay", momentumDecay); put("max_iter", maxIter)
         put("max_eval", maxEval); put("tolerance_grad", toleranceGrad); put("tolerance_change", toleranceChange)
-        put("history_size", historySize); put("line_search_fn", lineSearchFn?.rawValue)
+        put("history_size", historySize); put("line_search_fn", lineSearchFn?.rawValue); put("beta2_decay", beta2Decay); put("d", clippingThreshold)
         for (key, pair) in [("betas", betas), ("etas", etas), ("step_sizes", stepSizes)] {
             if let pair { values[key] = "(\(pair.value.0), \(pair.value.1))" }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Optim
 import Testing
 
@@ -53,6 +54,45 @@ struct DamagedStateTests {
         ] as [(String, ([String: StateValue]) -> [String: StateValue], String)] {
             var dict = good
             dict.state[0] = damage(dict.state[0] ?? [:])
+            do {
+                try optimizer.loadStateDict(dict)
+                Issue.record("\(name): loaded")
+            } catch let error as OptimError {
+                #expect(error.message.contains(key), "\(name): \(error.message)")
+            }
+            #expect(optimizer.stateDict() == good, "\(name): a failed load changed the state")
+        }
+    }
+
+    @Test("Adafactor: a deleted or mis-sized factor, a deleted step, or a step that is no count, is refused; a good dict round-trips")
+    func adafactor() throws {
+        let parameters = Parameters<Double>(shapes: [(name: "weight", shape: [2, 3]), (name: "bias", shape: [2])])
+        parameters.values.assign([0.5, -1, 0.25, 2, 0, -0.75, 0.1, -0.2])
+        let optimizer = try Adafactor([parameters], lr: 0.05)
+        for _ in 0..<3 {
+            _ = optimizer.step {
+                optimizer.zeroGrad(setToNone: true)
+                for index in parameters.tensors.indices { parameters.setGrad(parameters.value(at: index).map { 2 * $0 + 0.1 }, at: index) }
+                return parameters.values.array.reduce(0) { $0 + $1 * $1 }
+            }
+        }
+        let good = optimizer.stateDict()
+        #expect(good.state[0]?["row_var"]?.tensor?.count == 2 && good.state[0]?["col_var"]?.tensor?.count == 3, "a 2 × 3 weight has 2 + 3 factors")
+        #expect(good.state[1]?["variance"]?.tensor?.count == 2)
+        let fresh = try Adafactor([Parameters<Double>(shapes: [(name: "weight", shape: [2, 3]), (name: "bias", shape: [2])])])
+        try fresh.loadStateDict(JSONDecoder().decode(OptimizerStateDict<AdafactorOptions>.self, from: JSONEncoder().encode(good)))
+        #expect(fresh.stateDict() == good)
+        let cases: [(String, Int, ([String: StateValue]) -> [String: StateValue], String)] = [
+            ("row_var deleted", 0, { var e = $0; e["row_var"] = nil; return e }, "row_var"),
+            ("col_var too long", 0, { var e = $0; e["col_var"] = .tensor([1, 2, 3, 4]); return e }, "col_var"),
+            ("variance deleted", 1, { var e = $0; e["variance"] = nil; return e }, "variance"),
+            ("step deleted", 1, { var e = $0; e["step"] = nil; return e }, "step"),
+            ("step 1e300", 0, { var e = $0; e["step"] = .number(1e300); return e }, "step"),
+            ("step 2.5", 0, { var e = $0; e["step"] = .number(2.5); return e }, "step"),
+        ]
+        for (name, index, damage, key) in cases {
+            var dict = good
+            dict.state[index] = damage(dict.state[index] ?? [:])
             do {
                 try optimizer.loadStateDict(dict)
                 Issue.record("\(name): loaded")

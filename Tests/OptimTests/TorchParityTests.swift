@@ -13,7 +13,8 @@ struct Trajectory {
 /// Replays a fixture's run in Swift: same problem, optimizer, hyperparameters, scheduler, steps.
 func replay<S: OptimScalar>(_ fixture: Fixture, as _: S.Type) throws -> Trajectory {
     let problem = Problem<S>.named(fixture.problem)
-    let params = Parameters<S>(fixture.initial.map { S($0) })
+    let params = Parameters<S>(shapes: (fixture.shapes ?? [[fixture.initial.count]]).enumerated().map { (name: "t\($0.offset)", shape: $0.element) })
+    params.values.assign(fixture.initial.map { S($0) })
     let optimizer = try makeOptimizer(fixture.optimizer, [params], fixture.hyperparameters)
     let scheduler = try fixture.scheduler.map { try makeScheduler($0.name, $0.arguments, optimizer) }
     var evaluations = 0
@@ -24,7 +25,7 @@ func replay<S: OptimScalar>(_ fixture: Fixture, as _: S.Type) throws -> Trajecto
             evaluations += 1
             optimizer.zeroGrad(setToNone: true)
             let (loss, gradient) = problem.lossAndGradient(params.values.array)
-            params.setGrad(gradient, at: 0)
+            for (index, tensor) in params.tensors.enumerated() { params.setGrad(Array(gradient[tensor.range]), at: index) }
             return loss.doubleValue
         }
         trajectory.losses.append(loss)
@@ -91,7 +92,7 @@ struct TorchParityTests {
     func coverage() throws {
         let fixtures = try Fixture.all().map(\.fixture)
         let optimizers = Set(fixtures.map(\.optimizer))
-        for name in ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "Rprop", "LBFGS"] {
+        for name in ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "Rprop", "LBFGS", "Adafactor"] {
             #expect(optimizers.contains(name), "no fixture for \(name)")
         }
         let schedulers = Set(fixtures.compactMap(\.scheduler?.name))

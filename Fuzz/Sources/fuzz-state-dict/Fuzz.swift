@@ -8,7 +8,8 @@ import Optim
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 1 else { return 0 }
     let json = Data(bytes: data + 1, count: size - 1)
-    let parameters = Parameters<Double>(["weight": [1, -2, 3], "bias": [0.5]])
+    let parameters = Parameters<Double>(shapes: [(name: "weight", shape: [1, 3]), (name: "bias", shape: [1])])
+    parameters.values.assign([1, -2, 3, 0.5])
     func step<O: Optimizer>(_ optimizer: O) where O.Scalar == Double {
         _ = optimizer.step {
             optimizer.zeroGrad(setToNone: true)
@@ -20,13 +21,14 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         guard let optimizer, let dict = try? JSONDecoder().decode(OptimizerStateDict<O.Options>.self, from: json) else { return }
         if (try? optimizer.loadStateDict(dict)) != nil { step(optimizer) }
     }
-    switch data[0] % 8 {
+    switch data[0] % 9 {
     case 0: load(try? SGD([parameters], lr: 0.1, momentum: 0.9))
     case 1: load(try? Adam([parameters], lr: 0.1, amsgrad: true))
     case 2: load(try? LBFGS([parameters], lr: 0.5, maxIter: 3, lineSearchFn: .strongWolfe))
     case 3: load(try? RMSprop([parameters], momentum: 0.5, centered: true))
     case 4: load(try? ASGD([parameters], t0: 1))
     case 5: load(try? NAdam([parameters]))
+    case 8: load(try? Adafactor([parameters], lr: 0.1))
     default:
         guard let optimizer = try? SGD([parameters], lr: 0.1),
               let state = try? JSONDecoder().decode([String: StateValue].self, from: json) else { return 0 }

@@ -56,6 +56,10 @@ func makeOptimizer<S: OptimScalar>(_ name: String, _ params: [Parameters<S>], _ 
         return try LBFGS(params, lr: o.lr, maxIter: o.maxIter, maxEval: o.maxEval, toleranceGrad: o.toleranceGrad,
                          toleranceChange: o.toleranceChange, historySize: o.historySize,
                          lineSearchFn: o.lineSearchFn, maximize: o.maximize)
+    case "Adafactor":
+        let o = try options(AdafactorOptions(), overriddenBy: hp)
+        return try Adafactor(params, lr: o.lr, beta2Decay: o.beta2Decay, eps: (o.eps1, o.eps2), d: o.d, weightDecay: o.weightDecay,
+                             maximize: o.maximize)
     default: throw OptimError("unknown optimizer \(name)")
     }
 }

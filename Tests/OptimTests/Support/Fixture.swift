@@ -53,6 +53,9 @@ struct Fixture: Decodable {
     let lr_used: [Double]
     let closure_evaluations: [Int]?
     let scheduler: SchedulerSpec?
+    /// The shapes of the parameter tensors, when there are several (the flat values cut in
+    /// order); absent: one vector.
+    let shapes: [[Int]]?
 
     static var directory: URL {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures")

@@ -16,6 +16,7 @@ struct Problem<S: OptimScalar> {
         case "lsq5": leastSquares5
         case "beale": beale
         case "logistic8": logistic8
+        case "lsq_matrix": leastSquaresMatrix
         default: fatalError("unknown fixture problem \(name)")
         }
     }
@@ -63,6 +64,43 @@ struct Problem<S: OptimScalar> {
             let gd = 100 * (2 * d)
             let gx = -(2 * a) + (-gd) * (2 * p[0])
             return (loss, [gx, gd])
+        }
+    }
+
+    /// mean((X Wᵀ + b − Y)²) over 20 rows × 2 outputs, params [W (2 × 5, row-major)..., b (2)]:
+    /// the rows of lsq5, two targets.
+    static var leastSquaresMatrix: Problem {
+        let c: [[Double]] = [[1.0, -2.0, 0.5, 3.0, -1.0], [0.25, 1.5, -1.0, 0.0, 2.0]]
+        let (n, d, k) = (20, 5, 2)
+        var rows: [[S]] = [], targets: [[S]] = []
+        for i in 0..<n {
+            let row = (0..<d).map { j -> Double in sin(0.3 * Double(i + 1) * Double(j + 1)) + 0.1 * Double(j) }
+            rows.append(row.map { S($0) })
+            // torch builds Y from X's entries rounded to the dtype (X[i, j].item()).
+            let rounded = row.map { S($0).doubleValue }
+            targets.append((0..<k).map { o in
+                var sum = 0.0
+                for j in 0..<d { sum += c[o][j] * rounded[j] }
+                return S(sum + 0.5 * Double(o + 1) + 0.01 * cos(Double(i + o)))
+            })
+        }
+        return Problem(name: "lsq_matrix") { p in
+            let count = S(n * k)
+            var residuals: [[S]] = []
+            for i in 0..<n {
+                residuals.append((0..<k).map { o in
+                    var prediction: S = 0
+                    for j in 0..<d { prediction = prediction.addingProduct(rows[i][j], p[o * d + j]) }
+                    return prediction + p[k * d + o] - targets[i][o]
+                })
+            }
+            let loss = sum(residuals.flatMap { $0.map { $0 * $0 } }) / count
+            let meanGrad = S(1.0 / Double(n * k))
+            let g = residuals.map { $0.map { meanGrad * (2 * $0) } }
+            var grad: [S] = []
+            for o in 0..<k { for j in 0..<d { grad.append(sum((0..<n).map { g[$0][o] * rows[$0][j] })) } }
+            for o in 0..<k { grad.append(sum((0..<n).map { g[$0][o] })) }
+            return (loss, grad)
         }
     }
 
