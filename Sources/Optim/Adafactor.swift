@@ -96,6 +96,8 @@ public final class Adafactor<Scalar: OptimScalar>: SchedulableOptimizer {
     public let defaults: AdafactorOptions
     /// How many times `step()` has run.
     public private(set) var stepCount = 0
+    /// The step, state-dict and load hooks (``Optimizer/registerStepPreHook(_:)`` and the like).
+    public let hooks = OptimizerHooks<AdafactorOptions>()
 
     /// One tensor's state: torch's `step`, and `row_var` and `col_var` (2-D and more) or `variance`.
     struct TensorState: Equatable {
@@ -140,13 +142,17 @@ public final class Adafactor<Scalar: OptimScalar>: SchedulableOptimizer {
     /// Calls `closure` (which should recompute the loss and the gradients), then steps; returns its loss.
     @discardableResult
     public func step(closure: () throws -> Double) rethrows -> Double {
-        let loss = try closure()
-        step()
-        return loss
+        try hooks.aroundStep {
+            let loss = try closure()
+            update()
+            return loss
+        }
     }
 
     /// One step over every group; tensors without a gradient are skipped (no state, no step).
-    public func step() {
+    public func step() { hooks.aroundStep(update) }
+
+    private func update() {
         for group in paramGroups {
             for p in group.params {
                 var tensorStates = states[ObjectIdentifier(p)] ?? Array(repeating: nil, count: p.tensors.count)
@@ -245,7 +251,9 @@ public final class Adafactor<Scalar: OptimScalar>: SchedulableOptimizer {
     // MARK: - State dicts
 
     /// torch's `state_dict()`: per tensor `step` and `row_var`/`col_var` or `variance` (flattened).
-    public func stateDict() -> OptimizerStateDict<AdafactorOptions> {
+    public func stateDict() -> OptimizerStateDict<AdafactorOptions> { hooks.aroundStateDict(buildStateDict) }
+
+    private func buildStateDict() -> OptimizerStateDict<AdafactorOptions> {
         var state: [Int: [String: StateValue]] = [:]
         var groups: [ParamGroupState<AdafactorOptions>] = []
         var index = 0
@@ -274,7 +282,9 @@ public final class Adafactor<Scalar: OptimScalar>: SchedulableOptimizer {
     }
 
     /// torch's `load_state_dict`; validates everything (counts, keys, lengths) before changing anything.
-    public func loadStateDict(_ dict: OptimizerStateDict<AdafactorOptions>) throws {
+    public func loadStateDict(_ dict: OptimizerStateDict<AdafactorOptions>) throws { try hooks.aroundLoad(dict, load) }
+
+    private func load(_ dict: OptimizerStateDict<AdafactorOptions>) throws {
         guard dict.paramGroups.count == paramGroups.count else {
             throw OptimError("loaded state dict has a different number of parameter groups")
         }

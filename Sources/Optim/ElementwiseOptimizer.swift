@@ -12,6 +12,8 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
     public let defaults: Options
     /// How many times `step()` has run.
     public private(set) var stepCount = 0
+    /// The step, state-dict and load hooks (``Optimizer/registerStepPreHook(_:)`` and the like).
+    public let hooks = OptimizerHooks<Options>()
     private var states: [ObjectIdentifier: BufferState<Scalar>] = [:]
 
     /// Creates an optimizer over one group holding `params`, with hyperparameters `defaults`.
@@ -58,6 +60,10 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
 
     /// One optimization step over every group. Tensors without a gradient are skipped.
     open func step() {
+        hooks.aroundStep(update)
+    }
+
+    private func update() {
         for group in paramGroups {
             for p in group.params { step(p, options: group.options) }
         }
@@ -68,9 +74,11 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
     /// Returns the closure's loss, as torch does.
     @discardableResult
     public func step(closure: () throws -> Double) rethrows -> Double {
-        let loss = try closure()
-        step()
-        return loss
+        try hooks.aroundStep {
+            let loss = try closure()
+            update()
+            return loss
+        }
     }
 
     // The trainer steps Float parameters between minibatches: specialized, a step over a small
@@ -158,7 +166,9 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
 
     /// torch's `state_dict()`: state by global tensor index (only tensors that have state), and
     /// each group's hyperparameters with the indices of its tensors.
-    public func stateDict() -> OptimizerStateDict<Options> {
+    public func stateDict() -> OptimizerStateDict<Options> { hooks.aroundStateDict(buildStateDict) }
+
+    private func buildStateDict() -> OptimizerStateDict<Options> {
         var state: [Int: [String: StateValue]] = [:]
         var groups: [ParamGroupState<Options>] = []
         var index = 0
@@ -190,7 +200,9 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
 
     /// torch's `load_state_dict`: restores hyperparameters and state, matching saved tensors to
     /// this optimizer's tensors by position. Throws, changing nothing, when the layout differs.
-    public func loadStateDict(_ dict: OptimizerStateDict<Options>) throws {
+    public func loadStateDict(_ dict: OptimizerStateDict<Options>) throws { try hooks.aroundLoad(dict, load) }
+
+    private func load(_ dict: OptimizerStateDict<Options>) throws {
         guard dict.paramGroups.count == paramGroups.count else {
             throw OptimError("loaded state dict has a different number of parameter groups")
         }

@@ -82,6 +82,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
     public var paramGroups: [ParamGroup<Scalar, LBFGSOptions>]
     /// How many times `step(closure:)` has run.
     public private(set) var stepCount = 0
+    /// The step, state-dict and load hooks (``Optimizer/registerStepPreHook(_:)`` and the like).
+    public let hooks = OptimizerHooks<LBFGSOptions>()
     private var memory = Memory()
 
     /// The persistent state torch keeps in `state[params[0]]`.
@@ -168,6 +170,10 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
     /// first loss (before any update), as torch does.
     @discardableResult
     public func step(closure: () throws -> Double) rethrows -> Double {
+        try hooks.aroundStep { try iterate(closure: closure) }
+    }
+
+    private func iterate(closure: () throws -> Double) rethrows -> Double {
         let options = paramGroups[0].options
         let sign: Double = options.maximize ? -1 : 1
         defer { stepCount += 1 }
@@ -302,7 +308,9 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
 
     /// torch's layout: all state under parameter 0 (`func_evals`, `n_iter`, `d`, `t`, `old_dirs`,
     /// `old_stps`, `ro`, `H_diag`, `prev_flat_grad`, `prev_loss`).
-    public func stateDict() -> OptimizerStateDict<LBFGSOptions> {
+    public func stateDict() -> OptimizerStateDict<LBFGSOptions> { hooks.aroundStateDict(buildStateDict) }
+
+    private func buildStateDict() -> OptimizerStateDict<LBFGSOptions> {
         let tensorCount = paramGroups[0].tensorCount
         var entry: [String: StateValue] = [
             "func_evals": .number(Double(memory.funcEvals)),
@@ -324,7 +332,9 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
     }
 
     /// Restores hyperparameters and the quasi-Newton memory saved by ``stateDict()``.
-    public func loadStateDict(_ dict: OptimizerStateDict<LBFGSOptions>) throws {
+    public func loadStateDict(_ dict: OptimizerStateDict<LBFGSOptions>) throws { try hooks.aroundLoad(dict, load) }
+
+    private func load(_ dict: OptimizerStateDict<LBFGSOptions>) throws {
         guard dict.paramGroups.count == 1 else {
             throw OptimError("loaded state dict has a different number of parameter groups")
         }

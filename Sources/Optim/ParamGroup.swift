@@ -55,6 +55,8 @@ public protocol Optimizer<Scalar>: SchedulableOptimizer {
     /// once; LBFGS several times.
     @discardableResult
     func step(closure: () throws -> Double) rethrows -> Double
+    /// The hooks registered with `registerStepPreHook(_:)` and the like.
+    var hooks: OptimizerHooks<Options> { get }
 }
 
 extension ElementwiseOptimizer: Optimizer {}
