@@ -79,13 +79,16 @@ def make_scheduler(opt, name, args):
         kwargs["lr_lambda"] = LAMBDAS[kwargs["lr_lambda"]]
     if "schedulers" in kwargs:
         kwargs["schedulers"] = [make_scheduler(opt, s["name"], s["arguments"]) for s in kwargs["schedulers"]]
-    cls = getattr(torch.optim.lr_scheduler, name)
+    cls = getattr(torch.optim.lr_scheduler, name, None) or getattr(torch.optim.swa_utils, name)
     if name == "ChainedScheduler":
         return cls(kwargs["schedulers"])
     return cls(opt, **kwargs)
 
 
-def run(problem_name, opt_name, hp, steps, dtype=torch.float64, sched=None):
+def run(problem_name, opt_name, hp, steps, dtype=torch.float64, sched=None, averaging=None):
+    """One trajectory; with `averaging` ({"kind": "swa"} or {"kind": "ema", "decay": d}, and
+    "start": the first step averaged), an AveragedModel of the parameters updated after each
+    step from "start" on, its values recorded per step as "averaged"."""
     torch.set_default_dtype(dtype)
     desc, init, f, *shaped = problem(problem_name, dtype)
     shapes = shaped[0] if shaped else None
@@ -102,6 +105,14 @@ def run(problem_name, opt_name, hp, steps, dtype=torch.float64, sched=None):
         p = tensors
     opt = getattr(torch.optim, opt_name)(tensors, **hp)
     scheduler = make_scheduler(opt, *sched) if sched is not None else None
+    averaged_model, averaged = None, []
+    if averaging is not None:
+        holder = torch.nn.Module()
+        for i, t in enumerate(tensors):
+            holder.register_parameter(f"t{i}", torch.nn.Parameter(t.detach().clone()))
+        holder_params = list(holder.parameters())
+        multi = torch.optim.swa_utils.get_ema_multi_avg_fn(averaging["decay"]) if averaging["kind"] == "ema" else None
+        averaged_model = torch.optim.swa_utils.AveragedModel(holder, multi_avg_fn=multi)
     losses, traj, evals, lrs = [], [], [], []
     count = [0]
     def closure():
@@ -120,6 +131,13 @@ def run(problem_name, opt_name, hp, steps, dtype=torch.float64, sched=None):
         traj.append([float(v) for t in tensors for v in t.detach().reshape(-1)])
         evals.append(count[0] - before)
         lrs.append(float(opt.param_groups[0]["lr"]))
+        if averaged_model is not None:
+            if len(losses) - 1 >= averaging["start"]:
+                with torch.no_grad():
+                    for h, t in zip(holder_params, tensors):
+                        h.copy_(t)
+                averaged_model.update_parameters(holder)
+            averaged.append([float(v) for t in averaged_model.module.parameters() for v in t.detach().reshape(-1)])
         if scheduler is not None:
             if sched[0] == "ReduceLROnPlateau":
                 scheduler.step(float(loss))
@@ -135,6 +153,9 @@ def run(problem_name, opt_name, hp, steps, dtype=torch.float64, sched=None):
     }
     if shapes is not None:
         fx["shapes"] = shapes
+    if averaging is not None:
+        fx["averaging"] = averaging
+        fx["averaged"] = averaged
     if opt_name == "LBFGS":
         fx["closure_evaluations"] = evals
     if sched is not None:
@@ -210,6 +231,14 @@ ADDED = [
     ("lsq_matrix", "Adafactor", {"lr": 0.05}, 30, F32),
     ("lsq5", "Adafactor", {"lr": 0.05}, 40, F32),
     ("lsq_matrix", "Adam", {"lr": 0.05, "weight_decay": 0.1}, 20, F64),
+]
+ADDED_AVERAGED = [
+    # torch.optim.swa_utils: SWA (equal weights from a start step on) under SWALR, and EMA.
+    ("lsq5", "SGD", {"lr": 0.05, "momentum": 0.9}, 40, F64, ("SWALR", {"swa_lr": 0.01, "anneal_epochs": 5}), {"kind": "swa", "start": 10}),
+    ("lsq_matrix", "Adam", {"lr": 0.05}, 30, F64, None, {"kind": "ema", "decay": 0.9, "start": 0}),
+    ("rosenbrock", "SGD", {"lr": 1e-3, "momentum": 0.5}, 40, F64, ("SWALR", {"swa_lr": 5e-4, "anneal_epochs": 8, "anneal_strategy": "linear"}),
+     {"kind": "ema", "decay": 0.75, "start": 5}),
+    ("lsq_matrix", "Adafactor", {"lr": 0.05}, 30, F32, ("SWALR", {"swa_lr": 0.02, "anneal_epochs": 0}), {"kind": "swa", "start": 3}),
 ]
 ADDED_SCHEDULED = [
     ("lsq_matrix", "Adafactor", {"lr": 0.05}, 30, F64, ("CosineAnnealingLR", {"T_max": 10})),
@@ -370,6 +399,7 @@ def main():
     items += [run(pn, on, hp, st, dt, sc) for pn, on, hp, st, dt, sc in SCHEDULERS]
     named = [("x", k, fx) for k, fx in enumerate(items)] + [("y", k, fx) for k, fx in enumerate(sweep_cases())]
     added = [run(pn, on, hp, st, dt) for pn, on, hp, st, dt in ADDED] + [run(pn, on, hp, st, dt, sc) for pn, on, hp, st, dt, sc in ADDED_SCHEDULED]
+    added += [run(pn, on, hp, st, dt, sc, av) for pn, on, hp, st, dt, sc, av in ADDED_AVERAGED]
     named += [("a", k, fx) for k, fx in enumerate(added)]
     for prefix, k, fx in named:
         name = f"{prefix}{k:02d}_{fx['problem']}_{fx['optimizer']}_{fx['dtype']}" + (f"_{fx['scheduler']['name']}" if "scheduler" in fx else "") + ".json"

@@ -8,6 +8,7 @@ struct Trajectory {
     var params: [[Double]] = []
     var lrs: [Double] = []
     var evaluations: [Int] = []
+    var averaged: [[Double]] = []
 }
 
 /// Replays a fixture's run in Swift: same problem, optimizer, hyperparameters, scheduler, steps.
@@ -17,6 +18,11 @@ func replay<S: OptimScalar>(_ fixture: Fixture, as _: S.Type) throws -> Trajecto
     params.values.assign(fixture.initial.map { S($0) })
     let optimizer = try makeOptimizer(fixture.optimizer, [params], fixture.hyperparameters)
     let scheduler = try fixture.scheduler.map { try makeScheduler($0.name, $0.arguments, optimizer) }
+    let average: AveragedModel<S>? = try fixture.averaging.map { spec in
+        if case .string("ema") = spec["kind"] { return try AveragedModel(params, average: .ema(decay: spec["decay"]?.number ?? 0.999)) }
+        return try AveragedModel(params)
+    }
+    let averageStart = fixture.averaging?["start"]?.int ?? 0
     var evaluations = 0
     var trajectory = Trajectory()
     for _ in 0..<fixture.steps {
@@ -32,6 +38,10 @@ func replay<S: OptimScalar>(_ fixture: Fixture, as _: S.Type) throws -> Trajecto
         trajectory.params.append(params.values.array.map(\.doubleValue))
         trajectory.evaluations.append(evaluations - before)
         trajectory.lrs.append(optimizer.learningRate(group: 0))
+        if let average {
+            if trajectory.losses.count - 1 >= averageStart { average.updateParameters(params) }
+            trajectory.averaged.append(average.averaged.values.array.map(\.doubleValue))
+        }
         try scheduler?.step(loss: loss)
     }
     return trajectory
@@ -81,6 +91,11 @@ struct TorchParityTests {
             if !close(run.lrs[k], fixture.lr_used[k], relative: 1e-12) {
                 return "step \(k): lr \(run.lrs[k]), torch \(fixture.lr_used[k])"
             }
+            if let expected = fixture.averaged {
+                for (i, (mine, theirs)) in zip(run.averaged[k], expected[k]).enumerated() where !close(mine, theirs, relative: tolerance) {
+                    return "step \(k) averaged param \(i): \(mine), torch \(theirs)"
+                }
+            }
             if let expected = fixture.closure_evaluations, run.evaluations[k] != expected[k] {
                 return "step \(k): \(run.evaluations[k]) closure evaluations, torch \(expected[k])"
             }
@@ -98,9 +113,13 @@ struct TorchParityTests {
         let schedulers = Set(fixtures.compactMap(\.scheduler?.name))
         for name in ["StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
                      "CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "LambdaLR",
-                     "MultiplicativeLR", "SequentialLR", "ChainedScheduler"] {
+                     "MultiplicativeLR", "SequentialLR", "ChainedScheduler", "SWALR"] {
             #expect(schedulers.contains(name), "no fixture for \(name)")
         }
         #expect(fixtures.contains { $0.dtype == "float32" }, "no float32 fixture")
+        let averages = Set(fixtures.compactMap { fixture -> String? in
+            if case .string(let kind) = fixture.averaging?["kind"] { kind } else { nil }
+        })
+        #expect(averages == ["swa", "ema"], "AveragedModel fixtures: \(averages)")
     }
 }

@@ -134,6 +134,9 @@ func makeScheduler(_ name: String, _ a: [String: JSONValue], _ optimizer: any Sc
             optimizer, mode: .init(rawValue: string("mode", "min"))!, factor: num("factor", 0.1), patience: int("patience", 10),
             threshold: num("threshold", 1e-4), thresholdMode: .init(rawValue: string("threshold_mode", "rel"))!,
             cooldown: int("cooldown", 0), minLR: list("min_lr", [0]), eps: num("eps", 1e-8)))
+    case "SWALR":
+        guard let strategy = SWALR.AnnealStrategy(rawValue: string("anneal_strategy", "cos")) else { throw OptimError("bad anneal_strategy") }
+        return .stepping(try SWALR(optimizer, swaLR: list("swa_lr", []), annealEpochs: int("anneal_epochs", 10), annealStrategy: strategy))
     case "LambdaLR": return .stepping(try LambdaLR(optimizer, lrLambda: namedLambda(string("lr_lambda", ""))))
     case "MultiplicativeLR": return .stepping(try MultiplicativeLR(optimizer, lrLambda: namedLambda(string("lr_lambda", ""))))
     case "SequentialLR":

@@ -56,6 +56,10 @@ struct Fixture: Decodable {
     /// The shapes of the parameter tensors, when there are several (the flat values cut in
     /// order); absent: one vector.
     let shapes: [[Int]]?
+    /// torch.optim.swa_utils: {"kind": "swa"} or {"kind": "ema", "decay": d}, and "start", the
+    /// first step whose parameters are averaged; `averaged` holds the average after each step.
+    let averaging: [String: JSONValue]?
+    let averaged: [[Double]]?
 
     static var directory: URL {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
