@@ -23,14 +23,16 @@ public struct Checkpoint {
     public var earlyStoppingState: Data?
     /// The convergence test's state as JSON, if the run stops on a tolerance.
     public var convergenceState: Data?
-    /// Further named tensors of the run's state (early stopping's best weights).
+    /// Further named tensors of the run's state (early stopping's best weights, averaged weights).
     public var tensors: [String: [Float]]
+    /// How many updates the averaged weights (SWA, EMA) hold, if the run averages.
+    public var averageCount: Int?
     /// What must match on resume (data, model, optimizer, batch size, seed, ...).
     public var identity: [String: String]
 
     public init(epoch: Int, batch: Int, optimizerState: OptimizerState.Binary, schedulerState: Data?, earlyStoppingState: Data? = nil,
-                convergenceState: Data? = nil, tensors: [String: [Float]] = [:], identity: [String: String]) {
-        self.epoch = epoch; self.batch = batch; self.optimizerState = optimizerState
+                convergenceState: Data? = nil, tensors: [String: [Float]] = [:], averageCount: Int? = nil, identity: [String: String]) {
+        self.epoch = epoch; self.batch = batch; self.optimizerState = optimizerState; self.averageCount = averageCount
         self.schedulerState = schedulerState; self.earlyStoppingState = earlyStoppingState
         self.convergenceState = convergenceState; self.tensors = tensors; self.identity = identity
     }
@@ -49,6 +51,7 @@ public struct Checkpoint {
         if let schedulerState { metadata["checkpoint.scheduler"] = String(decoding: schedulerState, as: UTF8.self) }
         if let earlyStoppingState { metadata["checkpoint.early_stopping"] = String(decoding: earlyStoppingState, as: UTF8.self) }
         if let convergenceState { metadata["checkpoint.convergence"] = String(decoding: convergenceState, as: UTF8.self) }
+        if let averageCount { metadata["checkpoint.average_count"] = "\(averageCount)" }
         var all = parameters.tensors.enumerated().map { index, tensor in
             (name: tensor.name, tensor: SafeTensors.Tensor(shape: tensor.shape, values: parameters.value(at: index)))
         }
@@ -109,6 +112,13 @@ public struct Checkpoint {
         guard let epoch = Int(epochText), (1...(1 << 40)).contains(epoch), let batch = Int(batchText), (0...(1 << 40)).contains(batch) else {
             throw DataFileError(path, nil, "corrupt checkpoint: position epoch '\(epochText)', minibatch '\(batchText)'")
         }
+        var averageCount: Int?
+        if let text = metadata["checkpoint.average_count"] {
+            guard let count = Int(text), (0...(1 << 50)).contains(count) else {
+                throw DataFileError(path, nil, "corrupt checkpoint: average count '\(text)'")
+            }
+            averageCount = count
+        }
         let (model, parameters) = try Weights.model(from: tensors, metadata: metadata, path: path)
         var identity: [String: String] = [:]
         for (key, value) in metadata where key.hasPrefix("identity.") { identity[String(key.dropFirst(9))] = value }
@@ -131,7 +141,7 @@ public struct Checkpoint {
                                     schedulerState: metadata["checkpoint.scheduler"].map { Data($0.utf8) },
                                     earlyStoppingState: metadata["checkpoint.early_stopping"].map { Data($0.utf8) },
                                     convergenceState: metadata["checkpoint.convergence"].map { Data($0.utf8) },
-                                    tensors: stateTensors, identity: identity)
+                                    tensors: stateTensors, averageCount: averageCount, identity: identity)
         return (model, parameters, checkpoint)
     }
 }

@@ -32,6 +32,8 @@ public struct TrainingRun {
     public let parameters: Parameters<Float>
     public let optimizer: any Optimizer<Float>
     public let schedule: EpochSchedule?
+    /// Averaged weights the run keeps (SWA or EMA), saved in its checkpoints and restored on resume.
+    public let average: AveragedModel<Float>?
     /// What a checkpoint must match to continue this run, compared key by key. Put in it
     /// everything that changes the trajectory and is not in the checkpoint's state: the data
     /// (``fileFingerprint(_:)`` of a file), the model, the hyperparameters with their values,
@@ -39,8 +41,9 @@ public struct TrainingRun {
     public var identity: [String: String]
 
     public init(model: any Model, parameters: Parameters<Float>, optimizer: any Optimizer<Float>, schedule: EpochSchedule? = nil,
-                identity: [String: String] = [:]) {
+                average: AveragedModel<Float>? = nil, identity: [String: String] = [:]) {
         self.model = model
+        self.average = average
         self.parameters = parameters
         self.optimizer = optimizer
         self.schedule = schedule
@@ -52,11 +55,13 @@ public struct TrainingRun {
         var early = position.earlyStopping
         let bestWeights = early?.bestWeights
         early?.bestWeights = []  // a tensor of its own, not JSON
+        var tensors = bestWeights.map { ["early_stopping.best_weights": $0] } ?? [:]
+        if let average { tensors["average"] = average.averaged.values.array }
         return Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encodeBinary(optimizer),
                           schedulerState: try schedule.map(Self.state(of:)),
                           earlyStoppingState: try early.map { try $0.encoded() },
                           convergenceState: try position.convergence.map { try JSONEncoder.canonical.encode($0) },
-                          tensors: bestWeights.map { ["early_stopping.best_weights": $0] } ?? [:], identity: identity)
+                          tensors: tensors, averageCount: average?.nAveraged, identity: identity)
     }
 
     /// Writes this run's checkpoint at `position` to `path`, atomically: a reader (or a run
@@ -95,6 +100,16 @@ public struct TrainingRun {
         }
         if let earlyStopping, earlyStopping.bestWeights.count != parameters.count {
             throw DataFileError(path, nil, "corrupt checkpoint state: early stopping's best weights have \(earlyStopping.bestWeights.count) values, the model \(parameters.count)")
+        }
+        if let average {
+            guard let values = checkpoint.tensors["average"], let count = checkpoint.averageCount else {
+                throw DataFileError(path, nil, "the checkpoint has no averaged weights, and this run averages them")
+            }
+            do {
+                try average.loadStateDict(["n_averaged": .number(Double(count)), "averaged": .tensor(values.map(Double.init))])
+            } catch {
+                throw DataFileError(path, nil, "corrupt checkpoint state: \(error)")
+            }
         }
         parameters.values.assign(saved.values.array)
         return TrainingPosition(epoch: checkpoint.epoch, batch: checkpoint.batch, earlyStopping: earlyStopping, convergence: convergence)

@@ -127,7 +127,19 @@ struct Train: ParsableCommand {
             identity["validation_data"] = fileFingerprint(path)
         }
         identity["scheduler"] = schedule.summary(epochs: defaults.epochs)
-        let run = TrainingRun(model: model, parameters: parameters, optimizer: optimizer, schedule: epochSchedule, identity: identity)
+        // SWA or EMA weights, kept beside the trained ones (and in the checkpoints).
+        let average: AveragedModel<Float>?
+        if let decay = training.emaDecay {
+            average = try AveragedModel(parameters, average: .ema(decay: decay))
+            identity["averaging"] = "ema, decay \(decay)"
+        } else if let start = training.swaStart {
+            average = try AveragedModel(parameters)
+            identity["averaging"] = "swa from epoch \(start)"
+        } else {
+            average = nil
+        }
+        let run = TrainingRun(model: model, parameters: parameters, optimizer: optimizer, schedule: epochSchedule, average: average,
+                              identity: identity)
         if let resume {
             do {
                 configuration.start = try run.resume(from: resume)
@@ -173,6 +185,7 @@ struct Train: ParsableCommand {
                 model, parameters: parameters, data: trainingData, validation: validationData, optimizer: optimizer,
                 schedule: epochSchedule, configuration: configuration, cancellation: interrupted,
                 progress: { epoch in
+                    if let start = training.swaStart, epoch.epoch >= start { average?.updateParameters(parameters) }
                     bar.clear()
                     if json {
                         if !quiet { print(Format.jsonLine(epochObject(epoch))) }
@@ -181,7 +194,10 @@ struct Train: ParsableCommand {
                     }
                     fflush(nil)  // every line reaches a pipe as the epoch ends
                 },
-                onBatch: { bar.update($0) },
+                onBatch: { batch in
+                    if training.emaDecay != nil { average?.updateParameters(parameters) }
+                    bar.update(batch)
+                },
                 checkpoint: { position in try writer?.offer(position) }
             )
         } catch {
@@ -220,9 +236,27 @@ struct Train: ParsableCommand {
            training.epochs == nil, defaults.optimizer == .lbfgs {
             warn("the loss was still improving by more than --tol \(Format.general(convergence.tolerance)) after \(defaults.epochs) epochs: raise --epochs")
         }
+        // The averaged weights are the run's result when there are any.
+        var result = parameters
+        if let average {
+            if average.nAveraged > 0 {
+                result = average.averaged
+                let kind = training.emaDecay.map { "EMA, decay \(Format.general($0)), over \(average.nAveraged) minibatches" }
+                    ?? "SWA of \(average.nAveraged) epoch(s) from epoch \(training.swaStart ?? 1)"
+                if let validationData {
+                    let averaged = validationLoss(model, average.averaged, on: validationData, workers: workers)
+                    let last = validationLoss(model, parameters, on: validationData, workers: workers)
+                    say("averaged weights (\(kind)): validation loss \(Format.general(averaged)); the last weights' \(Format.general(last))")
+                } else {
+                    say("averaged weights (\(kind))")
+                }
+            } else {
+                warn("--swa-start \(training.swaStart ?? 0): the run ended at epoch \(report.epochs.last?.epoch ?? 0) before averaging began; the last weights are the result")
+            }
+        }
         if let save {
             let start = ContinuousClock.now
-            try saveWeights(to: save, prepared, parameters: parameters, optimizer: optimizerSummary, hyperparameters: hyperparameters,
+            try saveWeights(to: save, prepared, parameters: result, optimizer: optimizerSummary, hyperparameters: hyperparameters,
                             penalty: penalty, report: report, startEpoch: configuration.start.epoch)
             let took = Format.seconds(seconds(ContinuousClock.now - start))
             say("saved the weights to \(save) in \(took)\(prepared.standardization != nil ? " (the standardization folded in: they take raw features)" : "")")
@@ -349,4 +383,11 @@ enum InterruptFlag {
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         return shared
     }
+}
+
+/// The mean loss of `model` with `parameters` on `data`, data-parallel (what an epoch's
+/// validation loss is, for weights the fit did not score: averaged ones).
+func validationLoss<M: Model>(_ model: M, _ parameters: Parameters<Float>, on data: Dataset, workers: Int) -> Double {
+    let evaluator = GradientEvaluator(model: model, workers: workers, maxRows: data.rows)
+    return evaluator.evaluate(parameters, on: data)
 }

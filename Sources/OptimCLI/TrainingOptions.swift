@@ -29,6 +29,11 @@ struct TrainingOptions: ParsableArguments {
                                discussion: "Results are bitwise the same for any --workers at a given chunk size; a different chunk size sums the same gradient in a different order."))
     var chunkRows: Int?
 
+    @Option(help: ArgumentHelp("Average the weights at the end of each epoch from this one on (stochastic weight averaging, torch.optim.swa_utils.AveragedModel); --save and the final scores use the average.", valueName: "epoch"))
+    var swaStart: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep an exponential moving average of the weights, updated after every minibatch: average ← decay·average + (1 − decay)·weights (e.g. 0.999); --save and the final scores use the average.", valueName: "decay"))
+    var emaDecay: Double?
+
     static let limit = 1 << 40
 
     func validate() throws {
@@ -41,6 +46,9 @@ struct TrainingOptions: ParsableArguments {
         if let earlyStopping, !(1...1_000_000).contains(earlyStopping) { throw ValidationError("--early-stopping must be at least 1") }
         if let chunkRows, !(1...Self.limit).contains(chunkRows) { throw ValidationError("--chunk-rows must be at least 1") }
         if !(checkpointEvery >= 0 && checkpointEvery.isFinite) { throw ValidationError("--checkpoint-every must be 0 or more seconds") }
+        if let swaStart, !(1...1_000_000_000).contains(swaStart) { throw ValidationError("--swa-start must be an epoch, 1 or more") }
+        if let emaDecay, !(0...1).contains(emaDecay) { throw ValidationError("--ema-decay must be in [0, 1], got \(emaDecay)") }
+        if swaStart != nil && emaDecay != nil { throw ValidationError("--swa-start and --ema-decay are two ways of averaging the weights; give one") }
         if earlyStopping != nil && validation == 0 && validationData == nil {
             throw ValidationError("--early-stopping needs validation data (--validation > 0 or --validation-data)")
         }

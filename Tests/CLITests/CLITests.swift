@@ -465,4 +465,28 @@ extension CLITests {
         let unbalanced = try optim(["compare", "--optimizers", "sgd(lr=0.1"])
         #expect(unbalanced.status == 2 && unbalanced.stderr.contains("no closing parenthesis"))
     }
+
+    @Test("--swa-start and --ema-decay save averaged weights: SWA of the last epoch alone, or an EMA of decay 0, is bitwise the plain run; SWA of all epochs is not")
+    func averagedWeights() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func train(_ extra: [String], _ name: String) throws -> (Run, [String: SafeTensors.Tensor]) {
+            let path = directory.appendingPathComponent(name).path
+            let run = try optim(["train", "--rows", "4000", "--features", "6", "--model", "mlp", "--hidden", "8", "--epochs", "3", "--save", path] + extra)
+            #expect(run.status == 0, "\(extra): \(run.stderr)")
+            return (run, try SafeTensors.read(path).tensors)
+        }
+        let (_, plain) = try train([], "plain.safetensors")
+        let (lastOnly, swaLast) = try train(["--swa-start", "3"], "swa3.safetensors")
+        let (_, emaZero) = try train(["--ema-decay", "0"], "ema0.safetensors")
+        let (all, swaAll) = try train(["--swa-start", "1"], "swa1.safetensors")
+        #expect(swaLast == plain && emaZero == plain)
+        #expect(swaAll != plain)
+        #expect(lastOnly.stdout.contains("averaged weights (SWA of 1 epoch(s) from epoch 3)"), "\(lastOnly.stdout)")
+        #expect(all.stdout.contains("averaged weights (SWA of 3 epoch(s) from epoch 1): validation loss"), "\(all.stdout)")
+        let late = try optim(["train", "--rows", "4000", "--features", "6", "--epochs", "3", "--optimizer", "adam", "--swa-start", "5"])
+        #expect(late.status == 0 && late.stderr.contains("before averaging began"), "\(late.stderr)")
+        let both = try optim(["train", "--swa-start", "2", "--ema-decay", "0.9"])
+        #expect(both.status == 2 && both.stderr.contains("give one"))
+    }
 }

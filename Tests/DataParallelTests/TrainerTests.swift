@@ -340,14 +340,20 @@ struct CheckpointTests {
             let optimizer: any Optimizer<Float> = optimizerName == "Adam" ? try Adam([parameters], lr: lr)
                 : try LBFGS([parameters], lr: lr * 50, maxIter: 2, historySize: 3)
             let schedule = EpochSchedule.stepping(try StepLR(optimizer as! any SchedulableOptimizer, stepSize: 2, gamma: 0.5))
-            return TrainingRun(model: model, parameters: parameters, optimizer: optimizer, schedule: schedule,
+            // SWA from epoch 2 (Adam) or an EMA of every step (LBFGS): the averages resume too.
+            let average = optimizerName == "Adam" ? try AveragedModel(parameters) : try AveragedModel(parameters, average: .ema(decay: 0.8))
+            return TrainingRun(model: model, parameters: parameters, optimizer: optimizer, schedule: schedule, average: average,
                                identity: identity ?? ["data": "synthetic seed 9", "lr": "\(lr)", "optimizer": optimizerName])
         }
         func train(_ run: TrainingRun, _ configuration: FitConfiguration, writer: CheckpointWriter? = nil,
                    cancellation: CancellationFlag? = nil, stopAt: TrainingPosition? = nil) throws -> TrainingReport {
             let report = try fit(model, parameters: run.parameters, data: data, validation: validation, optimizer: run.optimizer,
                                  schedule: run.schedule, configuration: configuration, cancellation: cancellation,
-                                 onBatch: { if $0.position == stopAt { cancellation?.cancel() } },
+                                 progress: { if optimizerName == "Adam" && $0.epoch >= 2 { run.average?.updateParameters(run.parameters) } },
+                                 onBatch: {
+                                     if optimizerName != "Adam" { run.average?.updateParameters(run.parameters) }
+                                     if $0.position == stopAt { cancellation?.cancel() }
+                                 },
                                  checkpoint: writer.map { writer in { try writer.offer($0) } })
             try writer?.flush()
             return report
@@ -371,6 +377,9 @@ struct CheckpointTests {
         #expect(again.start.epoch == 4 && again.start.batch == 4 && again.start.earlyStopping != nil)
         _ = try train(second, again)
         #expect(second.parameters.values.array == straight.parameters.values.array)
+        let (averaged, expected) = (try #require(second.average), try #require(straight.average))
+        #expect(averaged.nAveraged == expected.nAveraged && averaged.nAveraged > 2)
+        #expect(averaged.averaged.values.array == expected.averaged.values.array, "the averaged weights differ after resuming")
 
         // Another run (a hyperparameter in the identity differs) or another model: refused, nothing changed.
         let other = try run(seed: 5, lr: 0.03)
