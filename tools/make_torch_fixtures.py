@@ -70,6 +70,17 @@ def problem(name, dtype):
         init = [0.1 * math.cos(m + 1) for m in range(k * d)] + [0.0] * k
         return ("n=20, d=5, k=2: X as lsq5; Y[i][o] = sum_j C[o][j]*X[i][j] + 0.5*(o+1) + 0.01*cos(i+o), C = [[1,-2,0.5,3,-1],[0.25,1.5,-1,0,2]]; "
                 "params W (2 x 5, row-major, initial 0.1*cos(m+1)) and b (2, zeros); loss mean((X W^T + b - Y)^2)", init, f, [[k, d], [k]])
+    if name in ("lsq_matrix_nobias", "lsq_tall"):
+        # Weights alone (Muon takes 2-D tensors only): 2 x 5 (wide) and 5 x 2 (tall, which
+        # Newton-Schulz transposes).
+        n = 20
+        d, k = (5, 2) if name == "lsq_matrix_nobias" else (2, 5)
+        X = torch.tensor([[math.sin(0.3 * (i + 1) * (j + 1)) + 0.1 * j for j in range(d)] for i in range(n)], dtype=dtype)
+        Y = torch.tensor([[sum(math.cos(o + 2 * j) * X[i, j].item() for j in range(d)) + 0.1 * o for o in range(k)] for i in range(n)], dtype=dtype)
+        def f(ps): return ((X @ ps[0].T - Y) ** 2).mean()
+        init = [0.1 * math.cos(m + 1) for m in range(k * d)]
+        return (f"n=20, d={d}, k={k}: X[i][j] = sin(0.3*(i+1)*(j+1)) + 0.1*j; Y[i][o] = sum_j cos(o+2j)*X[i][j] + 0.1*o; "
+                f"params W ({k} x {d}, row-major, initial 0.1*cos(m+1)); loss mean((X W^T - Y)^2)", init, f, [[k, d]])
     raise ValueError(name)
 
 
@@ -231,6 +242,12 @@ ADDED = [
     ("lsq_matrix", "Adafactor", {"lr": 0.05}, 30, F32),
     ("lsq5", "Adafactor", {"lr": 0.05}, 40, F32),
     ("lsq_matrix", "Adam", {"lr": 0.05, "weight_decay": 0.1}, 20, F64),
+]
+MUON = [
+    ("lsq_matrix_nobias", "Muon", {"lr": 0.02}, 30, F64),
+    ("lsq_tall", "Muon", {"lr": 0.02, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0}, 30, F64),
+    ("lsq_matrix_nobias", "Muon", {"lr": 0.05, "adjust_lr_fn": "match_rms_adamw", "ns_steps": 3}, 20, F64),
+    ("lsq_tall", "Muon", {"lr": 0.01, "adjust_lr_fn": "spectral_unclamped", "weight_decay": 0.01}, 20, F32),
 ]
 ADDED_AVERAGED = [
     # torch.optim.swa_utils: SWA (equal weights from a start step on) under SWALR, and EMA.
@@ -400,6 +417,7 @@ def main():
     named = [("x", k, fx) for k, fx in enumerate(items)] + [("y", k, fx) for k, fx in enumerate(sweep_cases())]
     added = [run(pn, on, hp, st, dt) for pn, on, hp, st, dt in ADDED] + [run(pn, on, hp, st, dt, sc) for pn, on, hp, st, dt, sc in ADDED_SCHEDULED]
     added += [run(pn, on, hp, st, dt, sc, av) for pn, on, hp, st, dt, sc, av in ADDED_AVERAGED]
+    added += [run(pn, on, hp, st, dt) for pn, on, hp, st, dt in MUON]
     named += [("a", k, fx) for k, fx in enumerate(added)]
     for prefix, k, fx in named:
         name = f"{prefix}{k:02d}_{fx['problem']}_{fx['optimizer']}_{fx['dtype']}" + (f"_{fx['scheduler']['name']}" if "scheduler" in fx else "") + ".json"

@@ -59,6 +59,10 @@ func close(_ a: Double, _ b: Double, relative tolerance: Double) -> Bool {
 /// ulp or so a step, which the trajectory carries forward.
 func parityTolerance(_ fixture: Fixture) -> Double {
     switch (fixture.dtype, fixture.optimizer) {
+    // Muon orthogonalizes in bfloat16 (8 significant bits): where torch's bfloat16 matmul sums in
+    // another order, one element can round to the neighbouring bfloat16 (0.4%), and the step
+    // with it. Three of the four Muon fixtures still match at 1e-10.
+    case (_, "Muon"): 1e-2
     case ("float64", "LBFGS"): 1e-8
     case ("float64", _): 1e-10
     case (_, "LBFGS"): 1e-4
@@ -107,7 +111,7 @@ struct TorchParityTests {
     func coverage() throws {
         let fixtures = try Fixture.all().map(\.fixture)
         let optimizers = Set(fixtures.map(\.optimizer))
-        for name in ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "Rprop", "LBFGS", "Adafactor"] {
+        for name in ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "Rprop", "LBFGS", "Adafactor", "Muon"] {
             #expect(optimizers.contains(name), "no fixture for \(name)")
         }
         let schedulers = Set(fixtures.compactMap(\.scheduler?.name))

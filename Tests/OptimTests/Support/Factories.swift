@@ -56,6 +56,11 @@ func makeOptimizer<S: OptimScalar>(_ name: String, _ params: [Parameters<S>], _ 
         return try LBFGS(params, lr: o.lr, maxIter: o.maxIter, maxEval: o.maxEval, toleranceGrad: o.toleranceGrad,
                          toleranceChange: o.toleranceChange, historySize: o.historySize,
                          lineSearchFn: o.lineSearchFn, maximize: o.maximize)
+    case "Muon":
+        let o = try options(MuonOptions(), overriddenBy: hp)
+        return try Muon(params, lr: o.lr, weightDecay: o.weightDecay, momentum: o.momentum, nesterov: o.nesterov,
+                        nsCoefficients: (o.nsCoefficients[0], o.nsCoefficients[1], o.nsCoefficients[2]), eps: o.eps, nsSteps: o.nsSteps,
+                        adjustLRFn: o.adjustLRFn)
     case "Adafactor":
         let o = try options(AdafactorOptions(), overriddenBy: hp)
         return try Adafactor(params, lr: o.lr, beta2Decay: o.beta2Decay, eps: (o.eps1, o.eps2), d: o.d, weightDecay: o.weightDecay,

@@ -17,6 +17,8 @@ struct Problem<S: OptimScalar> {
         case "beale": beale
         case "logistic8": logistic8
         case "lsq_matrix": leastSquaresMatrix
+        case "lsq_matrix_nobias": weightsOnly(features: 5, outputs: 2, name: name)
+        case "lsq_tall": weightsOnly(features: 2, outputs: 5, name: name)
         default: fatalError("unknown fixture problem \(name)")
         }
     }
@@ -100,6 +102,39 @@ struct Problem<S: OptimScalar> {
             var grad: [S] = []
             for o in 0..<k { for j in 0..<d { grad.append(sum((0..<n).map { g[$0][o] * rows[$0][j] })) } }
             for o in 0..<k { grad.append(sum((0..<n).map { g[$0][o] })) }
+            return (loss, grad)
+        }
+    }
+
+    /// mean((X Wᵀ − Y)²), params W (outputs × features, row-major) alone: X[i][j] = sin(0.3(i+1)(j+1))
+    /// + 0.1j, Y[i][o] = Σⱼ cos(o + 2j)·X[i][j] + 0.1·o over 20 rows.
+    static func weightsOnly(features d: Int, outputs k: Int, name: String) -> Problem {
+        let n = 20
+        var rows: [[S]] = [], targets: [[S]] = []
+        for i in 0..<n {
+            let row = (0..<d).map { j -> Double in sin(0.3 * Double(i + 1) * Double(j + 1)) + 0.1 * Double(j) }
+            rows.append(row.map { S($0) })
+            let rounded = row.map { S($0).doubleValue }
+            targets.append((0..<k).map { o in
+                var sum = 0.0
+                for j in 0..<d { sum += cos(Double(o + 2 * j)) * rounded[j] }
+                return S(sum + 0.1 * Double(o))
+            })
+        }
+        return Problem(name: name) { p in
+            var residuals: [[S]] = []
+            for i in 0..<n {
+                residuals.append((0..<k).map { o in
+                    var prediction: S = 0
+                    for j in 0..<d { prediction = prediction.addingProduct(rows[i][j], p[o * d + j]) }
+                    return prediction - targets[i][o]
+                })
+            }
+            let loss = sum(residuals.flatMap { $0.map { $0 * $0 } }) / S(n * k)
+            let meanGrad = S(1.0 / Double(n * k))
+            let g = residuals.map { $0.map { meanGrad * (2 * $0) } }
+            var grad: [S] = []
+            for o in 0..<k { for j in 0..<d { grad.append(sum((0..<n).map { g[$0][o] * rows[$0][j] })) } }
             return (loss, grad)
         }
     }

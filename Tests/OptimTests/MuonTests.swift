@@ -1,0 +1,63 @@
+import Foundation
+@testable import Optim
+import Testing
+
+@Suite("Muon")
+struct MuonTests {
+    @Test("2-D weights only, with torch's message; torch's checks of the hyperparameters")
+    func validation() throws {
+        let mixed = Parameters<Double>(shapes: [(name: "weight", shape: [2, 3]), (name: "bias", shape: [2])])
+        #expect(throws: OptimError("Muon only supports 2D parameters whereas we found a parameter with size: torch.Size([2])")) {
+            try Muon([mixed])
+        }
+        let weights = Parameters<Double>(shapes: [(name: "weight", shape: [2, 3])])
+        #expect(throws: OptimError("Adjust learning rate function cubic is not supported")) { try Muon([weights], adjustLRFn: "cubic") }
+        #expect(throws: OptimError("Number of steps must be less than 100 for computational efficiency")) { try Muon([weights], nsSteps: 100) }
+        #expect(throws: OptimError("momentum should be >= 0 but is: -0.5")) { try Muon([weights], momentum: -0.5) }
+    }
+
+    @Test("The orthogonalized step of a matrix has singular values near 1 (Newton–Schulz), for wide and tall weights")
+    func orthogonalizes() throws {
+        for (rows, columns) in [(3, 7), (7, 3)] {
+            let values: [Double] = (0..<(rows * columns)).map { (k: Int) -> Double in
+                let a = Double(k % 5), b = Double(k / 5)
+                return a - 1.7 + 0.3 * b
+            }
+            let u = Muon<Double>.newtonSchulz(values, rows: rows, columns: columns, options: MuonOptions())
+            // U Uᵀ (or Uᵀ U) for the short side: close to the identity, as the iteration promises
+            // (its fixed coefficients leave singular values in about [0.7, 1.2]).
+            let short = min(rows, columns)
+            for i in 0..<short {
+                for j in 0..<short {
+                    var dot = 0.0
+                    for k in 0..<max(rows, columns) {
+                        let (a, b) = rows <= columns ? (u[i * columns + k], u[j * columns + k]) : (u[k * columns + i], u[k * columns + j])
+                        dot += Double(a) * Double(b)
+                    }
+                    if i == j { #expect(dot > 0.4 && dot < 1.5, "\(rows)×\(columns): diagonal \(dot)") } else { #expect(abs(dot) < 0.35, "\(rows)×\(columns): off-diagonal \(dot)") }
+                }
+            }
+        }
+    }
+
+    @Test("State dicts round-trip; a deleted or mis-sized momentum buffer is refused and changes nothing")
+    func stateDicts() throws {
+        let weights = Parameters<Double>(shapes: [(name: "weight", shape: [2, 3])])
+        weights.values.assign([0.5, -1, 2, 0.25, 0, 1])
+        let muon = try Muon([weights], lr: 0.02)
+        for _ in 0..<3 {
+            weights.setGrad(weights.value(at: 0).map { 2 * $0 - 0.3 }, at: 0)
+            muon.step()
+        }
+        let good = muon.stateDict()
+        let other = try Muon([Parameters<Double>(shapes: [(name: "weight", shape: [2, 3])])])
+        try other.loadStateDict(JSONDecoder().decode(OptimizerStateDict<MuonOptions>.self, from: JSONEncoder().encode(good)))
+        #expect(other.stateDict() == good)
+        for damaged in [[String: StateValue](), ["momentum_buffer": .tensor([1, 2])]] {
+            var dict = good
+            dict.state[0] = damaged
+            #expect(throws: OptimError.self) { try muon.loadStateDict(dict) }
+            #expect(muon.stateDict() == good)
+        }
+    }
+}
