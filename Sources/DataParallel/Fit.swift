@@ -199,7 +199,7 @@ public final class CancellationFlag: Sendable {
 }
 
 /// Every allowed core (those of the process's CPU binding and cgroup cpuset, as hwloc reports
-/// them), or fewer where the cgroup's CPU quota is smaller (``Topology/CPUQuota``).
+/// them), or fewer where the cgroup's CPU quota is smaller (`Topology.CPUQuota`).
 public func defaultWorkerCount() -> Int {
     CPUQuota.workers(within: (try? MachineTopology.current().cores.count) ?? 1)
 }
@@ -250,7 +250,9 @@ extension Model {
 /// ```
 ///
 /// - Parameters:
-///   - parameters: the model's parameters (``Models/Model/makeParameters(seed:)``), trained in place.
+///   - model: the model: its parameter layout and its fused kernel.
+///   - parameters: the model's parameters (`Model.makeParameters(seed:)`), trained in place.
+///   - data: the training rows.
 ///   - validation: data scored after each epoch (and used by early stopping and plateau schedules).
 ///   - optimizer: any optimizer of `Optim` over `parameters`.
 ///   - schedule: a learning-rate schedule stepped after each epoch.
@@ -259,6 +261,7 @@ extension Model {
 ///   - checkpoint: called at the end of each epoch, and when cancelled, with the position to
 ///     resume from; save the parameters, optimizer and schedule state there.
 ///   - cancellation: raise it to stop between minibatches.
+///   - configuration: batch size, epochs, workers, seed, stopping rules, penalty, start position.
 /// - Throws: ``TrainingError`` for a bad configuration or data that does not fit the model (before
 ///   any step), or when the loss diverges (the parameters then hold the last finite weights).
 public func fit<M: Model>(

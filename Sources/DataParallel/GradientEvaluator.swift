@@ -3,8 +3,7 @@ import Models
 import Optim
 
 /// One data-parallel, deterministic evaluation of a model's mean loss and gradient over rows of a
-/// data set: what ``fit(_:parameters:data:validation:optimizer:schedule:configuration:progress:cancellation:)``
-/// does for each minibatch, for callers that drive their own loop (or an LBFGS closure).
+/// data set: what `fit` does for each minibatch, for callers that drive their own loop (or an LBFGS closure).
 ///
 /// ```swift
 /// let evaluator = GradientEvaluator(model: model, workers: 4, maxRows: data.rows)
@@ -21,6 +20,7 @@ public final class GradientEvaluator<M: Model> {
 
     /// - Parameters:
     ///   - workers: workers (nil: every allowed core); the result is the same for any count.
+    ///   - model: the model whose loss and gradient are evaluated.
     ///   - bind: pin workers to cores.
     ///   - chunkRows: rows per partial gradient (fixed, whatever the worker count); nil picks
     ///     them from the model's size and `maxRows` as ``FitConfiguration/chunkRows`` says.

@@ -31,6 +31,15 @@ public final class Dataset {
 
     /// Wraps features and targets already in storage. Throws when the shapes disagree.
     /// - Parameters:
+    ///   - name: what messages and reports call the data set (a path, "synthetic ...").
+    ///   - x: the features, row after row (`rowStride` floats apart).
+    ///   - y: the targets, `targetStride` floats apart.
+    ///   - rows: the number of rows.
+    ///   - features: features per row.
+    ///   - targetsPerRow: targets per row (outputs of a linear model; 1 otherwise).
+    ///   - trueWeights: the weights that generated synthetic data, for the report's distance.
+    ///   - labels: the class names when the targets were text; the targets index them.
+    ///   - weights: each row's weight in the loss; nil for 1.
     ///   - rowStride: floats between consecutive rows' features (default: `features`, packed).
     ///   - targetStride: floats between consecutive rows' targets (default: `targetsPerRow`).
     public init(name: String, x: FloatStorage, y: FloatStorage, rows: Int, features: Int, targetsPerRow: Int = 1,

@@ -3,7 +3,7 @@ import PageMapping
 /// Contiguous `Float`s that a data set reads: an aligned allocation owned here, or a window into
 /// another storage (which it keeps alive).
 ///
-/// Large storages are a ``PageMapping`` rather than a heap block: untouched until first written
+/// Large storages are a `PageMapping` rather than a heap block: untouched until first written
 /// (so the worker that generates or loads a chunk of rows places its pages), and offered to the
 /// kernel as transparent huge pages.
 public final class FloatStorage {

@@ -55,7 +55,7 @@ public struct Philox4x32: Sendable {
     }
 
     /// Eight blocks at once, lane j being block `blocks[j]` of row `rows[j]`: Philox on 8-lane
-    /// vectors, then Box-Muller on each block's two word pairs, ``boxMuller(_:_:)``. Element k of
+    /// vectors, then Box-Muller on each block's two word pairs, `boxMuller(_:_:)`. Element k of
     /// the result is deviate k of each block.
     @inline(__always)
     public func normals8(stream: UInt32, rows: SIMD8<Int>, blocks: SIMD8<Int>)

@@ -4,8 +4,7 @@ import Foundation
 import Models
 import Optim
 
-/// One training run's checkpoints: written at the positions ``DataParallel/fit(_:parameters:data:validation:optimizer:schedule:configuration:cancellation:progress:onBatch:checkpoint:)``
-/// offers, and read back into the same run, so that a run stopped anywhere (Ctrl-C, a killed
+/// One training run's checkpoints: written at the positions `DataParallel.fit` offers, and read back into the same run, so that a run stopped anywhere (Ctrl-C, a killed
 /// job, a full disk) continues to bitwise the weights it would have reached uninterrupted.
 ///
 /// ```swift
@@ -71,7 +70,7 @@ public struct TrainingRun {
     }
 
     /// Loads the checkpoint at `path` into this run's parameters, optimizer and schedule, and
-    /// returns the position to start from (``DataParallel/FitConfiguration/start``).
+    /// returns the position to start from (`FitConfiguration.start`).
     ///
     /// - Throws: ``ResumeError/anotherRun(key:checkpoint:run:)`` when an identity entry differs
     ///   (nothing is changed then); `DataFileError` for a damaged checkpoint, one of another

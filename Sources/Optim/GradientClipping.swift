@@ -16,6 +16,7 @@ func vectorNorm(_ values: UnsafeBufferPointer<Double>, _ p: Double) -> Double {
 /// then multiplied by min(1, maxNorm / (total + 1e-6)), in the gradients' precision.
 ///
 /// - Parameters:
+///   - params: the parameter buffers whose gradients are clipped together (torch: `parameters`).
 ///   - maxNorm: the largest allowed norm (torch: `max_norm`).
 ///   - normType: p, any positive number, `.infinity`, or 0 (torch: `norm_type`, default 2).
 ///   - errorIfNonfinite: throw, leaving the gradients unchanged, when the total norm is NaN or

@@ -36,8 +36,10 @@ open class LRScheduler: Scheduler {
     /// The learning rates set by the last step (torch: `get_last_lr()`).
     public internal(set) var lastLR: [Double] = []
 
-    /// - Parameter lastEpoch: -1 to start a schedule; a larger value resumes one, and then every
-    ///   group must already hold `initial_lr` (torch's rule), as after loading a state dict.
+    /// - Parameters:
+    ///   - optimizer: the optimizer whose groups' learning rates the schedule sets.
+    ///   - lastEpoch: -1 to start a schedule; a larger value resumes one, and then every group
+    ///     must already hold `initial_lr` (torch's rule), as after loading a state dict.
     public init(optimizer: any SchedulableOptimizer, lastEpoch: Int = -1) throws {
         self.optimizer = optimizer
         if lastEpoch == -1 {
@@ -322,7 +324,10 @@ public final class CosineAnnealingLR: LRScheduler {
 public final class LambdaLR: LRScheduler {
     private let lambdas: [(Int) -> Double]
 
-    /// - Parameter lrLambda: one function for every group, or one per group (torch: `lr_lambda`).
+    /// - Parameters:
+    ///   - optimizer: the optimizer whose learning rates the schedule sets.
+    ///   - lrLambda: one function for every group, or one per group (torch: `lr_lambda`).
+    ///   - lastEpoch: -1 to start (torch: `last_epoch`).
     public init(_ optimizer: any SchedulableOptimizer, lrLambda: [(Int) -> Double], lastEpoch: Int = -1) throws {
         lambdas = try perGroupLambdas(lrLambda, optimizer)
         try super.init(optimizer: optimizer, lastEpoch: lastEpoch)
@@ -340,7 +345,10 @@ public final class LambdaLR: LRScheduler {
 public final class MultiplicativeLR: LRScheduler {
     private let lambdas: [(Int) -> Double]
 
-    /// - Parameter lrLambda: one function for every group, or one per group (torch: `lr_lambda`).
+    /// - Parameters:
+    ///   - optimizer: the optimizer whose learning rates the schedule sets.
+    ///   - lrLambda: one function for every group, or one per group (torch: `lr_lambda`).
+    ///   - lastEpoch: -1 to start (torch: `last_epoch`).
     public init(_ optimizer: any SchedulableOptimizer, lrLambda: [(Int) -> Double], lastEpoch: Int = -1) throws {
         lambdas = try perGroupLambdas(lrLambda, optimizer)
         try super.init(optimizer: optimizer, lastEpoch: lastEpoch)
