@@ -136,10 +136,12 @@ struct Compare: ParsableCommand {
         let target = targetLoss ?? curves.map { $0.losses.min() ?? .infinity }.sorted()[curves.count / 2]
         let unit = dataset == .seed ? "epochs (steps for LBFGS)" : "epochs"
         print("target loss \(Format.general(target)); \(unit) to reach it:")
-        print("optimizer                        final loss    best loss     time   to target")
+        // The name column as wide as the longest name (at least the header's 30).
+        let width = max(30, curves.map(\.name.count).max() ?? 0)
+        print(Format.pad("optimizer", width) + "   final loss    best loss     time   to target")
         for curve in curves {
             let reached = curve.divergedAfter != nil ? "diverged" : curve.losses.firstIndex { $0 <= target }.map { "\($0 + 1)" } ?? "never"
-            print(Format.pad(curve.name, 30) + " " + Format.pad(Format.general(curve.losses.last ?? .nan), 12, right: true) + " "
+            print(Format.pad(curve.name, width) + " " + Format.pad(Format.general(curve.losses.last ?? .nan), 12, right: true) + " "
                   + Format.pad(Format.general(curve.losses.min() ?? .nan), 12, right: true) + " "
                   + Format.pad(Format.seconds(curve.seconds), 8, right: true) + " " + Format.pad(reached, 11, right: true))
         }
