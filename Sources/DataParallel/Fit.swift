@@ -284,6 +284,21 @@ public func fit<M: Model>(
 
     let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
     defer { pool.release() }
+    // A large elementwise step runs on the same pinned workers, slice by slice (bitwise the
+    // one-thread result); the optimizer gets its own executor back when the fit ends.
+    let stepping = pool.workers > 1 ? optimizer as? any ParallelStepping : nil
+    let previousStep = stepping?.parallelStep
+    let workers = pool.workers
+    stepping?.parallelStep = { pieces, body in
+        pool.run { w in
+            var piece = w
+            while piece < pieces {
+                body(piece)
+                piece += workers
+            }
+        }
+    }
+    defer { stepping?.parallelStep = previousStep }
     let batchSize = min(configuration.batchSize, data.rows)
     let engine = GradientEngine(model: model, pool: pool, chunkRows: configuration.chunkRows(for: model, batchRows: batchSize),
                                 maxRows: batchSize)

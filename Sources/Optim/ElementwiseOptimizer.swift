@@ -4,7 +4,17 @@
 /// A step walks each parameter buffer once. Consecutive tensors that have gradients and the same
 /// step count are updated in a single run, so a model whose tensors all have gradients is updated
 /// in one fused pass over one contiguous buffer.
-open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: SchedulableOptimizer {
+/// Runs `body(i)` for every i in 0..<count, on as many threads as it likes, and returns when all
+/// have run.
+public typealias ParallelFor = (_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Void
+
+/// An optimizer whose step can run on several threads (``ElementwiseOptimizer``); `fit` lends
+/// it its workers for the fit's duration.
+public protocol ParallelStepping: AnyObject {
+    var parallelStep: ParallelFor? { get set }
+}
+
+open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: SchedulableOptimizer, ParallelStepping {
     /// The param groups (torch: `optimizer.param_groups`). Change `options` to change
     /// hyperparameters between steps.
     public var paramGroups: [ParamGroup<Scalar, Options>] = []
@@ -14,6 +24,12 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
     public private(set) var stepCount = 0
     /// The step, state-dict and load hooks (``Optimizer/registerStepPreHook(_:)`` and the like).
     public let hooks = OptimizerHooks<Options>()
+    /// Where a large step runs: nil (the default) on the calling thread; otherwise a run of at
+    /// least ``parallelThreshold`` elements is cut into slices of about 256k elements updated by
+    /// `parallelStep`. The update is elementwise, so the result is bitwise that of one thread.
+    public var parallelStep: ParallelFor?
+    /// The fewest elements a run needs before ``parallelStep`` is used.
+    public static var parallelThreshold: Int { 1 << 20 }
     private var states: [ObjectIdentifier: BufferState<Scalar>] = [:]
 
     /// Creates an optimizer over one group holding `params`, with hyperparameters `defaults`.
@@ -116,7 +132,20 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
                 grad: UnsafePointer(p.grad.base + lo),
                 buffers: buffers.map { $0.base + lo })
             var tensorState = state.tensors[i]!
-            options.update(run, state: &tensorState)
+            if let parallelStep, run.count >= Self.parallelThreshold {
+                // Slices of whole cache lines (16 floats); each thread's copy of the scalar state
+                // steps as the calling thread's does below (no rule's scalars depend on the elements).
+                let pieces = min(256, run.count >> 18), before = tensorState, rule = options
+                parallelStep(pieces) { piece in
+                    let lo = piece == 0 ? 0 : (run.count * piece / pieces) & ~15
+                    let hi = piece == pieces - 1 ? run.count : (run.count * (piece + 1) / pieces) & ~15
+                    var copy = before
+                    rule.update(run.slice(lo..<hi), state: &copy)
+                }
+                options.update(run.slice(0..<0), state: &tensorState)
+            } else {
+                options.update(run, state: &tensorState)
+            }
             tensorState.isFresh = false
             for k in i..<end { state.tensors[k] = tensorState }
             i = end

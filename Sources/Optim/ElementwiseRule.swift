@@ -45,7 +45,11 @@ extension ElementwiseRule {
 
 /// A contiguous run of elements to update: parameters, gradients and state buffers, aligned
 /// element for element.
-public struct UpdateRun<Scalar: OptimScalar> {
+///
+/// `@unchecked Sendable` so that a large step can update disjoint slices on several threads
+/// (``ElementwiseOptimizer/parallelStep``): each thread writes only its own slice's elements,
+/// the update of an element reads nothing of another's, and the step waits for every slice.
+public struct UpdateRun<Scalar: OptimScalar>: @unchecked Sendable {
     /// The number of elements.
     public let count: Int
     /// The parameters θ of the run (read and written).
@@ -54,6 +58,16 @@ public struct UpdateRun<Scalar: OptimScalar> {
     public let grad: UnsafePointer<Scalar>
     /// The state buffers, in the order of ``ElementwiseRule/stateBufferNames``.
     public let buffers: [UnsafeMutablePointer<Scalar>]
+
+    public init(count: Int, param: UnsafeMutablePointer<Scalar>, grad: UnsafePointer<Scalar>, buffers: [UnsafeMutablePointer<Scalar>]) {
+        self.count = count; self.param = param; self.grad = grad; self.buffers = buffers
+    }
+
+    /// Elements `range` of this run.
+    public func slice(_ range: Range<Int>) -> UpdateRun {
+        UpdateRun(count: range.count, param: param + range.lowerBound, grad: grad + range.lowerBound,
+                  buffers: buffers.map { $0 + range.lowerBound })
+    }
 }
 
 /// The per-tensor scalar state: torch's `step` (stored in the tensor's dtype, as torch stores it

@@ -65,6 +65,24 @@ struct DeterminismTests {
         #expect(again == reference, "a second run differs")
     }
 
+    @Test("A model of over a million parameters, whose Adam step the fit slices over its workers, trains to the same bits on 1, 2 and 3 workers")
+    func largeStepSliced() throws {
+        let data = try SyntheticRegression(task: .linear, rows: 32, features: 1024, seed: 5).generate()
+        let model = MLP(features: 1024, hidden: [1024], outputs: 1, activation: .relu, loss: .mse)
+        #expect(model.parameterCount >= ElementwiseOptimizer<Float, AdamOptions>.parallelThreshold)
+        func train(workers: Int) throws -> [Float] {
+            let parameters = model.makeParameters(seed: 2)
+            let adam = try Adam([parameters], lr: 1e-3, amsgrad: true)
+            _ = try fit(model, parameters: parameters, data: data, optimizer: adam,
+                        configuration: FitConfiguration(batchSize: 16, epochs: 1, workers: workers))
+            #expect(adam.parallelStep == nil, "the fit kept its executor in the optimizer")
+            return parameters.values.array
+        }
+        let one = try train(workers: 1)
+        #expect(try train(workers: 2) == one)
+        #expect(try train(workers: 3) == one)
+    }
+
     @Test("Training agrees with a plain serial reference implementation within 1e-5", arguments: trainingCases)
     func agreesWithSerialReference(testCase: TrainingCase) throws {
         let data = try testCase.data(rows: 2000)
