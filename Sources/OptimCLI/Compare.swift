@@ -120,9 +120,15 @@ struct Compare: ParsableCommand {
                 let parameters = model.makeParameters(seed: data.seed)
                 var epochsSeen: [EpochReport] = []
                 let configuration = FitConfiguration(batchSize: batchSize, epochs: epochs, workers: workers, seed: data.seed, scoreTrainingData: false)
+                // On a terminal, which optimizer and epoch a long comparison is at (on stderr, then cleared).
+                let terminal = isatty(STDERR_FILENO) != 0
+                defer { if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
                 do {
                     let report = try fit(model, parameters: parameters, data: dataset, validation: held, optimizer: options.make(parameters),
-                                         configuration: configuration, progress: { epochsSeen.append($0) })
+                                         configuration: configuration, progress: { epoch in
+                                             epochsSeen.append(epoch)
+                                             if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K  \(options.summary): epoch \(epoch.epoch)/\(epochs)".utf8)) }
+                                         })
                     curves.append(Curve(name: options.summary, losses: report.epochs.map(\.trainingLoss), seconds: report.trainingSeconds,
                                         validation: report.epochs.compactMap { $0.validation?.loss }))
                 } catch {
