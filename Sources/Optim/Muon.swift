@@ -12,7 +12,9 @@
 /// The orthogonalization runs in bfloat16 as torch's does: the step is an approximately
 /// orthogonal matrix, not a precise one, so its rounding matters less than its direction.
 /// Only for 2-D parameters (the weights of hidden layers), as in torch; give biases and other
-/// tensors to another optimizer (torch's documentation: AdamW).
+/// tensors to another optimizer (torch's documentation: AdamW), or to the same one through
+/// `others:` (an AdamW for every tensor that is not 2-D, in one optimizer, as `optim train
+/// --optimizer muon` uses it).
 public struct MuonOptions: Hyperparameters {
     public static var optimizerName: String { "Muon" }
     /// Learning rate γ (torch: `lr`, default 1e-3).
@@ -96,13 +98,26 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
     public let hooks = OptimizerHooks<MuonOptions>()
     /// torch's `momentum_buffer`, per tensor (created at its first gradient).
     private var buffers: [ObjectIdentifier: [[Scalar]?]] = [:]
+    /// The AdamW that updates the tensors that are not 2-D, when there is one (``init(_:lr:weightDecay:momentum:nesterov:nsCoefficients:eps:nsSteps:adjustLRFn:others:)``);
+    /// its hyperparameters stay as given (schedules set Muon's learning rate only).
+    public let others: AdamOptions?
+    /// AdamW's state of those tensors: `step`, `exp_avg`, `exp_avg_sq`.
+    struct AdamState: Equatable {
+        var step: TensorStepState<Scalar>
+        var mean: [Scalar]
+        var variance: [Scalar]
+    }
+    private var adamStates: [ObjectIdentifier: [AdamState?]] = [:]
 
     /// - Parameters: torch's, under their Swift names: `lr` (1e-3), `weightDecay` (0.1),
     ///   `momentum` (0.95), `nesterov` (true), `nsCoefficients`, `eps` (1e-7), `nsSteps` (5),
-    ///   `adjustLRFn` (nil). Every tensor must be 2-D (torch's rule).
+    ///   `adjustLRFn` (nil). Every tensor must be 2-D (torch's rule), unless `others` gives the
+    ///   AdamW hyperparameters (`decoupledWeightDecay` true) for those that are not.
     public init(_ params: [Parameters<Scalar>], lr: Double = 1e-3, weightDecay: Double = 0.1, momentum: Double = 0.95,
                 nesterov: Bool = true, nsCoefficients: (Double, Double, Double) = (3.4445, -4.7750, 2.0315), eps: Double = 1e-7,
-                nsSteps: Int = 5, adjustLRFn: String? = nil) throws {
+                nsSteps: Int = 5, adjustLRFn: String? = nil, others: AdamOptions? = nil) throws {
+        try others?.validate()
+        self.others = others
         let options = MuonOptions(lr: lr, weightDecay: weightDecay, momentum: momentum, nesterov: nesterov, nsCoefficients: nsCoefficients,
                                   eps: eps, nsSteps: nsSteps, adjustLRFn: adjustLRFn)
         try options.validate()
@@ -117,7 +132,7 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
         guard Set(ids).count == ids.count else { throw OptimError("optimizer contains a parameter group with duplicate parameters") }
         let existing = Set(paramGroups.flatMap { $0.params.map(ObjectIdentifier.init) })
         guard existing.isDisjoint(with: ids) else { throw OptimError("some parameters appear in more than one parameter group") }
-        for p in params {
+        for p in params where others == nil {
             for tensor in p.tensors where tensor.shape.count != 2 {
                 throw OptimError("Muon only supports 2D parameters whereas we found a parameter with size: torch.Size([\(tensor.shape.map(String.init).joined(separator: ", "))])")
             }
@@ -148,7 +163,23 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
             let o = group.options
             for p in group.params {
                 var tensorBuffers = buffers[ObjectIdentifier(p)] ?? Array(repeating: nil, count: p.tensors.count)
-                for (t, tensor) in p.tensors.enumerated() where p.hasGrad[t] {
+                var adam = adamStates[ObjectIdentifier(p)] ?? Array(repeating: nil, count: p.tensors.count)
+                for (t, tensor) in p.tensors.enumerated() where p.hasGrad[t] && tensor.shape.count != 2 {
+                    guard let others else { continue }
+                    var state = adam[t] ?? AdamState(step: TensorStepState(step: 0, scalars: [], isFresh: true),
+                                                     mean: Array(repeating: 0, count: tensor.count), variance: Array(repeating: 0, count: tensor.count))
+                    state.mean.withUnsafeMutableBufferPointer { mean in
+                        state.variance.withUnsafeMutableBufferPointer { variance in
+                            let run = UpdateRun(count: tensor.count, param: p.values.base + tensor.offset, grad: UnsafePointer(p.grad.base + tensor.offset),
+                                                buffers: [mean.baseAddress!, variance.baseAddress!])
+                            others.update(run, state: &state.step)
+                        }
+                    }
+                    state.step.isFresh = false
+                    adam[t] = state
+                }
+                adamStates[ObjectIdentifier(p)] = adam
+                for (t, tensor) in p.tensors.enumerated() where p.hasGrad[t] && tensor.shape.count == 2 {
                     var buffer = tensorBuffers[t] ?? Array(repeating: 0, count: tensor.count)
                     let theta = p.values.base + tensor.offset, g = UnsafePointer(p.grad.base + tensor.offset)
                     let toGrad = LerpWeight<Scalar>(1 - o.momentum), toBuffer = LerpWeight<Scalar>(o.momentum)
@@ -243,6 +274,10 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
             for p in group.params {
                 for t in p.tensors.indices {
                     if let buffer = buffers[ObjectIdentifier(p)]?[t] { state[index] = ["momentum_buffer": .tensor(Scalar.widened(buffer))] }
+                    if let adam = adamStates[ObjectIdentifier(p)]?[t] {
+                        state[index] = ["step": .number(adam.step.step.doubleValue), "exp_avg": .tensor(Scalar.widened(adam.mean)),
+                                        "exp_avg_sq": .tensor(Scalar.widened(adam.variance))]
+                    }
                     indices.append(index)
                     index += 1
                 }
@@ -260,14 +295,31 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
             throw OptimError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
         }
         var restored: [ObjectIdentifier: [[Scalar]?]] = [:]
+        var restoredAdam: [ObjectIdentifier: [AdamState?]] = [:]
         for (saved, group) in zip(dict.paramGroups, paramGroups) {
             try saved.options.validate()
             var position = 0
             for p in group.params {
                 var tensorBuffers: [[Scalar]?] = Array(repeating: nil, count: p.tensors.count)
+                var adam: [AdamState?] = Array(repeating: nil, count: p.tensors.count)
                 for (t, tensor) in p.tensors.enumerated() {
                     defer { position += 1 }
                     guard let entry = dict.state[saved.params[position]] else { continue }
+                    if tensor.shape.count != 2 {
+                        // AdamW's state of a tensor that is not 2-D.
+                        guard let step = entry["step"]?.number else { throw OptimError(.keyError, "state of parameter '\(tensor.name)' lacks 'step'") }
+                        let count = try StateValue.counter(step, key: "step")
+                        func buffer(_ name: String) throws -> [Scalar] {
+                            guard let values = entry[name]?.tensor else { throw OptimError(.keyError, "state of parameter '\(tensor.name)' lacks '\(name)'") }
+                            guard values.count == tensor.count else {
+                                throw OptimError("state '\(name)' of parameter '\(tensor.name)' has \(values.count) elements, expected \(tensor.count)")
+                            }
+                            return Scalar.narrowed(values)
+                        }
+                        adam[t] = AdamState(step: TensorStepState(step: Scalar(Double(count)), scalars: [], isFresh: false),
+                                            mean: try buffer("exp_avg"), variance: try buffer("exp_avg_sq"))
+                        continue
+                    }
                     guard let values = entry["momentum_buffer"]?.tensor else {
                         throw OptimError(.keyError, "state of parameter '\(tensor.name)' lacks 'momentum_buffer'")
                     }
@@ -277,6 +329,7 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
                     tensorBuffers[t] = Scalar.narrowed(values)
                 }
                 restored[ObjectIdentifier(p)] = tensorBuffers
+                restoredAdam[ObjectIdentifier(p)] = adam
             }
         }
         for (g, saved) in dict.paramGroups.enumerated() {
@@ -284,6 +337,7 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
             paramGroups[g].schedulerValues = saved.schedulerValues
         }
         buffers = restored
+        adamStates = restoredAdam
     }
 
     // MARK: - SchedulableOptimizer

@@ -6,7 +6,7 @@ import Optim
 
 /// The optimizers, by torch's class names in lower case.
 enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
-    case sgd, adam, adamw, adagrad, rmsprop, adadelta, adamax, asgd, nadam, radam, rprop, lbfgs, adafactor
+    case sgd, adam, adamw, adagrad, rmsprop, adadelta, adamax, asgd, nadam, radam, rprop, lbfgs, adafactor, muon
 
     /// The hyperparameter flags each optimizer takes (torch's constructor arguments).
     var flags: Set<String> {
@@ -24,6 +24,7 @@ enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
         case .rprop: ["lr", "etas", "step-sizes", "maximize"]
         case .lbfgs: ["lr", "max-iter", "max-eval", "tolerance-grad", "tolerance-change", "history-size", "line-search-fn", "maximize"]
         case .adafactor: ["lr", "beta2-decay", "eps", "d", "weight-decay", "maximize"]
+        case .muon: ["lr", "momentum", "weight-decay"]
         }
     }
 }
@@ -152,6 +153,10 @@ struct OptimizerOptions: ParsableArguments {
                 return try LBFGS(p, lr: lr ?? 1, maxIter: maxIter ?? 20, maxEval: maxEval, toleranceGrad: toleranceGrad ?? 1e-7,
                                  toleranceChange: toleranceChange ?? 1e-9, historySize: historySize ?? (automatic ? 10 : 100),
                                  lineSearchFn: lineSearchFn ?? (automatic ? .strongWolfe : nil), maximize: m)
+            case .muon:
+                // torch's recipe: Muon for the 2-D weights, AdamW (torch's defaults) for the biases.
+                return try Muon(p, lr: lr ?? 1e-3, weightDecay: wd ?? 0.1, momentum: momentum ?? 0.95,
+                                others: AdamOptions(lr: 1e-3, weightDecay: 1e-2, decoupledWeightDecay: true))
             case .adafactor:
                 return try Adafactor(p, lr: lr ?? 1e-2, beta2Decay: beta2Decay ?? -0.8, eps: (nil, eps ?? 1e-3), d: clippingThreshold ?? 1,
                                      weightDecay: wd ?? 0, maximize: m)

@@ -160,6 +160,9 @@ struct Train: ParsableCommand {
         let modelLine = "model: \(model.description)\(prepared.choice.classes.map { "; classes \(TargetSummaryList.text($0))" } ?? "")\(prepared.choice.reason.map { " (\($0); --model to choose)" } ?? "")"
         say(modelLine)
         let penaltyText = penalty.isZero ? "" : "; penalty " + [penalty.l2 > 0 ? "l2 \(Format.general(penalty.l2))" : nil, penalty.l1 > 0 ? "l1 \(Format.general(penalty.l1))" : nil].compactMap { $0 }.joined(separator: ", ")
+        if defaults.optimizer == .muon {
+            say("  muon steps the 2-D weights; the biases take adamw(lr=0.001, weight_decay=0.01), as torch's documentation pairs them")
+        }
         say("optimizer: \(optimizerSummary); batch \(defaults.batchSize), up to \(defaults.epochs) epoch(s)\(defaults.convergence.map { ", tol \(Format.general($0.tolerance))" } ?? "")\(penaltyText); \(workers) worker(s)")
         if json {
             var object: [String: Any] = [

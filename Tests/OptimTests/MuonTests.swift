@@ -60,4 +60,34 @@ struct MuonTests {
             #expect(muon.stateDict() == good)
         }
     }
+
+    @Test("With `others`, the tensors that are not 2-D take AdamW's steps: bitwise a Muon on the weights and an AdamW on the biases side by side; state dicts round-trip")
+    func othersByAdamW() throws {
+        func gradient(_ values: [Double], _ step: Int) -> [Double] { values.enumerated().map { 2 * $1 - 0.3 + 0.01 * Double($0 + step) } }
+        let combined = Parameters<Double>(shapes: [(name: "weight", shape: [3, 4]), (name: "bias", shape: [3])])
+        combined.values.assign((0..<15).map { Double($0 % 7) * 0.1 - 0.3 })
+        let weights = Parameters<Double>(shapes: [(name: "weight", shape: [3, 4])]), biases = Parameters<Double>(shapes: [(name: "bias", shape: [3])])
+        weights.values.assign(combined.value(at: 0))
+        biases.values.assign(combined.value(at: 1))
+        let adamw = AdamOptions(lr: 0.01, weightDecay: 0.01, decoupledWeightDecay: true)
+        let one = try Muon([combined], lr: 0.02, others: adamw)
+        let muon = try Muon([weights], lr: 0.02), adam = try AdamW([biases], lr: 0.01, weightDecay: 0.01)
+        for step in 0..<4 {
+            combined.setGrad(gradient(combined.value(at: 0), step), at: 0)
+            combined.setGrad(gradient(combined.value(at: 1), step), at: 1)
+            weights.setGrad(gradient(weights.value(at: 0), step), at: 0)
+            biases.setGrad(gradient(biases.value(at: 0), step), at: 0)
+            one.step(); muon.step(); adam.step()
+        }
+        #expect(combined.value(at: 0) == weights.value(at: 0) && combined.value(at: 1) == biases.value(at: 0))
+        let saved = one.stateDict()
+        #expect(saved.state[1]?["exp_avg"] == adam.stateDict().state[0]?["exp_avg"] && saved.state[1]?["step"]?.number == 4)
+        let again = try Muon([Parameters<Double>(shapes: [(name: "weight", shape: [3, 4]), (name: "bias", shape: [3])])], lr: 0.02, others: adamw)
+        try again.loadStateDict(saved)
+        #expect(again.stateDict() == saved)
+        var damaged = saved
+        damaged.state[1]?["exp_avg_sq"] = nil
+        #expect(throws: OptimError.self) { try again.loadStateDict(damaged) }
+        #expect(again.stateDict() == saved)
+    }
 }
