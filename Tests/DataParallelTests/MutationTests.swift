@@ -154,6 +154,7 @@ struct MutationTests {
         try run({ try Rprop([$0]) }, seed: 20)
         try run({ try LBFGS([$0], lr: 0.5, maxIter: 3, lineSearchFn: .strongWolfe) }, seed: 21)
         try run({ try Adafactor([$0], lr: 0.1, weightDecay: 0.01) }, seed: 22)
+        try run({ try Muon([$0], lr: 0.02, others: AdamOptions(lr: 0.01, weightDecay: 0.01, decoupledWeightDecay: true)) }, seed: 23)
 
         let optimizer = try SGD([Parameters<Double>(["weight": [1]])], lr: 0.1)
         let schedulers: [any Scheduler] = [try StepLR(optimizer, stepSize: 2), try CosineAnnealingLR(optimizer, tMax: 5),
