@@ -124,19 +124,11 @@ public final class Adafactor<Scalar: OptimScalar>: SchedulableOptimizer {
 
     /// torch's `add_param_group`: a new group over `params`, with the defaults changed by `configure`.
     public func addParamGroup(_ params: [Parameters<Scalar>], _ configure: (inout AdafactorOptions) -> Void = { _ in }) throws {
-        let ids = params.map(ObjectIdentifier.init)
-        guard Set(ids).count == ids.count else { throw OptimError("optimizer contains a parameter group with duplicate parameters") }
-        let existing = Set(paramGroups.flatMap { $0.params.map(ObjectIdentifier.init) })
-        guard existing.isDisjoint(with: ids) else { throw OptimError("some parameters appear in more than one parameter group") }
+        try checkNewGroup(params)
         var options = defaults
         configure(&options)
         try options.validate()
         paramGroups.append(ParamGroup(params: params, options: options))
-    }
-
-    /// torch's `zero_grad`: makes every gradient absent (default), or zero.
-    public func zeroGrad(setToNone: Bool = true) {
-        for group in paramGroups { for p in group.params { p.zeroGrad(setToNone: setToNone) } }
     }
 
     /// Calls `closure` (which should recompute the loss and the gradients), then steps; returns its loss.
@@ -285,12 +277,7 @@ public final class Adafactor<Scalar: OptimScalar>: SchedulableOptimizer {
     public func loadStateDict(_ dict: OptimizerStateDict<AdafactorOptions>) throws { try hooks.aroundLoad(dict, load) }
 
     private func load(_ dict: OptimizerStateDict<AdafactorOptions>) throws {
-        guard dict.paramGroups.count == paramGroups.count else {
-            throw OptimError("loaded state dict has a different number of parameter groups")
-        }
-        for (saved, group) in zip(dict.paramGroups, paramGroups) where saved.params.count != group.tensorCount {
-            throw OptimError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
-        }
+        try checkLayout(of: dict)
         var restored: [ObjectIdentifier: [TensorState?]] = [:]
         for (saved, group) in zip(dict.paramGroups, paramGroups) {
             try saved.options.validate()
@@ -324,22 +311,14 @@ public final class Adafactor<Scalar: OptimScalar>: SchedulableOptimizer {
                 restored[ObjectIdentifier(p)] = tensorStates
             }
         }
-        for (g, saved) in dict.paramGroups.enumerated() {
-            paramGroups[g].options = saved.options
-            paramGroups[g].schedulerValues = saved.schedulerValues
-        }
+        adoptGroups(of: dict)
         states = restored
     }
 
     // MARK: - SchedulableOptimizer
 
-    public var groupCount: Int { paramGroups.count }
-    public func learningRate(group: Int) -> Double { paramGroups[group].options.lr }
-    public func setLearningRate(_ lr: Double, group: Int) { paramGroups[group].options.lr = lr }
     public func cyclicMomentum(group: Int) -> Double? { nil }
     public func setCyclicMomentum(_ value: Double, group: Int) {}
-    public func schedulerValue(_ key: String, group: Int) -> Double? { paramGroups[group].schedulerValues[key] }
-    public func setSchedulerValue(_ value: Double?, key: String, group: Int) { paramGroups[group].schedulerValues[key] = value }
 }
 
-extension Adafactor: Optimizer {}
+extension Adafactor: Optimizer, GroupedOptimizer {}

@@ -128,10 +128,7 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
 
     /// torch's `add_param_group`; every tensor must be 2-D.
     public func addParamGroup(_ params: [Parameters<Scalar>], _ configure: (inout MuonOptions) -> Void = { _ in }) throws {
-        let ids = params.map(ObjectIdentifier.init)
-        guard Set(ids).count == ids.count else { throw OptimError("optimizer contains a parameter group with duplicate parameters") }
-        let existing = Set(paramGroups.flatMap { $0.params.map(ObjectIdentifier.init) })
-        guard existing.isDisjoint(with: ids) else { throw OptimError("some parameters appear in more than one parameter group") }
+        try checkNewGroup(params)
         for p in params where others == nil {
             for tensor in p.tensors where tensor.shape.count != 2 {
                 throw OptimError("Muon only supports 2D parameters whereas we found a parameter with size: torch.Size([\(tensor.shape.map(String.init).joined(separator: ", "))])")
@@ -141,10 +138,6 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
         configure(&options)
         try options.validate()
         paramGroups.append(ParamGroup(params: params, options: options))
-    }
-
-    public func zeroGrad(setToNone: Bool = true) {
-        for group in paramGroups { for p in group.params { p.zeroGrad(setToNone: setToNone) } }
     }
 
     @discardableResult
@@ -290,10 +283,7 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
     public func loadStateDict(_ dict: OptimizerStateDict<MuonOptions>) throws { try hooks.aroundLoad(dict, load) }
 
     private func load(_ dict: OptimizerStateDict<MuonOptions>) throws {
-        guard dict.paramGroups.count == paramGroups.count else { throw OptimError("loaded state dict has a different number of parameter groups") }
-        for (saved, group) in zip(dict.paramGroups, paramGroups) where saved.params.count != group.tensorCount {
-            throw OptimError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
-        }
+        try checkLayout(of: dict)
         var restored: [ObjectIdentifier: [[Scalar]?]] = [:]
         var restoredAdam: [ObjectIdentifier: [AdamState?]] = [:]
         for (saved, group) in zip(dict.paramGroups, paramGroups) {
@@ -332,23 +322,15 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
                 restoredAdam[ObjectIdentifier(p)] = adam
             }
         }
-        for (g, saved) in dict.paramGroups.enumerated() {
-            paramGroups[g].options = saved.options
-            paramGroups[g].schedulerValues = saved.schedulerValues
-        }
+        adoptGroups(of: dict)
         buffers = restored
         adamStates = restoredAdam
     }
 
     // MARK: - SchedulableOptimizer
 
-    public var groupCount: Int { paramGroups.count }
-    public func learningRate(group: Int) -> Double { paramGroups[group].options.lr }
-    public func setLearningRate(_ lr: Double, group: Int) { paramGroups[group].options.lr = lr }
     public func cyclicMomentum(group: Int) -> Double? { paramGroups[group].options.momentum }
     public func setCyclicMomentum(_ value: Double, group: Int) { paramGroups[group].options.momentum = value }
-    public func schedulerValue(_ key: String, group: Int) -> Double? { paramGroups[group].schedulerValues[key] }
-    public func setSchedulerValue(_ value: Double?, key: String, group: Int) { paramGroups[group].schedulerValues[key] = value }
 }
 
-extension Muon: Optimizer {}
+extension Muon: Optimizer, GroupedOptimizer {}

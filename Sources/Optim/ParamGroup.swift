@@ -61,3 +61,58 @@ public protocol Optimizer<Scalar>: SchedulableOptimizer {
 
 extension ElementwiseOptimizer: Optimizer {}
 extension LBFGS: Optimizer {}
+
+// MARK: - The shell shared by the optimizers that are not elementwise (Adafactor, Muon)
+
+/// Hyperparameters with a learning rate, the one value every schedule sets.
+public protocol LearningRateOptions: Hyperparameters {
+    var lr: Double { get set }
+}
+
+extension AdafactorOptions: LearningRateOptions {}
+extension MuonOptions: LearningRateOptions {}
+
+/// An optimizer that keeps torch's param groups itself: schedules, `zeroGrad` and the checks of
+/// new groups and loaded state dicts come from here.
+public protocol GroupedOptimizer: SchedulableOptimizer {
+    associatedtype Scalar: OptimScalar
+    associatedtype GroupOptions: LearningRateOptions
+    var paramGroups: [ParamGroup<Scalar, GroupOptions>] { get set }
+}
+
+extension GroupedOptimizer {
+    public var groupCount: Int { paramGroups.count }
+    public func learningRate(group: Int) -> Double { paramGroups[group].options.lr }
+    public func setLearningRate(_ lr: Double, group: Int) { paramGroups[group].options.lr = lr }
+    public func schedulerValue(_ key: String, group: Int) -> Double? { paramGroups[group].schedulerValues[key] }
+    public func setSchedulerValue(_ value: Double?, key: String, group: Int) { paramGroups[group].schedulerValues[key] = value }
+
+    /// torch's `zero_grad`: makes every gradient absent (default), or zero.
+    public func zeroGrad(setToNone: Bool = true) {
+        for group in paramGroups { for p in group.params { p.zeroGrad(setToNone: setToNone) } }
+    }
+
+    /// torch's checks of `add_param_group`: no buffer twice, none already in another group.
+    func checkNewGroup(_ params: [Parameters<Scalar>]) throws {
+        let ids = params.map(ObjectIdentifier.init)
+        guard Set(ids).count == ids.count else { throw OptimError("optimizer contains a parameter group with duplicate parameters") }
+        let existing = Set(paramGroups.flatMap { $0.params.map(ObjectIdentifier.init) })
+        guard existing.isDisjoint(with: ids) else { throw OptimError("some parameters appear in more than one parameter group") }
+    }
+
+    /// torch's checks of `load_state_dict`'s layout: as many groups, each as many tensors.
+    func checkLayout(of dict: OptimizerStateDict<GroupOptions>) throws {
+        guard dict.paramGroups.count == paramGroups.count else { throw OptimError("loaded state dict has a different number of parameter groups") }
+        for (saved, group) in zip(dict.paramGroups, paramGroups) where saved.params.count != group.tensorCount {
+            throw OptimError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
+        }
+    }
+
+    /// The loaded groups' hyperparameters and scheduler values, once everything else loaded.
+    func adoptGroups(of dict: OptimizerStateDict<GroupOptions>) {
+        for (g, saved) in dict.paramGroups.enumerated() {
+            paramGroups[g].options = saved.options
+            paramGroups[g].schedulerValues = saved.schedulerValues
+        }
+    }
+}
