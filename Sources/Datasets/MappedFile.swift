@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A file mapped read-only into memory: the page cache holds the data, so a data set larger than
 /// free memory still trains (pages come and go), and reading never holds a second copy.
@@ -105,9 +106,14 @@ public struct AtomicFileWriter {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
+    /// The paths whose folder this process has already swept (once per path: a checkpoint written
+    /// every epoch into a folder of thousands of files would otherwise read the folder each time).
+    private static let swept = Mutex<Set<String>>([])
+
     /// Removes `path.partial-PID` files whose process is gone (a run killed mid-write); those of
-    /// live processes (another run writing the same file) are left alone.
+    /// live processes (another run writing the same file) are left alone. Once per path and process.
     static func removeStalePartials(of path: String) {
+        guard swept.withLock({ $0.insert(path).inserted }) else { return }
         let folder = folder(of: path)
         let prefix = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...]) + ".partial-"
         guard let directory = opendir(folder) else { return }

@@ -189,9 +189,21 @@ public enum OptimizerState {
         func open<O: Optimizer>(_ o: O) throws -> Binary {
             var dict = o.stateDict()
             var manifest: [Binary.Entry] = [], tensors: [(name: String, values: [Float])] = []
+            /// `values` as Floats when every one converts exactly (one pass, no intermediate arrays:
+            /// a checkpoint converts every optimizer buffer this way).
             func floats(_ values: [Double]) -> [Float]? {
-                let converted = values.map { Float($0) }
-                return zip(converted, values).allSatisfy { Double($0) == $1 || ($0.isNaN && $1.isNaN) } ? converted : nil
+                var exact = true
+                let converted = [Float](unsafeUninitializedCapacity: values.count) { buffer, count in
+                    values.withUnsafeBufferPointer { source in
+                        for i in source.indices {
+                            let value = Float(source[i])
+                            buffer[i] = value
+                            exact = exact && (Double(value) == source[i] || source[i].isNaN)
+                        }
+                    }
+                    count = values.count
+                }
+                return exact ? converted : nil
             }
             for parameter in dict.state.keys.sorted() {
                 for (key, value) in dict.state[parameter]!.sorted(by: { $0.key < $1.key }) {
