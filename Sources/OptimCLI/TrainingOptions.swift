@@ -29,9 +29,9 @@ struct TrainingOptions: ParsableArguments {
                                discussion: "Results are bitwise the same for any --workers at a given chunk size; a different chunk size sums the same gradient in a different order."))
     var chunkRows: Int?
 
-    @Option(help: ArgumentHelp("Average the weights at the end of each epoch from this one on (stochastic weight averaging, torch.optim.swa_utils.AveragedModel); --save and the final scores use the average.", valueName: "epoch"))
+    @Option(help: ArgumentHelp("Average the weights at the end of each epoch from this one on (stochastic weight averaging, torch.optim.swa_utils.AveragedModel); --save writes the average, and the summary scores it beside the last weights.", valueName: "epoch"))
     var swaStart: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Keep an exponential moving average of the weights, updated after every minibatch: average ← decay·average + (1 − decay)·weights (e.g. 0.999); --save and the final scores use the average.", valueName: "decay"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep an exponential moving average of the weights, updated after every minibatch: average ← decay·average + (1 − decay)·weights (e.g. 0.999); --save writes the average, and the summary scores it beside the last weights.", valueName: "decay"))
     var emaDecay: Double?
 
     static let limit = 1 << 40
