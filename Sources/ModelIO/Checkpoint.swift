@@ -186,11 +186,15 @@ public enum OptimizerState {
     /// The state dict with its tensors apart (those exactly representable as Float; any other
     /// stays in the JSON).
     public static func encodeBinary(_ optimizer: any Optimizer<Float>) throws -> Binary {
-        func open<O: Optimizer>(_ o: O) throws -> Binary {
-            var dict = o.stateDict()
-            var manifest: [Binary.Entry] = [], tensors: [(name: String, values: [Float])] = []
-            /// `values` as Floats when every one converts exactly (one pass, no intermediate arrays:
-            /// a checkpoint converts every optimizer buffer this way).
+        func open<O: Optimizer>(_ o: O) throws -> Binary where O.Scalar == Float {
+            // The elementwise optimizers hand their buffers over as Floats (left in the dict as
+            // empty tensors); any other tensor of the dict goes through the exactness check below.
+            var (dict, apart) = o.stateDictSplittingBuffers()
+            let apartKeys = Set(apart.map { "\($0.index).\($0.key)" })
+            var entries: [(entry: Binary.Entry, values: [[Float]])] = apart.map {
+                (Binary.Entry(parameter: $0.index, key: $0.key, names: ["optimizer.\($0.index).\($0.key)"], isList: false), [$0.values])
+            }
+            /// `values` as Floats when every one converts exactly (one pass, no intermediate arrays).
             func floats(_ values: [Double]) -> [Float]? {
                 var exact = true
                 let converted = [Float](unsafeUninitializedCapacity: values.count) { buffer, count in
@@ -206,26 +210,27 @@ public enum OptimizerState {
                 return exact ? converted : nil
             }
             for parameter in dict.state.keys.sorted() {
-                for (key, value) in dict.state[parameter]!.sorted(by: { $0.key < $1.key }) {
+                for (key, value) in dict.state[parameter]!.sorted(by: { $0.key < $1.key }) where !apartKeys.contains("\(parameter).\(key)") {
                     let base = "optimizer.\(parameter).\(key)"
                     switch value {
                     case .tensor(let values):
                         guard let converted = floats(values) else { continue }
-                        tensors.append((base, converted))
-                        manifest.append(.init(parameter: parameter, key: key, names: [base], isList: false))
+                        entries.append((.init(parameter: parameter, key: key, names: [base], isList: false), [converted]))
                         dict.state[parameter]![key] = .tensor([])
                     case .tensors(let list):
                         let converted = list.map(floats)
                         guard converted.allSatisfy({ $0 != nil }) else { continue }
                         let names = list.indices.map { "\(base).\($0)" }
-                        for (name, values) in zip(names, converted) { tensors.append((name, values!)) }
-                        manifest.append(.init(parameter: parameter, key: key, names: names, isList: true))
+                        entries.append((.init(parameter: parameter, key: key, names: names, isList: true), converted.map { $0! }))
                         dict.state[parameter]![key] = .tensors([])
                     case .number: continue
                     }
                 }
             }
-            return Binary(json: try JSONEncoder.canonical.encode(dict), manifest: manifest, orderedTensors: tensors)
+            // One order however the tensors were found: by parameter, then key.
+            entries.sort { ($0.entry.parameter, $0.entry.key) < ($1.entry.parameter, $1.entry.key) }
+            let tensors = entries.flatMap { item in zip(item.entry.names, item.values).map { (name: $0, values: $1) } }
+            return Binary(json: try JSONEncoder.canonical.encode(dict), manifest: entries.map(\.entry), orderedTensors: tensors)
         }
         return try open(optimizer)
     }

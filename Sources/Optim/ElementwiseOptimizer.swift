@@ -198,6 +198,21 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
     public func stateDict() -> OptimizerStateDict<Options> { hooks.aroundStateDict(buildStateDict) }
 
     private func buildStateDict() -> OptimizerStateDict<Options> {
+        var unused: [(index: Int, key: String, values: [Scalar])]? = nil
+        return buildStateDict(splitting: &unused)
+    }
+
+    /// The state dict with each buffer as an empty tensor, and the buffers apart in the
+    /// parameters' type (what a binary checkpoint stores, without widening to Double and back).
+    /// With hooks registered, the plain ``stateDict()`` and no buffers apart (hooks see whole dicts).
+    public func stateDictSplittingBuffers() -> (dict: OptimizerStateDict<Options>, buffers: [(index: Int, key: String, values: [Scalar])]) {
+        guard hooks.isEmpty else { return (stateDict(), []) }
+        var buffers: [(index: Int, key: String, values: [Scalar])]? = []
+        let dict = buildStateDict(splitting: &buffers)
+        return (dict, buffers ?? [])
+    }
+
+    private func buildStateDict(splitting buffers: inout [(index: Int, key: String, values: [Scalar])]?) -> OptimizerStateDict<Options> {
         var state: [Int: [String: StateValue]] = [:]
         var groups: [ParamGroupState<Options>] = []
         var index = 0
@@ -214,7 +229,12 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
                     if Options.countsSteps { entry["step"] = .number(tensorState.step.doubleValue) }
                     for name in names {
                         guard let storage = bufferState.buffers[name] else { continue }
-                        entry[name] = .tensor(storage.withUnsafeBufferPointer { Scalar.widened(UnsafeBufferPointer(rebasing: $0[tensor.range])) })
+                        if buffers != nil {
+                            buffers!.append((index, name, storage.withUnsafeBufferPointer { Array($0[tensor.range]) }))
+                            entry[name] = .tensor([])
+                        } else {
+                            entry[name] = .tensor(storage.withUnsafeBufferPointer { Scalar.widened(UnsafeBufferPointer(rebasing: $0[tensor.range])) })
+                        }
                     }
                     for (k, name) in group.options.scalarStateNames.enumerated() {
                         entry[name] = .number(tensorState.scalars[k].doubleValue)

@@ -57,6 +57,15 @@ public protocol Optimizer<Scalar>: SchedulableOptimizer {
     func step(closure: () throws -> Double) rethrows -> Double
     /// The hooks registered with `registerStepPreHook(_:)` and the like.
     var hooks: OptimizerHooks<Options> { get }
+    /// ``stateDict()`` with the large buffers apart, in the parameters' type, by (tensor index,
+    /// key), each left in the dict as an empty tensor; by default none are apart.
+    func stateDictSplittingBuffers() -> (dict: OptimizerStateDict<Options>, buffers: [(index: Int, key: String, values: [Scalar])])
+}
+
+extension Optimizer {
+    public func stateDictSplittingBuffers() -> (dict: OptimizerStateDict<Options>, buffers: [(index: Int, key: String, values: [Scalar])]) {
+        (stateDict(), [])
+    }
 }
 
 extension ElementwiseOptimizer: Optimizer {}
