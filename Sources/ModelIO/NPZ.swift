@@ -6,6 +6,7 @@ import ZIPFoundation
 /// (rows × features) and `y` (rows, or rows × 1). An archive is unpacked into memory once.
 public enum NPZ {
     public static func load(path: String) throws -> Dataset {
+        try checkDirectory(path)
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
             throw DataFileError(path, nil, FileManager.default.fileExists(atPath: path)
@@ -85,6 +86,60 @@ public enum NPZ {
                                targetsPerRow: y.header.shape.count == 2 ? y.header.shape[1] : 1)
         } catch {
             throw DataFileError(path, nil, error.description)
+        }
+    }
+}
+
+extension NPZ {
+    /// Refuses an archive whose directory points past its own end, before ZIPFoundation reads it:
+    /// ZIPFoundation converts the ZIP64 offsets it reads to `off_t` unchecked, so an offset of
+    /// 2⁶³ or more in a damaged file was a trap (found by the fuzzer: a 101-byte file). Walks the
+    /// records as ZIPFoundation does: the end-of-central-directory record found from the end, the
+    /// ZIP64 record just before it when there is one, then each central-directory entry with its
+    /// ZIP64 extra field.
+    static func checkDirectory(_ path: String) throws {
+        guard let file = try? MappedFile(path: path) else { return }  // ZIPFoundation says why
+        let bytes = file.bytes.assumingMemoryBound(to: UInt8.self), size = file.count
+        func u16(_ at: Int) -> UInt64 { at + 2 <= size ? UInt64(bytes[at]) | UInt64(bytes[at + 1]) << 8 : 0 }
+        func u32(_ at: Int) -> UInt64 { u16(at) | u16(at + 2) << 16 }
+        func u64(_ at: Int) -> UInt64 { at + 8 <= size ? u32(at) | u32(at + 4) << 32 : 0 }
+        func damaged(_ what: String) -> DataFileError { DataFileError(path, nil, "not a .npz (zip) archive: damaged \(what)") }
+        let limit = UInt64(size)
+        guard size >= 22 else { return }
+        var eocd = -1
+        for index in stride(from: size - 22, through: 0, by: -1) where u32(index) == 0x0605_4b50 {
+            eocd = index
+            break
+        }
+        guard eocd >= 0 else { return }
+        var directory = u32(eocd + 16), entries = u16(eocd + 10)
+        if eocd >= 20 + 56, u32(eocd - 20) == 0x0706_4b50, u32(eocd - 76) == 0x0606_4b50 {
+            entries = u64(eocd - 76 + 32)
+            directory = u64(eocd - 76 + 48)
+            guard u64(eocd - 76 + 40) <= limit else { throw damaged("ZIP64 directory size") }
+        }
+        guard directory <= limit else { throw damaged("directory offset") }
+        var at = Int(directory), seen: UInt64 = 0
+        while seen < entries, at + 46 <= size, u32(at) == 0x0201_4b50 {
+            seen += 1
+            let names = Int(u16(at + 28)), extra = Int(u16(at + 30)), comment = Int(u16(at + 32))
+            var compressed = u32(at + 20), uncompressed = u32(at + 24), local = u32(at + 42)
+            // The ZIP64 extra field (id 1) holds, in this order, whichever of the three was 0xFFFFFFFF.
+            var field = at + 46 + names
+            let end = min(field + extra, size)
+            while field + 4 <= end {
+                let id = u16(field), length = Int(u16(field + 2))
+                if id == 1 {
+                    var value = field + 4
+                    if uncompressed == 0xFFFF_FFFF { uncompressed = u64(value); value += 8 }
+                    if compressed == 0xFFFF_FFFF { compressed = u64(value); value += 8 }
+                    if local == 0xFFFF_FFFF { local = u64(value) }
+                }
+                field += 4 + length
+            }
+            let stored = u16(at + 10) == 0
+            guard local <= limit, compressed <= limit, !stored || uncompressed <= limit else { throw damaged("entry \(seen)'s offsets or sizes") }
+            at += 46 + names + extra + comment
         }
     }
 }
