@@ -52,7 +52,7 @@ let package = Package(
         /// optimizer step; metrics, early stopping, cancellation, and parallel data generation.
         .target(
             name: "DataParallel",
-            dependencies: ["Optim", "Models", "Datasets", "Topology", "CKernelSupport", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["Optim", "Models", "Datasets", "Topology", "VectorMath", "CKernelSupport", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA
         ),
 
@@ -83,7 +83,7 @@ let package = Package(
         /// forward + loss + backward over a block of rows.
         .target(
             name: "Models",
-            dependencies: ["VectorMath", "CKernelSupport", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["Optim", "VectorMath", "CKernelSupport", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: vectorISA + optimizedInDebug
         ),
 
@@ -121,7 +121,7 @@ let package = Package(
         /// atomically; .npz archives.
         .target(
             name: "ModelIO",
-            dependencies: ["Datasets", "Optim", "Models", "DataParallel", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["Datasets", "Optim", "Models", "DataParallel", "VectorMath", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
 
         /// The seed document's example (15 points, five optimizers), shared by seed-example and
@@ -137,7 +137,7 @@ let package = Package(
         .executableTarget(
             name: "optim",
             dependencies: [
-                "DataParallel", "Models", "Datasets", "Optim", "Topology", "ModelIO", "SeedRegression",
+                "DataParallel", "Models", "Datasets", "Optim", "Topology", "ModelIO", "SeedRegression", "VectorMath",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/OptimCLI"

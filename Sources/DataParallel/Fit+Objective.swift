@@ -1,9 +1,12 @@
+import Models
 import Optim
 
 /// Adds the penalty's gradient to `parameters.grad` over the weight tensors and returns its value.
 /// Serial and in element order, so it is the same for any worker count.
-func addPenalty(_ penalty: FitConfiguration.Penalty, to parameters: Parameters<Float>) -> Double {
-    let l2 = Float(penalty.l2), l1 = Float(penalty.l1)
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func addPenalty<Scalar: TrainingScalar>(_ penalty: FitConfiguration.Penalty, to parameters: Parameters<Scalar>) -> Double {
+    let l2 = Scalar(penalty.l2), l1 = Scalar(penalty.l1)
     var value = 0.0
     parameters.values.withUnsafeBufferPointer { theta in
         parameters.grad.withUnsafeMutableBufferPointer { g in
@@ -13,7 +16,7 @@ func addPenalty(_ penalty: FitConfiguration.Penalty, to parameters: Parameters<F
                 if first, let scales = penalty.featureScales, !scales.isEmpty, tensor.count % scales.count == 0 {
                     let d = scales.count
                     for j in 0..<tensor.count {
-                        let inverse = 1 / scales[j % d], w = theta[tensor.offset + j], raw = w * inverse
+                        let inverse = 1 / Scalar(scales[j % d]), w = theta[tensor.offset + j], raw = w * inverse
                         squares += Double(raw) * Double(raw)
                         absolutes += Double(abs(raw))
                         g[tensor.offset + j] += (l2 * raw + (w > 0 ? l1 : w < 0 ? -l1 : 0)) * inverse

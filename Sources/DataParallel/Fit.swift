@@ -1,4 +1,5 @@
 import Datasets
+import VectorMath
 import Models
 import Optim
 import Synchronization
@@ -96,8 +97,8 @@ public struct FitConfiguration: Sendable, Equatable {
 
     /// The rows per partial gradient a fit of `model` with minibatches of `batchRows` rows uses:
     /// ``chunkRows``, or the automatic choice, at most the minibatch.
-    public func chunkRows<M: Model>(for model: M, batchRows: Int) -> Int {
-        ShardPlan.chunkRows(requested: chunkRows, parameterCount: model.parameterCount, batchRows: batchRows)
+    public func chunkRows<M: Model>(for model: M, batchRows: Int, scalarBytes: Int = 4) -> Int {
+        ShardPlan.chunkRows(requested: chunkRows, parameterCount: model.parameterCount, batchRows: batchRows, scalarBytes: scalarBytes)
     }
 
     /// Checks the settings, throwing a message that names the bad one.
@@ -159,10 +160,10 @@ public struct ConvergenceState: Sendable, Equatable, Codable {
 /// that had it, and the epochs since it last improved.
 public struct EarlyStoppingState: Sendable, Equatable, Codable {
     public var bestLoss: Double
-    public var bestWeights: [Float]
+    public var bestWeights: [Double]
     public var epochsWithoutImprovement: Int
 
-    public init(bestLoss: Double, bestWeights: [Float], epochsWithoutImprovement: Int) {
+    public init(bestLoss: Double, bestWeights: [Double], epochsWithoutImprovement: Int) {
         self.bestLoss = bestLoss
         self.bestWeights = bestWeights
         self.epochsWithoutImprovement = epochsWithoutImprovement
@@ -206,14 +207,17 @@ public func defaultWorkerCount() -> Int {
 
 extension Model {
     /// The model's parameters as an optimizer takes them, initialized as torch's `nn.Linear` would.
-    public func makeParameters(seed: UInt64 = 0) -> Parameters<Float> {
-        let parameters = Parameters<Float>(shapes: parameterShapes)
-        parameters.values.assign(initialParameters(seed: seed))
+    public func makeParameters(seed: UInt64 = 0) -> Parameters<Float> { makeParameters(seed: seed, as: Float.self) }
+
+    /// ``makeParameters(seed:)`` in `Float` or `Double` (the same initial values, widened).
+    public func makeParameters<Scalar: TrainingScalar>(seed: UInt64 = 0, as _: Scalar.Type) -> Parameters<Scalar> {
+        let parameters = Parameters<Scalar>(shapes: parameterShapes)
+        parameters.values.assign(initialParameters(seed: seed).map { Scalar($0) })
         return parameters
     }
 
     /// Throws, naming the problem, when `data` cannot train this model.
-    public func check(_ data: Dataset) throws(TrainingError) {
+    public func check<Scalar>(_ data: Dataset<Scalar>) throws(TrainingError) {
         guard data.features == inputFeatures else {
             throw .incompatibleData("\(data.name): rows have \(data.features) features, the model takes \(inputFeatures)")
         }
@@ -224,7 +228,7 @@ extension Model {
         if loss == .bceWithLogits || loss == .crossEntropy {
             for row in 0..<data.rows {
                 if let expected = targetProblem(data.target(row)) {
-                    throw .incompatibleData(DatasetError.invalidTarget(data.name, row: row, value: data.target(row), expected: expected).description)
+                    throw .incompatibleData(DatasetError.invalidTarget(data.name, row: row, value: "\(data.target(row))", expected: expected).description)
                 }
             }
         }
@@ -264,9 +268,9 @@ extension Model {
 ///   - configuration: batch size, epochs, workers, seed, stopping rules, penalty, start position.
 /// - Throws: ``TrainingError`` for a bad configuration or data that does not fit the model (before
 ///   any step), or when the loss diverges (the parameters then hold the last finite weights).
-public func fit<M: Model>(
-    _ model: M, parameters: Parameters<Float>, data: Dataset, validation: Dataset? = nil,
-    optimizer: any Optimizer<Float>, schedule: EpochSchedule? = nil, configuration: FitConfiguration = .init(),
+public func fit<M: Model, Scalar: TrainingScalar>(
+    _ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>, validation: Dataset<Scalar>? = nil,
+    optimizer: any Optimizer<Scalar>, schedule: EpochSchedule? = nil, configuration: FitConfiguration = .init(),
     cancellation: CancellationFlag? = nil, progress: ((EpochReport) -> Void)? = nil,
     onBatch: ((BatchProgress) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
 ) throws(TrainingError) -> TrainingReport {
@@ -300,7 +304,8 @@ public func fit<M: Model>(
     }
     defer { stepping?.parallelStep = previousStep }
     let batchSize = min(configuration.batchSize, data.rows)
-    let engine = GradientEngine(model: model, pool: pool, chunkRows: configuration.chunkRows(for: model, batchRows: batchSize),
+    let engine = GradientEngine<M, Scalar>(model: model, pool: pool,
+                                          chunkRows: configuration.chunkRows(for: model, batchRows: batchSize, scalarBytes: MemoryLayout<Scalar>.stride),
                                 maxRows: batchSize)
     var report = TrainingReport()
     report.placement = pool.placement
@@ -310,7 +315,7 @@ public func fit<M: Model>(
         throw .invalidConfiguration("the start position's minibatch \(configuration.start.batch) is past the epoch's last, "
             + "\(batches - 1): a position from another data set or batch size?")
     }
-    let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Float>.stride
+    let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Scalar>.stride
     var lastFinite = parameters.values.array
     let start = configuration.start
     let penalty = configuration.penalty.flatMap { $0.isZero ? nil : $0 }
@@ -322,7 +327,7 @@ public func fit<M: Model>(
     // A checkpoint written as early stopping ended the run: the run is over, with its best weights.
     let stoppedAlready = stopping.map { $0.epochsWithoutImprovement >= configuration.earlyStopping!.patience } ?? false
     if stoppedAlready {
-        parameters.values.assign(stopping!.bestWeights)
+        parameters.values.assign(stopping!.bestWeights.map { Scalar($0) })
         report.stopReason = .earlyStopped
     }
     // Likewise a checkpoint written as the objective converged.
@@ -353,7 +358,7 @@ public func fit<M: Model>(
             }
             report.stepSeconds += seconds(ContinuousClock.now - stepStart) - closureSeconds
             let current = parameters.values.array
-            guard loss.isFinite, current.allSatisfy(\.isFinite) else {
+            guard loss.isFinite, allFinite(current) else {
                 parameters.values.assign(lastFinite)
                 finish(&report, engine, pool)
                 throw .diverged(epoch: epoch, batch: position + 1, loss: loss.isFinite ? .nan : loss, report: report)
@@ -399,14 +404,14 @@ public func fit<M: Model>(
                 stopping!.epochsWithoutImprovement += 1
                 stopNow = stopping!.epochsWithoutImprovement >= early.patience
             } else {
-                stopping = EarlyStoppingState(bestLoss: monitored, bestWeights: parameters.values.array, epochsWithoutImprovement: 0)
+                stopping = EarlyStoppingState(bestLoss: monitored, bestWeights: parameters.values.array.map { Double($0) }, epochsWithoutImprovement: 0)
             }
         }
         // The checkpoint holds the weights as they are (the optimizer's state belongs to them) and
         // early stopping's state, so that a resumed run takes the same decisions.
         try save(TrainingPosition(epoch: epoch + 1, batch: 0, earlyStopping: stopping, convergence: converging))
         if stopNow {
-            parameters.values.assign(stopping!.bestWeights)
+            parameters.values.assign(stopping!.bestWeights.map { Scalar($0) })
             report.stopReason = .earlyStopped
             break training
         }
@@ -423,7 +428,7 @@ public func fit<M: Model>(
     return report
 }
 
-private func finish<M>(_ report: inout TrainingReport, _ engine: GradientEngine<M>, _ pool: WorkerPool) {
+private func finish<M, Scalar>(_ report: inout TrainingReport, _ engine: GradientEngine<M, Scalar>, _ pool: WorkerPool) {
     report.computeSeconds = engine.computeSeconds
     report.reduceSeconds = engine.reduceSeconds
     report.placement = pool.placement
@@ -431,17 +436,19 @@ private func finish<M>(_ report: inout TrainingReport, _ engine: GradientEngine<
 
 /// Scores `parameters` of `model` on `data` (data-parallel, deterministic): the loss and the
 /// metrics that fit it (MSE and R², or accuracy and log-loss).
-public func score<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset, workers: Int? = nil, bind: Bool = true) throws(TrainingError) -> Metrics {
+public func score<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>, workers: Int? = nil,
+                                                   bind: Bool = true) throws(TrainingError) -> Metrics {
     try model.check(data)
     let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
     defer { pool.release() }
     return evaluate(model, parameters: parameters, data: data, pool: pool,
-                    chunkRows: ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: data.rows))
+                    chunkRows: ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: data.rows,
+                                                            scalarBytes: MemoryLayout<Scalar>.stride))
 }
 
 /// The raw outputs (predictions, or logits) of `model` for every row of `data`, `outputsPerRow` per row.
-public func predict<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset) -> [Float] {
-    var outputs = [Float](repeating: 0, count: data.rows * model.outputsPerRow)
+public func predict<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>) -> [Scalar] {
+    var outputs = [Scalar](repeating: 0, count: data.rows * model.outputsPerRow)
     parameters.values.withUnsafeBufferPointer { theta in
         outputs.withUnsafeMutableBufferPointer { out in
             model.predict(parameters: theta.baseAddress!,

@@ -1,19 +1,20 @@
 import Datasets
+import VectorMath
 import Models
 import Optim
 
 /// Computes the mean loss and its gradient over a block of rows, data-parallel and
 /// deterministic: chunk partials on the workers, a fixed-order tree reduction in parallel over
 /// cache-line-aligned slices of the gradient, the result in the parameters' gradient buffer.
-final class GradientEngine<M: Model> {
+final class GradientEngine<M: Model, Scalar: TrainingScalar> {
     let model: M
     let pool: WorkerPool
     let chunkRows: Int
     let parameterCount: Int
-    /// Slot stride in floats: the parameter count rounded up to a cache line (16 floats), so that
-    /// no two workers' slots share a line.
+    /// Slot stride in values: the parameter count rounded up to 16 values (a cache line of
+    /// Floats, two of Doubles), so that no two workers' slots share a line.
     let stride: Int
-    private var slots: SharedBuffer<Float>
+    private var slots: SharedBuffer<Scalar>
     private var losses: SharedBuffer<Double>
     private var capacity: Int
     /// Per worker, how many of its chunks have been claimed in the current pass.
@@ -39,7 +40,7 @@ final class GradientEngine<M: Model> {
     }
 
     /// Writes ∂(mean loss)/∂θ over `rows` of `data` into `parameters.grad` and returns the mean loss.
-    func gradient(of parameters: Parameters<Float>, data: Dataset, rows: Range<Int>) -> Double {
+    func gradient(of parameters: Parameters<Scalar>, data: Dataset<Scalar>, rows: Range<Int>) -> Double {
         let plan = ShardPlan(rows: rows, chunkRows: chunkRows)
         let chunkCount = plan.chunkCount
         precondition(chunkCount <= capacity, "minibatch larger than the engine was sized for")
@@ -65,7 +66,7 @@ final class GradientEngine<M: Model> {
                     let c = own.lowerBound + claims[owner].value.add(1, ordering: .relaxed).oldValue
                     guard c < own.upperBound else { break }
                     let slot = slots.base + c * stride
-                    slot.update(repeating: 0, count: stride)
+                    zero(slot, stride)
                     let chunk = plan.chunk(c)
                     let block = RowBlock(x: x.base + chunk.lowerBound * xStride, xStride: xStride,
                                          y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
@@ -92,11 +93,8 @@ final class GradientEngine<M: Model> {
             }
         }
         let lossSum = reduceTree(losses, count: chunkCount)
-        let elements = Float(rows.count * model.lossElementsPerRow)
-        let scale = 1 / elements
-        parameters.grad.withUnsafeMutableBufferPointer { g in
-            for j in 0..<count { g[j] = slots[j] * scale }
-        }
+        let elements = rows.count * model.lossElementsPerRow
+        parameters.grad.withUnsafeMutableBufferPointer { g in scale(slots.base, by: 1 / Scalar(elements), into: g.baseAddress!, count) }
         parameters.markAllGradientsDefined()
         now = ContinuousClock.now
         reduceSeconds += seconds(now - start)
@@ -106,4 +104,25 @@ final class GradientEngine<M: Model> {
 
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}
+
+/// `n` zeros at `p` (specialized: a generic `update(repeating:)` is a call per value).
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func zero<Scalar: TrainingScalar>(_ p: UnsafeMutablePointer<Scalar>, _ n: Int) {
+    p.update(repeating: 0, count: n)
+}
+
+/// out[j] = source[j] · factor for j in 0..<n.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func scale<Scalar: TrainingScalar>(_ source: UnsafePointer<Scalar>, by factor: Scalar, into out: UnsafeMutablePointer<Scalar>, _ n: Int) {
+    for j in 0..<n { out[j] = source[j] * factor }
+}
+
+/// Whether every value is finite.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func allFinite<Scalar: TrainingScalar>(_ values: [Scalar]) -> Bool {
+    values.allSatisfy(\.isFinite)
 }

@@ -1,4 +1,5 @@
 import Datasets
+import VectorMath
 import Models
 import Optim
 
@@ -14,8 +15,8 @@ import Optim
 /// evaluations they wait on their cores (spinning for 50 µs, yielding until 1 ms, then parked),
 /// so that back-to-back evaluations start at once; releasing the evaluator ends them. While it
 /// lives it holds `workers − 1` of libdispatch's pool threads: keep a few evaluators, not hundreds.
-public final class GradientEvaluator<M: Model> {
-    let engine: GradientEngine<M>
+public final class GradientEvaluator<M: Model, Scalar: TrainingScalar> {
+    let engine: GradientEngine<M, Scalar>
     let pool: WorkerPool
 
     /// - Parameters:
@@ -28,14 +29,15 @@ public final class GradientEvaluator<M: Model> {
     public init(model: M, workers: Int? = nil, bind: Bool = true, chunkRows: Int? = nil, maxRows: Int) {
         pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
         engine = GradientEngine(model: model, pool: pool,
-                                chunkRows: ShardPlan.chunkRows(requested: chunkRows, parameterCount: model.parameterCount, batchRows: maxRows),
+                                chunkRows: ShardPlan.chunkRows(requested: chunkRows, parameterCount: model.parameterCount, batchRows: maxRows,
+                                                               scalarBytes: MemoryLayout<Scalar>.stride),
                                 maxRows: maxRows)
     }
 
     deinit { pool.release() }
 
     /// Writes ∂(mean loss)/∂θ over `rows` (default: all) into `parameters.grad`; returns the mean loss.
-    public func evaluate(_ parameters: Parameters<Float>, on data: Dataset, rows: Range<Int>? = nil) -> Double {
+    public func evaluate(_ parameters: Parameters<Scalar>, on data: Dataset<Scalar>, rows: Range<Int>? = nil) -> Double {
         engine.gradient(of: parameters, data: data, rows: rows ?? 0..<data.rows)
     }
 

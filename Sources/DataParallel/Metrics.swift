@@ -1,4 +1,5 @@
 import Datasets
+import VectorMath
 import Models
 import Optim
 
@@ -18,7 +19,8 @@ public struct Metrics: Sendable, Equatable, Codable {
 
 /// Scores `data`: each worker predicts its chunks and sums the chunks' statistics; the chunk sums
 /// are added in the fixed tree order, so the metrics are the same for any worker count.
-func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset, pool: WorkerPool, chunkRows: Int) -> Metrics {
+func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>, pool: WorkerPool,
+                                                chunkRows: Int) -> Metrics {
     let k = model.outputsPerRow, xStride = data.rowStride, t = data.targetStride
     let plan = ShardPlan(rows: 0..<data.rows, chunkRows: chunkRows)
     let chunks = plan.chunkCount
@@ -31,7 +33,7 @@ func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset
     let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
     let workers = pool.workers, loss = model.loss
     pool.run { w in
-        var outputs = [Float](repeating: 0, count: chunkRows * k)
+        var outputs = [Scalar](repeating: 0, count: chunkRows * k)
         for c in plan.chunks(worker: w, of: workers) {
             let rows = plan.chunk(c)
             outputs.withUnsafeMutableBufferPointer {
@@ -87,13 +89,14 @@ func evaluate<M: Model>(_ model: M, parameters: Parameters<Float>, data: Dataset
 
 /// ‖θ − θ*‖ / ‖θ*‖ over the tensors the model and the true model share by name and size; nil
 /// when the data's true weights are unknown or do not match the model.
-func distanceToTruth(_ parameters: Parameters<Float>, _ truth: [String: [Float]]?) -> Double? {
+func distanceToTruth<Scalar: TrainingScalar>(_ parameters: Parameters<Scalar>, _ truth: [String: [Float]]?) -> Double? {
     guard let truth else { return nil }
     var difference = 0.0, norm = 0.0, matched = 0
     for (index, tensor) in parameters.tensors.enumerated() {
         guard let target = truth[tensor.name], target.count == tensor.count else { continue }
         for (a, b) in zip(parameters.value(at: index), target) {
-            difference += Double(a - b) * Double(a - b)
+            let gap = Double(a) - Double(b)
+            difference += gap * gap
             norm += Double(b) * Double(b)
         }
         matched += 1

@@ -1,17 +1,19 @@
+import Models
 import Optim
 import Datasets
+import VectorMath
 
 extension Standardization {
     /// The means and scales of `data`'s features over `rows` (default: every row), computed
     /// data-parallel: Double sums over fixed 4096-row chunks of `rows`, added in the fixed tree
     /// order over the chunk index, so the figures are the same for any worker count.
-    public init(of data: Dataset, rows: [Int]? = nil, workers: Int? = nil, bind: Bool = true) {
+    public init<Scalar>(of data: Dataset<Scalar>, rows: [Int]? = nil, workers: Int? = nil, bind: Bool = true) {
         let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
         defer { pool.release() }
         self.init(of: data, rows: rows ?? Array(0..<data.rows), pool: pool)
     }
 
-    init(of data: Dataset, rows selected: [Int], pool: WorkerPool) {
+    init<Scalar>(of data: Dataset<Scalar>, rows selected: [Int], pool: WorkerPool) {
         let d = data.features, plan = ShardPlan(rows: 0..<selected.count, chunkRows: 4096)
         let order = SharedBuffer<Int>.allocate(count: selected.count, repeating: 0)
         defer { order.deallocate() }
@@ -67,7 +69,7 @@ extension Standardization {
     /// `0.weight` [outputs, features] and its bias), so that the model predicts on raw
     /// features: W' = W / scale column by column, b' = b − W' · mean (in Double). The inverse
     /// of training on standardized rows, to float32 rounding.
-    public func fold(into parameters: Parameters<Float>) {
+    public func fold<Scalar: TrainingScalar>(into parameters: Parameters<Scalar>) {
         guard let weightIndex = parameters.tensors.firstIndex(where: { $0.name == "weight" || $0.name == "0.weight" }),
               let biasIndex = parameters.tensors.firstIndex(where: { $0.name == "bias" || $0.name == "0.bias" }) else { return }
         let weight = parameters.tensors[weightIndex], bias = parameters.tensors[biasIndex]
@@ -77,11 +79,11 @@ extension Standardization {
         for o in 0..<outputs {
             var shift = 0.0
             for j in 0..<d {
-                let w = values[weight.offset + o * d + j] / scales[j]
+                let w = values[weight.offset + o * d + j] / Scalar(scales[j])
                 values[weight.offset + o * d + j] = w
                 shift += Double(w) * Double(means[j])
             }
-            values[bias.offset + o] = Float(Double(values[bias.offset + o]) - shift)
+            values[bias.offset + o] = Scalar(Double(values[bias.offset + o]) - shift)
         }
         parameters.values.assign(values)
     }
@@ -155,34 +157,36 @@ struct SplitMix64 {
     }
 }
 
-extension Dataset {
+extension Dataset where Scalar: TrainingScalar {
     /// The rows `rows` of this data set, in that order, copied into packed storage by the
     /// workers (each row copied once, so the result does not depend on the worker count):
     /// features standardized by `standardization` when given, and each target replaced by
     /// `targetIndex(target)` when given (class labels to class indices).
     public func gathered(rows: [Int], name: String, standardization: Standardization? = nil,
-                         targetIndex: (@Sendable (Float) -> Float)? = nil, workers: Int? = nil, bind: Bool = true) throws -> Dataset {
+                         targetIndex: (@Sendable (Float) -> Float)? = nil, workers: Int? = nil, bind: Bool = true) throws -> Dataset<Scalar> {
         let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
         defer { pool.release() }
         return try gathered(rows: rows, name: name, standardization: standardization, targetIndex: targetIndex, pool: pool)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func gathered(rows: [Int], name: String, standardization: Standardization?, targetIndex: (@Sendable (Float) -> Float)?,
-                  pool: WorkerPool) throws -> Dataset {
+                  pool: WorkerPool) throws -> Dataset<Scalar> {
         let d = features, k = targetsPerRow, n = rows.count
-        let x = FloatStorage(count: n * d), y = FloatStorage(count: n * k)
-        let weights = self.weights.map { source in FloatStorage(rows.map { source[$0] }) }
+        let x = ScalarStorage<Scalar>(count: n * d), y = ScalarStorage<Scalar>(count: n * k)
+        let weights = self.weights.map { source in ScalarStorage<Scalar>(rows.map { source[$0] }) }
         let source = SharedBuffer(self.x.base, count: self.x.count), sourceY = SharedBuffer(self.y.base, count: self.y.count)
         let destination = SharedBuffer(x.base, count: x.count), destinationY = SharedBuffer(y.base, count: y.count)
         let order = SharedBuffer<Int>.allocate(count: n, repeating: 0)
         defer { order.deallocate() }
         for (i, row) in rows.enumerated() { order[i] = row }
-        let means = SharedBuffer<Float>.allocate(count: d, repeating: 0), inverse = SharedBuffer<Float>.allocate(count: d, repeating: 1)
+        let means = SharedBuffer<Scalar>.allocate(count: d, repeating: 0), inverse = SharedBuffer<Scalar>.allocate(count: d, repeating: 1)
         defer { means.deallocate(); inverse.deallocate() }
         if let standardization {
             for j in 0..<d {
-                means[j] = standardization.means[j]
-                inverse[j] = standardization.scales[j]
+                means[j] = Scalar(standardization.means[j])
+                inverse[j] = Scalar(standardization.scales[j])
             }
         }
         let standardize = standardization != nil, xStride = rowStride, yStride = targetStride
@@ -197,7 +201,7 @@ extension Dataset {
                 }
                 for o in 0..<k {
                     let value = sourceY[order[i] * yStride + o]
-                    destinationY[i * k + o] = targetIndex?(value) ?? value
+                    destinationY[i * k + o] = targetIndex.map { Scalar($0(Float(value))) } ?? value
                 }
             }
         }

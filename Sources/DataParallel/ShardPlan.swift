@@ -1,3 +1,4 @@
+import Models
 /// How a minibatch is cut for the workers: into chunks of a fixed number of rows that depends on
 /// the minibatch, never on the worker count; worker w computes a contiguous run of chunks.
 ///
@@ -36,16 +37,16 @@ extension ShardPlan {
     /// models). Linear regression at d = 64 and batch 65,536 gets 1024 rows; batch 4096 gets 128;
     /// an MLP 256 → 32 → 1 gets 128.
     /// `requested`, or the automatic choice, at most the minibatch: what fits and evaluators use.
-    static func chunkRows(requested: Int?, parameterCount: Int, batchRows: Int) -> Int {
-        max(1, min(requested ?? automaticChunkRows(parameterCount: parameterCount, batchRows: batchRows), batchRows))
+    static func chunkRows(requested: Int?, parameterCount: Int, batchRows: Int, scalarBytes: Int = 4) -> Int {
+        max(1, min(requested ?? automaticChunkRows(parameterCount: parameterCount, batchRows: batchRows, scalarBytes: scalarBytes), batchRows))
     }
 
-    static func automaticChunkRows(parameterCount: Int, batchRows: Int) -> Int {
+    static func automaticChunkRows(parameterCount: Int, batchRows: Int, scalarBytes: Int = 4) -> Int {
         func powerOfTwo(atMost n: Int) -> Int { n < 1 ? 1 : 1 << (Int.bitWidth - 1 - n.leadingZeroBitCount) }
         let byBatch = powerOfTwo(atMost: max(1, batchRows / 64))
         let byWork = powerOfTwo(atMost: max(1, (1 << 20) / max(1, parameterCount)))
         var rows = min(4096, max(128, min(byBatch, byWork)))
-        let slotBytes = ((parameterCount + 15) / 16 * 16) * MemoryLayout<Float>.stride
+        let slotBytes = ((parameterCount + 15) / 16 * 16) * scalarBytes
         while rows < batchRows && (batchRows + rows - 1) / rows * slotBytes > 64 << 20 { rows *= 2 }
         return rows
     }
@@ -54,7 +55,9 @@ extension ShardPlan {
 /// Sums `count` slots of `stride` elements into slot 0, over elements `elements` only, in a fixed
 /// pairwise tree over the slot index: ((s0 + s1) + (s2 + s3)) + ... The order depends only on
 /// `count`, so any thread may reduce any slice and the bits are the same.
-func reduceTree(_ slots: SharedBuffer<Float>, stride: Int, count: Int, elements: Range<Int>) {
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func reduceTree<Scalar: TrainingScalar>(_ slots: SharedBuffer<Scalar>, stride: Int, count: Int, elements: Range<Int>) {
     var step = 1
     while step < count {
         var i = 0

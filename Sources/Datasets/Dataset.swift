@@ -1,9 +1,12 @@
+import VectorMath
+
 /// A data set in memory: n rows of d features (row-major, 64-byte aligned) and their targets
-/// (n rows of k values: regression targets, 0/1 labels, or class indices).
+/// (n rows of k values: regression targets, 0/1 labels, or class indices), in `Float` (the
+/// default) or `Double`.
 ///
 /// A class because it owns (possibly large, possibly memory-mapped) storage that models and
 /// workers read in place. It is never mutated after creation.
-public final class Dataset {
+public final class Dataset<Scalar: VectorScalar> {
     /// Number of rows.
     public let rows: Int
     /// Number of features per row (d).
@@ -11,13 +14,13 @@ public final class Dataset {
     /// Number of target values per row (k).
     public let targetsPerRow: Int
     /// The features: row r's start at `x.base + r * rowStride`.
-    public let x: FloatStorage
+    public let x: ScalarStorage<Scalar>
     /// The targets: row r's start at `y.base + r * targetStride`.
-    public let y: FloatStorage
-    /// Floats from one row's features to the next's: `features` when rows are packed, more when
+    public let y: ScalarStorage<Scalar>
+    /// Values from one row's features to the next's: `features` when rows are packed, more when
     /// the targets sit in the same rows (a `.npy` file whose last column is the target).
     public let rowStride: Int
-    /// Floats from one row's targets to the next's.
+    /// Values from one row's targets to the next's.
     public let targetStride: Int
     /// The weights that generated the data, when known (synthetic data), by tensor name.
     public let trueWeights: [String: [Float]]?
@@ -27,24 +30,24 @@ public final class Dataset {
     /// then indices into them, in sorted order of the names.
     public let labels: [String]?
     /// Each row's weight in the training loss (class or sample weights), one per row; nil for 1.
-    public let weights: FloatStorage?
+    public let weights: ScalarStorage<Scalar>?
 
     /// Wraps features and targets already in storage. Throws when the shapes disagree.
     /// - Parameters:
     ///   - name: what messages and reports call the data set (a path, "synthetic ...").
-    ///   - x: the features, row after row (`rowStride` floats apart).
-    ///   - y: the targets, `targetStride` floats apart.
+    ///   - x: the features, row after row (`rowStride` values apart).
+    ///   - y: the targets, `targetStride` values apart.
     ///   - rows: the number of rows.
     ///   - features: features per row.
     ///   - targetsPerRow: targets per row (outputs of a linear model; 1 otherwise).
     ///   - trueWeights: the weights that generated synthetic data, for the report's distance.
     ///   - labels: the class names when the targets were text; the targets index them.
     ///   - weights: each row's weight in the loss; nil for 1.
-    ///   - rowStride: floats between consecutive rows' features (default: `features`, packed).
-    ///   - targetStride: floats between consecutive rows' targets (default: `targetsPerRow`).
-    public init(name: String, x: FloatStorage, y: FloatStorage, rows: Int, features: Int, targetsPerRow: Int = 1,
+    ///   - rowStride: values between consecutive rows' features (default: `features`, packed).
+    ///   - targetStride: values between consecutive rows' targets (default: `targetsPerRow`).
+    public init(name: String, x: ScalarStorage<Scalar>, y: ScalarStorage<Scalar>, rows: Int, features: Int, targetsPerRow: Int = 1,
                 rowStride: Int? = nil, targetStride: Int? = nil, trueWeights: [String: [Float]]? = nil,
-                labels: [String]? = nil, weights: FloatStorage? = nil) throws(DatasetError) {
+                labels: [String]? = nil, weights: ScalarStorage<Scalar>? = nil) throws(DatasetError) {
         guard rows > 0 else { throw .empty(name) }
         guard features > 0 else { throw .shape("\(name): rows need at least one feature") }
         let rowStride = rowStride ?? features, targetStride = targetStride ?? targetsPerRow
@@ -66,41 +69,41 @@ public final class Dataset {
     }
 
     /// A data set from arrays: `x` holds rows × features values, `y` rows × targetsPerRow.
-    public convenience init(name: String = "in-memory data", x: [Float], y: [Float], features: Int, targetsPerRow: Int = 1)
+    public convenience init(name: String = "in-memory data", x: [Scalar], y: [Scalar], features: Int, targetsPerRow: Int = 1)
         throws(DatasetError)
     {
         guard features > 0 else { throw .shape("\(name): rows need at least one feature") }
         guard x.count % features == 0 else {
             throw .shape("\(name): \(x.count) feature values are not a whole number of rows of \(features)")
         }
-        try self.init(name: name, x: FloatStorage(x), y: FloatStorage(y), rows: x.count / features, features: features,
+        try self.init(name: name, x: ScalarStorage<Scalar>(x), y: ScalarStorage<Scalar>(y), rows: x.count / features, features: features,
                       targetsPerRow: targetsPerRow)
     }
 
     /// The same rows with each row's weight in the loss (nil: every row weighs 1).
-    public func weighted(_ weights: [Float]?, name: String? = nil) throws(DatasetError) -> Dataset {
+    public func weighted(_ weights: [Scalar]?, name: String? = nil) throws(DatasetError) -> Dataset {
         try Dataset(name: name ?? self.name, x: x, y: y, rows: rows, features: features, targetsPerRow: targetsPerRow,
                     rowStride: rowStride, targetStride: targetStride, trueWeights: trueWeights, labels: labels,
-                    weights: weights.map { FloatStorage($0) })
+                    weights: weights.map { ScalarStorage<Scalar>($0) })
     }
 
     /// Target `index` of row `row`.
-    public func target(_ row: Int, _ index: Int = 0) -> Float { y[row * targetStride + index] }
+    public func target(_ row: Int, _ index: Int = 0) -> Scalar { y[row * targetStride + index] }
 
     /// Feature `column` of row `row`.
-    public func feature(_ row: Int, _ column: Int) -> Float { x[row * rowStride + column] }
+    public func feature(_ row: Int, _ column: Int) -> Scalar { x[row * rowStride + column] }
 
     /// Throws, naming the first row and column, when a feature or target is NaN or infinite.
     public func validateFinite() throws(DatasetError) {
         if let (row, column) = firstNonFinite(x, stride: rowStride, width: features) {
-            throw .nonFinite(name, row: row, column: column, value: feature(row, column), what: "feature")
+            throw .nonFinite(name, row: row, column: column, value: "\(feature(row, column))", what: "feature")
         }
         if let (row, column) = firstNonFinite(y, stride: targetStride, width: targetsPerRow) {
-            throw .nonFinite(name, row: row, column: column, value: target(row, column), what: "target")
+            throw .nonFinite(name, row: row, column: column, value: "\(target(row, column))", what: "target")
         }
     }
 
-    private func firstNonFinite(_ storage: FloatStorage, stride: Int, width: Int) -> (Int, Int)? {
+    private func firstNonFinite(_ storage: ScalarStorage<Scalar>, stride: Int, width: Int) -> (Int, Int)? {
         guard let first = storage.firstNonFinite() else { return nil }
         if stride == width { return (first / width, first % width) }
         // Rows with other values between them (targets inside the rows): find the first in a
@@ -140,8 +143,17 @@ public final class Dataset {
         return (try slice(0..<cut, name: "\(name) (training)"), try slice(cut..<rows, name: "\(name) (validation)"))
     }
 
+    /// The same rows in another precision (a copy, rounded to nearest when narrower; the same
+    /// data set when the precision is its own).
+    public func converted<Other: VectorScalar>(to _: Other.Type) throws(DatasetError) -> Dataset<Other> {
+        if let same = self as? Dataset<Other> { return same }
+        return try Dataset<Other>(name: name, x: x.converted(to: Other.self), y: y.converted(to: Other.self), rows: rows,
+                                  features: features, targetsPerRow: targetsPerRow, rowStride: rowStride, targetStride: targetStride,
+                                  trueWeights: trueWeights, labels: labels, weights: weights?.converted(to: Other.self))
+    }
+
     /// Bytes of features, what one pass over the data reads.
-    public var featureBytes: Int { rows * features * MemoryLayout<Float>.stride }
+    public var featureBytes: Int { rows * features * MemoryLayout<Scalar>.stride }
 }
 
 /// Why a data set is unusable; each message names the data and, where it applies, the row and
@@ -149,8 +161,8 @@ public final class Dataset {
 public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
     case empty(String)
     case shape(String)
-    case nonFinite(String, row: Int, column: Int, value: Float, what: String)
-    case invalidTarget(String, row: Int, value: Float, expected: String)
+    case nonFinite(String, row: Int, column: Int, value: String, what: String)
+    case invalidTarget(String, row: Int, value: String, expected: String)
 
     public var description: String {
         switch self {

@@ -51,16 +51,22 @@ public enum MemoryBudget {
     public static func allows(_ bytes: Int) -> Bool { bytes >= 0 && bytes <= current.bytes }
 
     /// The bytes of rows × columns float32 values; nil when that does not fit in an Int.
-    public static func floatBytes(rows: Int, columns: Int) -> Int? {
-        let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
-        guard !overflow, count >= 0, count <= Int.max / 4 else { return nil }
-        return count * 4
-    }
+    public static func floatBytes(rows: Int, columns: Int) -> Int? { valueBytes(rows: rows, columns: columns, size: 4) }
 
     /// rows × columns floats (4 bytes each) when that fits the budget, else nil.
-    public static func floats(rows: Int, columns: Int) -> Int? {
-        guard let bytes = floatBytes(rows: rows, columns: columns), allows(bytes) else { return nil }
-        return bytes / 4
+    public static func floats(rows: Int, columns: Int) -> Int? { values(rows: rows, columns: columns, size: 4) }
+
+    /// The bytes of rows × columns values of `size` bytes, or nil when that overflows.
+    public static func valueBytes(rows: Int, columns: Int, size: Int) -> Int? {
+        let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+        guard !overflow, count >= 0, size > 0, count <= Int.max / size else { return nil }
+        return count * size
+    }
+
+    /// rows × columns values of `size` bytes when that fits the budget, else nil.
+    public static func values(rows: Int, columns: Int, size: Int) -> Int? {
+        guard let bytes = valueBytes(rows: rows, columns: columns, size: size), allows(bytes) else { return nil }
+        return bytes / size
     }
 
     /// "... needs 12.0 GiB; this machine's 23.4 GiB of memory (set another with --max-memory)":

@@ -1,3 +1,5 @@
+import VectorMath
+
 /// NumPy's `.npy` format (version 1, 2 or 3): a magic string, a Python-literal header
 /// (`{'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }`), then the array in C order.
 public enum NPY {
@@ -54,33 +56,45 @@ public enum NPY {
         }
 
         /// Whether this is a float32 stored little-endian (read in place).
-        public var isLittleFloat32: Bool { kind == "f" && size == 4 && !bigEndian }
+        public var isLittleFloat32: Bool { isLittleFloat(bytes: 4) }
+
+        /// Whether this is a float of `bytes` bytes (4 or 8) stored little-endian: a data set of
+        /// that precision reads it in place.
+        public func isLittleFloat(bytes: Int) -> Bool { kind == "f" && size == bytes && !bigEndian }
 
         /// Element `index` of the array at `base`, as a Float.
         @inline(__always)
-        public func load(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+        public func load(_ base: UnsafeRawPointer, _ index: Int) -> Float { load(base, index, as: Float.self) }
+
+        /// Element `index` of the array at `base`, rounded once to `Scalar` (a float64 element
+        /// as a Float is rounded from its Double, exactly as `Float(Double)` does).
+        @inline(__always)
+        public func load<Scalar: VectorScalar>(_ base: UnsafeRawPointer, _ index: Int, as _: Scalar.Type) -> Scalar {
             let offset = index * size
             func bits<T: FixedWidthInteger>(_: T.Type) -> T {
                 let raw = base.loadUnaligned(fromByteOffset: offset, as: T.self)
                 return bigEndian ? T(bigEndian: raw) : T(littleEndian: raw)
             }
             switch (kind, size) {
-            case ("f", 4): return Float(bitPattern: bits(UInt32.self))
-            case ("f", 8): return Float(Double(bitPattern: bits(UInt64.self)))
-            case ("i", 1): return Float(bits(Int8.self))
-            case ("i", 2): return Float(bits(Int16.self))
-            case ("i", 4): return Float(bits(Int32.self))
-            case ("i", 8): return Float(bits(Int64.self))
-            case ("u", 1), ("b", 1): return Float(bits(UInt8.self))
-            case ("u", 2): return Float(bits(UInt16.self))
-            case ("u", 4): return Float(bits(UInt32.self))
-            default: return Float(bits(UInt64.self))
+            case ("f", 4): return Scalar(Float(bitPattern: bits(UInt32.self)))
+            case ("f", 8): return Scalar(Double(bitPattern: bits(UInt64.self)))
+            case ("i", 1): return Scalar(bits(Int8.self))
+            case ("i", 2): return Scalar(bits(Int16.self))
+            case ("i", 4): return Scalar(bits(Int32.self))
+            case ("i", 8): return Scalar(bits(Int64.self))
+            case ("u", 1), ("b", 1): return Scalar(bits(UInt8.self))
+            case ("u", 2): return Scalar(bits(UInt16.self))
+            case ("u", 4): return Scalar(bits(UInt32.self))
+            default: return Scalar(bits(UInt64.self))
             }
         }
 
-        /// Why the conversion is worth a word: "float64", "big-endian int32", ...
-        public var conversionNote: String? {
-            if isLittleFloat32 { return nil }
+        /// Why the conversion to float32 is worth a word: "float64", "big-endian int32", ...
+        public var conversionNote: String? { conversionNote(into: 4) }
+
+        /// Why the conversion to floats of `bytes` bytes is worth a word (nil: read in place).
+        public func conversionNote(into bytes: Int) -> String? {
+            if isLittleFloat(bytes: bytes) { return nil }
             let name = kind == "f" ? "float\(size * 8)" : kind == "b" ? "bool" : kind == "i" ? "int\(size * 8)" : "uint\(size * 8)"
             return (bigEndian ? "big-endian " : "") + name
         }
@@ -169,7 +183,17 @@ public enum NPY {
     /// place, memory-mapped: nothing is copied, and a file larger than free memory still trains.
     /// Other layouts (float64, integers, booleans, big-endian, Fortran order, another target
     /// column) are converted once into float32; ``conversion(of:)`` says which.
-    public static func load(path: String, targetColumn: Int? = nil, withoutTarget: Bool = false) throws(DataFileError) -> Dataset {
+    public static func load(path: String, targetColumn: Int? = nil, withoutTarget: Bool = false) throws(DataFileError) -> Dataset<Float> {
+        try load(path: path, targetColumn: targetColumn, withoutTarget: withoutTarget, as: Float.self)
+    }
+
+    /// ``load(path:targetColumn:withoutTarget:)`` in `Float` or `Double`: a file of that precision
+    /// (little-endian, C order, target last) is used in place; anything else is converted once.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func load<Scalar: VectorScalar>(path: String, targetColumn: Int? = nil, withoutTarget: Bool = false,
+                                                  as _: Scalar.Type) throws(DataFileError) -> Dataset<Scalar> {
+        let size = MemoryLayout<Scalar>.size
         let file = try MappedFile(path: path)
         let header = try header(file.bytes, count: file.count, path: path)
         guard let element = ElementType(header.descr) else {
@@ -197,25 +221,25 @@ public enum NPY {
         let name = path
         do {
             let data = file.bytes + header.dataOffset
-            if element.isLittleFloat32 && !header.fortranOrder && target == columns - 1 && Int(bitPattern: data) % 4 == 0 {
-                let base = UnsafeMutablePointer(mutating: data.assumingMemoryBound(to: Float.self))
-                let storage = FloatStorage(borrowing: base, count: rows * columns, owner: file)
+            if element.isLittleFloat(bytes: size) && !header.fortranOrder && target == columns - 1 && Int(bitPattern: data) % size == 0 {
+                let base = UnsafeMutablePointer(mutating: data.assumingMemoryBound(to: Scalar.self))
+                let storage = ScalarStorage<Scalar>(borrowing: base, count: rows * columns, owner: file)
                 return try Dataset(name: name, x: storage, y: storage.view((columns - 1)..<(rows * columns)), rows: rows,
                                    features: columns - 1, targetsPerRow: 1, rowStride: columns, targetStride: columns)
             }
             let features = withoutTarget ? columns : columns - 1
             // The features and the targets, converted.
-            guard MemoryBudget.floats(rows: rows, columns: features + 1) != nil else {
-                throw DataFileError(path, nil, "\(rows) rows × \(features) columns converted to float32 "
-                                    + MemoryBudget.refusal(MemoryBudget.floatBytes(rows: rows, columns: features + 1)))
+            guard MemoryBudget.values(rows: rows, columns: features + 1, size: size) != nil else {
+                throw DataFileError(path, nil, "\(rows) rows × \(features) columns converted to float\(size * 8) "
+                                    + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: rows, columns: features + 1, size: size)))
             }
             let count = rows * features
-            let x = FloatStorage(count: count), y = FloatStorage(count: rows)
+            let x = ScalarStorage<Scalar>(count: count), y = ScalarStorage<Scalar>(count: rows)
             let fortran = header.fortranOrder
             for row in 0..<rows {
                 var out = 0
                 for column in 0..<columns {
-                    let value = element.load(data, fortran ? column * rows + row : row * columns + column)
+                    let value = element.load(data, fortran ? column * rows + row : row * columns + column, as: Scalar.self)
                     if column == target { y.base[row] = value } else { x.base[row * features + out] = value; out += 1 }
                 }
             }
@@ -229,10 +253,10 @@ public enum NPY {
 
     /// What ``load(path:targetColumn:withoutTarget:)`` converts in `path` ("float64", "Fortran
     /// order"), or nil when it reads the file in place or cannot read it.
-    public static func conversion(of path: String) -> String? {
+    public static func conversion(of path: String, into bytes: Int = 4) -> String? {
         guard let file = try? MappedFile(path: path), let header = try? header(file.bytes, count: file.count, path: path),
               let element = ElementType(header.descr) else { return nil }
-        let notes = [element.conversionNote, header.fortranOrder ? "Fortran order" : nil].compactMap { $0 }
+        let notes = [element.conversionNote(into: bytes), header.fortranOrder ? "Fortran order" : nil].compactMap { $0 }
         return notes.isEmpty ? nil : notes.joined(separator: ", ")
     }
 

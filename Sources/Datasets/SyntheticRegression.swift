@@ -176,7 +176,7 @@ public struct SyntheticRegression: Sendable, Equatable {
 
     /// The whole data set, generated on the calling thread (DataParallel generates it on the
     /// pinned workers instead; the values are the same).
-    public func generate() throws(DatasetError) -> Dataset {
+    public func generate() throws(DatasetError) -> Dataset<Float> {
         let x = FloatStorage(count: rows * features), y = FloatStorage(count: rows * targetsPerRow)
         let weights = trueWeights
         fill(rows: 0..<rows, x: x.base, y: y.base, weights: weights)
@@ -184,7 +184,7 @@ public struct SyntheticRegression: Sendable, Equatable {
     }
 
     /// Wraps generated storage as a data set.
-    public func dataset(x: FloatStorage, y: FloatStorage, weights: [String: [Float]]) throws(DatasetError) -> Dataset {
+    public func dataset(x: FloatStorage, y: FloatStorage, weights: [String: [Float]]) throws(DatasetError) -> Dataset<Float> {
         try Dataset(name: description, x: x, y: y, rows: rows, features: features, targetsPerRow: targetsPerRow, trueWeights: weights)
     }
 

@@ -19,14 +19,14 @@ public struct TargetSummary: Sendable, Equatable {
     /// The most distinct whole non-negative numbers that still read as classes by default.
     public static let defaultClassLimit = 20
 
-    public init(_ data: Dataset) {
+    public init<Scalar>(_ data: Dataset<Scalar>) {
         targetsPerRow = data.targetsPerRow
         rows = data.rows
         labels = data.labels
         var values = Set<Float>(), integers = true, minimum = Float.infinity, overflow = false
         for row in 0..<data.rows {
             for o in 0..<data.targetsPerRow {
-                let value = data.target(row, o)
+                let value = Float(data.target(row, o))
                 if value.rounded() != value { integers = false }
                 minimum = min(minimum, value)
                 if !overflow {

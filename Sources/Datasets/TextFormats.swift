@@ -1,3 +1,5 @@
+import VectorMath
+
 /// CSV with a header line, numbers only, the target in a named column.
 ///
 /// Read as bytes, not decoded text (the numbers are ASCII; only names are decoded, as UTF-8):
@@ -11,7 +13,7 @@ public enum CSV {
     public static let missingValues: Set<String> = ["NA", "N/A", "n/a", "NaN", "nan", "-nan", "null", "NULL", "None", "#N/A", "?"]
 
     /// Loads rows of numbers; `target` names the target column (or gives its 0-based index).
-    public static func load(path: String, target: String) throws(DataFileError) -> Dataset {
+    public static func load(path: String, target: String) throws(DataFileError) -> Dataset<Float> {
         try read(path: path, target: target).data
     }
 
@@ -19,7 +21,7 @@ public enum CSV {
     /// `skippingIncompleteRows`, the rows where a column used has a missing value (an empty
     /// field or one of ``missingValues``); returns how many rows were skipped.
     public static func read(path: String, target: String, ignoring: [String] = [], skippingIncompleteRows: Bool = false)
-        throws(DataFileError) -> (data: Dataset, skippedRows: Int)
+        throws(DataFileError) -> (data: Dataset<Float>, skippedRows: Int)
     {
         let table = try read(path: path, options: Options(target: target, ignoring: ignoring, skippingIncompleteRows: skippingIncompleteRows))
         return (table.data, table.skippedRows)
@@ -49,8 +51,8 @@ public enum CSV {
     }
 
     /// A table as read.
-    public struct Table {
-        public var data: Dataset
+    public struct Table<Scalar: VectorScalar> {
+        public var data: Dataset<Scalar>
         /// Rows left out for a missing value.
         public var skippedRows: Int
         /// The feature columns' names, in order.
@@ -60,7 +62,7 @@ public enum CSV {
         /// The id column's values, row by row, when asked for.
         public var ids: [String]?
         /// The weight column's values, row by row, when asked for.
-        public var weights: [Float]?
+        public var weights: [Scalar]?
         /// What the reader decided on its own (an unnamed index column left out, text labels).
         public var notes: [String]
     }
@@ -80,7 +82,15 @@ public enum CSV {
     /// (`setosa`, `True`: then the targets are indices into ``Dataset/labels``, the names in
     /// sorted order), and the id column. An unnamed first column (pandas' index, as
     /// `to_csv()` writes it) is left out, saying so.
-    public static func read(path: String, options: Options) throws(DataFileError) -> Table {
+    public static func read(path: String, options: Options) throws(DataFileError) -> Table<Float> {
+        try read(path: path, options: options, as: Float.self)
+    }
+
+    /// ``read(path:options:)`` in `Float` or `Double`: each number rounded once, from its decimal
+    /// text, to the precision asked for.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func read<Scalar: VectorScalar>(path: String, options: Options, as _: Scalar.Type) throws(DataFileError) -> Table<Scalar> {
         let file = try MappedFile(path: path)
         var lines = TextLines(file)
         let separator = options.separator
@@ -155,14 +165,14 @@ public enum CSV {
         var rows = 0
         while counting.next(skippingBlank: true) != nil { rows += 1 }
         guard rows > 0 else { throw DataFileError(path, nil, "the file has a header but no rows") }
-        guard MemoryBudget.floats(rows: rows, columns: features + 1) != nil else {
-            throw DataFileError(path, nil, "\(rows) rows × \(features) columns of floats "
-                                + MemoryBudget.refusal(MemoryBudget.floatBytes(rows: rows, columns: features + 1)))
+        guard MemoryBudget.values(rows: rows, columns: features + 1, size: MemoryLayout<Scalar>.stride) != nil else {
+            throw DataFileError(path, nil, "\(rows) rows × \(features) columns of \(MemoryLayout<Scalar>.size == 4 ? "floats" : "doubles") "
+                                + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: rows, columns: features + 1, size: MemoryLayout<Scalar>.stride)))
         }
         let count = rows * features
-        let x = FloatStorage(count: count), y = FloatStorage(count: rows)
+        let x = ScalarStorage<Scalar>(count: count), y = ScalarStorage<Scalar>(count: rows)
         var ids: [String]? = idIndex == nil ? nil : []
-        var weights: [Float]? = weightIndex == nil ? nil : []
+        var weights: [Scalar]? = weightIndex == nil ? nil : []
         // Text labels: the target's text per row, once a target is not a number (the numbers
         // read before it are written back as text).
         var textTargets: [String]?
@@ -170,7 +180,7 @@ public enum CSV {
         lines: while let line = lines.next(skippingBlank: true) {
             var fields = FieldScanner(line, separator: separator)
             var column = 0, index = 0
-            var rowID: String?, rowText: String?, rowWeight: Float?
+            var rowID: String?, rowText: String?, rowWeight: Scalar?
             while index < names.count, let field = try fields.next(path) {
                 let isMissing = field.bytes.isEmpty || field.bytes.count <= 4 && missingValues.contains(field.text)
                 if index == idIndex { rowID = field.text; index += 1; continue }
@@ -183,13 +193,13 @@ public enum CSV {
                     skipped += 1
                     continue lines
                 }
-                if index == targetIndex, !isMissing, textTargets != nil || parseFloat(field.bytes) == nil {
-                    if textTargets == nil { textTargets = (0..<row).map { TargetSummary.name(y.base[$0]) } }
+                if index == targetIndex, !isMissing, textTargets != nil || (parseNumber(field.bytes) as Scalar?) == nil {
+                    if textTargets == nil { textTargets = (0..<row).map { TargetSummary.name(Float(y.base[$0])) } }
                     rowText = field.text
                     index += 1
                     continue
                 }
-                guard let value = parseFloat(field.bytes) ?? booleanValue(field.bytes) else {
+                guard let value: Scalar = parseNumber(field.bytes) ?? booleanValue(field.bytes).map({ Scalar($0) }) else {
                     throw DataFileError(path, "line \(line.number)", field.bytes.isEmpty
                         ? "column '\(names[index])' is empty: a missing value"
                         : missingValues.contains(field.text) ? "column '\(names[index])': '\(field.text)' is a missing value"
@@ -204,7 +214,7 @@ public enum CSV {
                     }
                     rowWeight = value
                 } else if index == targetIndex {
-                    if textTargets != nil { rowText = TargetSummary.name(value) } else { y.base[row] = value }
+                    if textTargets != nil { rowText = TargetSummary.name(Float(value)) } else { y.base[row] = value }
                 } else {
                     x.base[row * features + column] = value
                     column += 1
@@ -223,7 +233,7 @@ public enum CSV {
         var labels: [String]?
         if let textTargets {
             let classes = Array(Set(textTargets)).sorted()
-            let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
+            let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Scalar($0)) })
             for (r, label) in textTargets.enumerated() { y.base[r] = index[label]! }
             labels = classes
             notes.append("the target '\(names[targetIndex!])' holds text: \(classes.count) class(es), \(TargetSummary.list(classes))")
@@ -288,25 +298,34 @@ public enum LibSVM {
     /// `base` is the first index (0 or 1); nil guesses: 0-based when some index is 0, else
     /// 1-based (scikit-learn's `dump_svmlight_file` writes 0-based indices by default, and a
     /// 0-based file whose column 0 is always zero reads as 1-based: say `base: 0` then).
-    public static func load(path: String, features: Int? = nil, base: Int? = nil) throws(DataFileError) -> Dataset {
+    public static func load(path: String, features: Int? = nil, base: Int? = nil) throws(DataFileError) -> Dataset<Float> {
         try read(path: path, features: features, base: base).data
     }
 
     /// ``load(path:features:base:)``, and the index base it used (to read other files of the
     /// same data the same way).
-    public static func read(path: String, features: Int? = nil, base: Int? = nil) throws(DataFileError) -> (data: Dataset, base: Int) {
+    public static func read(path: String, features: Int? = nil, base: Int? = nil) throws(DataFileError) -> (data: Dataset<Float>, base: Int) {
+        try read(path: path, features: features, base: base, as: Float.self)
+    }
+
+    /// ``read(path:features:base:)`` in `Float` or `Double`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func read<Scalar: VectorScalar>(path: String, features: Int? = nil, base: Int? = nil, as _: Scalar.Type)
+        throws(DataFileError) -> (data: Dataset<Scalar>, base: Int)
+    {
         let file = try MappedFile(path: path)
         var lines = TextLines(file)
-        var labels: [Float] = []
+        var labels: [Scalar] = []
         // Every row's entries, one after another: row r's are rowStart(r)..<rowEnds[r].
-        var indices: [Int] = [], values: [Float] = [], rowEnds: [Int] = [], rowLines: [Int] = []
+        var indices: [Int] = [], values: [Scalar] = [], rowEnds: [Int] = [], rowLines: [Int] = []
         func rowStart(_ row: Int) -> Int { row == 0 ? 0 : rowEnds[row - 1] }
         var minIndex = Int.max, maxIndex = -1, maxIndexLine = 0
         while let line = lines.next(skippingBlank: true) {
             var tokens = TokenScanner(line)
             // Blank and comment-only lines carry no row.
             guard let first = tokens.next() else { continue }
-            guard let label = parseFloat(first), label.isFinite else {
+            guard let label: Scalar = parseNumber(first), label.isFinite else {
                 throw DataFileError(path, "line \(line.number)", "label '\(text(first))' is not a number")
             }
             var previous = -1
@@ -319,7 +338,7 @@ public enum LibSVM {
                 if indexBytes.first == UInt8(ascii: "-") && parseIndex(UnsafeBufferPointer(rebasing: indexBytes.dropFirst())) != nil {
                     throw DataFileError(path, "line \(line.number)", "index \(text(indexBytes)) is negative")
                 }
-                guard colon < token.endIndex, let index = parseIndex(indexBytes), let value = parseFloat(valueBytes) else {
+                guard colon < token.endIndex, let index = parseIndex(indexBytes), let value: Scalar = parseNumber(valueBytes) else {
                     throw DataFileError(path, "line \(line.number)", "'\(text(token))' is not index:value")
                 }
                 guard value.isFinite else {
@@ -349,15 +368,15 @@ public enum LibSVM {
             let row = rowEnds.indices.first { rowEnds[$0] > rowStart($0) && indices[rowEnds[$0] - 1] - base >= features }!
             throw DataFileError(path, "line \(rowLines[row])", "index \(indices[rowEnds[row] - 1]) is out of range for \(features) features (\(base)-based indices)")
         }
-        guard let count = MemoryBudget.floats(rows: labels.count, columns: width) else {
+        guard let count = MemoryBudget.values(rows: labels.count, columns: width, size: MemoryLayout<Scalar>.stride) else {
             throw DataFileError(path, "line \(maxIndexLine)", "index \(maxIndex) makes every row \(width) features wide: "
-                + "\(labels.count) rows × \(width) dense floats " + MemoryBudget.refusal(MemoryBudget.floatBytes(rows: labels.count, columns: width)))
+                + "\(labels.count) rows × \(width) dense \(MemoryLayout<Scalar>.size == 4 ? "floats" : "doubles") " + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: labels.count, columns: width, size: MemoryLayout<Scalar>.stride)))
         }
-        let x = FloatStorage(count: count)
+        let x = ScalarStorage<Scalar>(count: count)
         for row in rowEnds.indices {
             for entry in rowStart(row)..<rowEnds[row] { x.base[row * width + indices[entry] - base] = values[entry] }
         }
-        do { return (try Dataset(name: path, x: x, y: FloatStorage(labels), rows: labels.count, features: width), base) } catch {
+        do { return (try Dataset(name: path, x: x, y: ScalarStorage(labels), rows: labels.count, features: width), base) } catch {
             throw DataFileError(path, nil, error.description)
         }
     }

@@ -1,3 +1,4 @@
+import VectorMath
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -148,14 +149,21 @@ func parseIndex(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
 /// Powers of ten that a Double holds exactly.
 private let exactPowersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { x, _ in x * 10 } }
 
+/// ``parseNumber(_:)`` in Float.
+@inline(__always)
+func parseFloat(_ bytes: UnsafeBufferPointer<UInt8>) -> Float? { parseNumber(bytes) }
+
 /// The decimal number spanning exactly `bytes` (what `Float(String)` accepts: sign, digits,
-/// fraction, exponent, and inf / nan), rounded once to the nearest Float; nil if not a number.
+/// fraction, exponent, and inf / nan), rounded once to the nearest `Scalar` (Float or Double);
+/// nil if not a number.
 ///
 /// Most fields take a fast path: up to 19 significant digits and a power of ten within ±22 make
-/// a Double exactly rounded (one exact operand each side of one operation); rounding that to a
-/// Float is then the Float nearest the decimal unless the Double falls exactly halfway between
-/// two Floats, which goes, like everything else, through the standard library's conversion.
-func parseFloat(_ bytes: UnsafeBufferPointer<UInt8>) -> Float? {
+/// a Double exactly rounded (one exact operand each side of one operation). That is the answer
+/// in Double; rounding it to a Float is then the Float nearest the decimal unless the Double
+/// falls exactly halfway between two Floats, which goes, like everything else, through the
+/// standard library's conversion.
+@inline(__always)
+func parseNumber<Scalar: VectorScalar>(_ bytes: UnsafeBufferPointer<UInt8>) -> Scalar? {
     let end = bytes.count
     var i = 0
     var negative = false
@@ -200,18 +208,20 @@ func parseFloat(_ bytes: UnsafeBufferPointer<UInt8>) -> Float? {
         if mantissa <= 1 << 53 && exponent >= -22 && exponent <= 22 {
             let m = Double(mantissa)
             let d = exponent >= 0 ? m * exactPowersOfTen[exponent] : m / exactPowersOfTen[-exponent]
+            if Scalar.self == Double.self { return Scalar(negative ? -d : d) }
             // Exactly halfway between two Floats: the low 29 of the Double's 52 fraction bits are
             // 1 followed by zeros (normal Floats only; smaller ones take the slow path).
             if d >= Double(Float.leastNormalMagnitude) && d <= Double(Float.greatestFiniteMagnitude)
                 && d.significandBitPattern & 0x1FFF_FFFF != 0x1000_0000 {
                 let f = Float(d)
-                return negative ? -f : f
+                return Scalar(negative ? -f : f)
             }
         }
     }
     // Everything else: long mantissas, large exponents, inf, nan, and what is not a number.
     guard end > 0 && end <= 4096 else { return nil }
-    return Float(String(decoding: bytes, as: UTF8.self))
+    if Scalar.self == Double.self { return Double(String(decoding: bytes, as: UTF8.self)).map { Scalar($0) } }
+    return Float(String(decoding: bytes, as: UTF8.self)).map { Scalar($0) }
 }
 
 extension String {

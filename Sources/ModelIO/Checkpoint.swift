@@ -1,4 +1,5 @@
 import Datasets
+import VectorMath
 import Foundation
 import Models
 import Optim

@@ -1,11 +1,12 @@
 import Datasets
+import VectorMath
 import Foundation
 import ZIPFoundation
 
 /// NumPy's `.npz` archives (`np.savez`, stored, or `np.savez_compressed`, deflated): arrays `X`
 /// (rows × features) and `y` (rows, or rows × 1). An archive is unpacked into memory once.
 public enum NPZ {
-    public static func load(path: String) throws -> Dataset {
+    public static func load(path: String) throws -> Dataset<Float> {
         try checkDirectory(path)
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
@@ -82,7 +83,7 @@ public enum NPZ {
             throw DataFileError("\(path)/y.npy", nil, "y has shape \(y.header.shape); expected (\(rows),) or (\(rows), k) to match X's \(rows) rows")
         }
         do {
-            return try Dataset(name: path, x: FloatStorage(floats(x)), y: FloatStorage(floats(y)), rows: rows, features: x.header.shape[1],
+            return try Dataset<Float>(name: path, x: FloatStorage(floats(x)), y: FloatStorage(floats(y)), rows: rows, features: x.header.shape[1],
                                targetsPerRow: y.header.shape.count == 2 ? y.header.shape[1] : 1)
         } catch {
             throw DataFileError(path, nil, error.description)

@@ -1,5 +1,6 @@
 import DataParallel
 import Datasets
+import VectorMath
 import Foundation
 import Models
 import Optim
@@ -54,7 +55,7 @@ public struct TrainingRun {
         var early = position.earlyStopping
         let bestWeights = early?.bestWeights
         early?.bestWeights = []  // a tensor of its own, not JSON
-        var tensors = bestWeights.map { ["early_stopping.best_weights": $0] } ?? [:]
+        var tensors = bestWeights.map { ["early_stopping.best_weights": Float.narrowed($0)] } ?? [:]
         if let average { tensors["average"] = average.averaged.values.array }
         return Checkpoint(epoch: position.epoch, batch: position.batch, optimizerState: try OptimizerState.encodeBinary(optimizer),
                           schedulerState: try schedule.map(Self.state(of:)),
@@ -92,7 +93,7 @@ public struct TrainingRun {
             if let state = checkpoint.schedulerState, let schedule { try Self.load(state, into: schedule) }
             earlyStopping = try checkpoint.earlyStoppingState.map { try EarlyStoppingState.decode($0) }
             // Its best weights are a tensor of their own (format 2); format 1 kept them in the JSON.
-            if let weights = checkpoint.tensors["early_stopping.best_weights"] { earlyStopping?.bestWeights = weights }
+            if let weights = checkpoint.tensors["early_stopping.best_weights"] { earlyStopping?.bestWeights = Float.widened(weights) }
             convergence = try checkpoint.convergenceState.map { try JSONDecoder().decode(ConvergenceState.self, from: $0) }
         } catch {
             throw DataFileError(path, nil, "corrupt checkpoint state: \(error)")

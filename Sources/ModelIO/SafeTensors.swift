@@ -1,18 +1,35 @@
 import Datasets
+import VectorMath
 import Foundation
+import Optim
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// naming each tensor's dtype, shape and byte range, string metadata under `__metadata__`, then
 /// the tensors' bytes. Python reads the files with `safetensors.numpy.load_file` or
 /// `safetensors.torch.load_file`.
 public enum SafeTensors {
-    /// A float32 tensor.
+    /// A float32 tensor, or a float64 one (`doubles` then holds its values exactly, `values`
+    /// them rounded to Float).
     public struct Tensor: Equatable, Sendable {
         public var shape: [Int]
         public var values: [Float]
+        /// The values of an F64 tensor; nil for F32.
+        public var doubles: [Double]?
         public init(shape: [Int], values: [Float]) {
             self.shape = shape
             self.values = values
+        }
+        /// An F64 tensor.
+        public init(shape: [Int], doubles: [Double]) {
+            self.shape = shape
+            self.doubles = doubles
+            values = Float.narrowed(doubles)
+        }
+        /// The values in `Scalar`: exact for the tensor's own precision, else converted.
+        public func values<Scalar: OptimScalar>(as _: Scalar.Type) -> [Scalar] {
+            if let same = values as? [Scalar], doubles == nil { return same }
+            if let doubles { return doubles as? [Scalar] ?? Scalar.narrowed(doubles) }
+            return Scalar.narrowed(Float.widened(values))
         }
     }
 
@@ -22,8 +39,8 @@ public enum SafeTensors {
         var offset = 0
         for (name, tensor) in tensors {
             precondition(tensor.values.count == tensor.shape.reduce(1, *), "\(name): shape and values disagree")
-            let bytes = tensor.values.count * 4
-            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            let bytes = tensor.values.count * (tensor.doubles == nil ? 4 : 8)
+            header[name] = ["dtype": tensor.doubles == nil ? "F32" : "F64", "shape": tensor.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
@@ -36,7 +53,11 @@ public enum SafeTensors {
             try writer.write(withUnsafeBytes(of: &length) { Array($0) })
             try writer.write(json)
             for (_, tensor) in tensors {
-                try tensor.values.withUnsafeBytes { try writer.write(raw: $0) }
+                if let doubles = tensor.doubles {
+                    try doubles.withUnsafeBytes { try writer.write(raw: $0) }
+                } else {
+                    try tensor.values.withUnsafeBytes { try writer.write(raw: $0) }
+                }
             }
             try writer.commit()
         } catch {
@@ -87,10 +108,11 @@ public enum SafeTensors {
                 throw DataFileError(path, "byte \(dataStart + max(offsets[0], 0))", "tensor '\(name)' of shape \(shape) does not fit its byte range \(offsets)")
             }
             let base = file.bytes + dataStart + offsets[0]
-            let values = (0..<count).map { i in
-                size == 4 ? base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) : Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self))
+            if size == 4 {
+                tensors[name] = Tensor(shape: shape, values: (0..<count).map { base.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) })
+            } else {
+                tensors[name] = Tensor(shape: shape, doubles: (0..<count).map { base.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) })
             }
-            tensors[name] = Tensor(shape: shape, values: values)
         }
         return (tensors, metadata)
     }

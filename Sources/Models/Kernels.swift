@@ -1,23 +1,23 @@
-// Vector kernels over Float rows. Explicit SIMD16 with `acc += a * b`: Swift does not
+// Vector kernels over Scalar or Double rows. Explicit SIMD16 with `acc += a * b`: Swift does not
 // reassociate floating-point sums, so a plain loop would not vectorize a dot product. The
 // accumulation order is fixed by the code, never by the thread that runs it.
 
 import CKernelSupport
 
 @inline(__always) @usableFromInline
-func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+func load16<Scalar: TrainingScalar>(_ p: UnsafePointer<Scalar>) -> SIMD16<Scalar> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Scalar>.self)
 }
 
 @inline(__always) @usableFromInline
-func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+func store16<Scalar: TrainingScalar>(_ v: SIMD16<Scalar>, _ p: UnsafeMutablePointer<Scalar>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Scalar>.self)
 }
 
 /// Σ a[i]·b[i] over n elements, in a fixed order: two 16-lane accumulators, then the tail.
 @inline(__always) @usableFromInline
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+func dot<Scalar: TrainingScalar>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ n: Int) -> Scalar {
+    var acc0 = SIMD16<Scalar>(), acc1 = SIMD16<Scalar>()
     var i = 0
     while i + 32 <= n {
         acc0 += load16(a + i) * load16(b + i)
@@ -39,7 +39,7 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Floa
 /// The sum of the 16 lanes, by halving: (lanes 0-7 + lanes 8-15), then 4, 2, 1. A fixed order,
 /// and a few vector adds instead of sixteen scalar ones.
 @inline(__always) @usableFromInline
-func horizontalSum(_ v: SIMD16<Float>) -> Float {
+func horizontalSum<Scalar: TrainingScalar>(_ v: SIMD16<Scalar>) -> Scalar {
     let eight = v.lowHalf + v.highHalf
     let four = eight.lowHalf + eight.highHalf
     let two = four.lowHalf + four.highHalf
@@ -48,8 +48,8 @@ func horizontalSum(_ v: SIMD16<Float>) -> Float {
 
 /// y[i] += alpha·x[i] over n elements.
 @inline(__always) @usableFromInline
-func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    let a = SIMD16<Float>(repeating: alpha)
+func axpy<Scalar: TrainingScalar>(_ alpha: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, _ n: Int) {
+    let a = SIMD16<Scalar>(repeating: alpha)
     var i = 0
     while i + 16 <= n {
         store16(load16(y + i) + a * load16(x + i), y + i)
@@ -62,28 +62,28 @@ func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
 }
 
 @inline(__always) @usableFromInline
-func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+func load8<Scalar: TrainingScalar>(_ p: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Scalar>.self)
 }
 
 @inline(__always) @usableFromInline
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+func store8<Scalar: TrainingScalar>(_ v: SIMD8<Scalar>, _ p: UnsafeMutablePointer<Scalar>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Scalar>.self)
 }
 
 /// Lane r = the sum of a_r's eight lanes, by the same fixed tree for every r:
 /// ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). In C (``optim_lane_sums8``): written with
 /// Swift's shuffles, LLVM splits the multiply-adds before it into 128-bit halves.
 @inline(__always) @usableFromInline
-func laneSums(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>,
-              _ a4: SIMD8<Float>, _ a5: SIMD8<Float>, _ a6: SIMD8<Float>, _ a7: SIMD8<Float>) -> SIMD8<Float> {
-    optim_lane_sums8(a0, a1, a2, a3, a4, a5, a6, a7)
+func laneSums<Scalar: TrainingScalar>(_ a0: SIMD8<Scalar>, _ a1: SIMD8<Scalar>, _ a2: SIMD8<Scalar>, _ a3: SIMD8<Scalar>,
+              _ a4: SIMD8<Scalar>, _ a5: SIMD8<Scalar>, _ a6: SIMD8<Scalar>, _ a7: SIMD8<Scalar>) -> SIMD8<Scalar> {
+    Scalar.laneSums(a0, a1, a2, a3, a4, a5, a6, a7)
 }
 
 /// The lanes as Double (loss sums are kept in Double), always inlined: see ``optim_widen8``.
 @inline(__always) @usableFromInline
-func widened(_ v: SIMD8<Float>) -> SIMD8<Double> {
-    optim_widen8(v)
+func widened<Scalar: TrainingScalar>(_ v: SIMD8<Scalar>) -> SIMD8<Double> {
+    Scalar.widened(v)
 }
 
 /// The partial dot product of a row with w over the first `n8` (a multiple of 8) elements, in
@@ -92,8 +92,8 @@ func widened(_ v: SIMD8<Float>) -> SIMD8<Double> {
 /// (a0 + a1) + (a2 + a3). The row is read front to back, the order the hardware prefetcher
 /// streams best: interleaving eight rows' columns measured 2× slower from memory.
 @inline(__always) @usableFromInline
-func rowPartial(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n8: Int) -> SIMD8<Float> {
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+func rowPartial<Scalar: TrainingScalar>(_ x: UnsafePointer<Scalar>, _ w: UnsafePointer<Scalar>, _ n8: Int) -> SIMD8<Scalar> {
+    var a0 = SIMD8<Scalar>(), a1 = SIMD8<Scalar>(), a2 = SIMD8<Scalar>(), a3 = SIMD8<Scalar>()
     var j = 0
     while j &+ 32 <= n8 {
         a0 = a0.addingProduct(load8(x + j), load8(w + j))
@@ -117,12 +117,12 @@ func rowPartial(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n8: Int)
     /// The number of columns: `d`, or the layout's constant.
     static func features(d: Int) -> Int
     /// `block` with its strides replaced by the layout's constants.
-    static func view(_ block: RowBlock) -> RowBlock
+    static func view<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>) -> RowBlock<Scalar>
 }
 
 @usableFromInline enum AnyLayout: RowLayout {
     @inline(__always) @usableFromInline static func features(d: Int) -> Int { d }
-    @inline(__always) @usableFromInline static func view(_ block: RowBlock) -> RowBlock { block }
+    @inline(__always) @usableFromInline static func view<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>) -> RowBlock<Scalar> { block }
 }
 
 /// A kernel over a block of rows, to be run specialized for the block's layout.
@@ -132,10 +132,11 @@ protocol LayoutSpecialized {
 }
 
 extension LayoutSpecialized {
-    /// The kernel run with constants for `block`'s layout where it is one of the narrow contiguous
+    /// The kernel run with constants for the block's layout where it is one of the narrow contiguous
     /// layouts (rows of 8, 16, 24, 32, 48 or 64 columns), else as read from it.
-    func run(features: Int, on block: RowBlock) -> Result {
-        guard block.xStride == features else { return self(AnyLayout.self) }
+    @inline(__always)
+    func run(features: Int, rowStride: Int) -> Result {
+        guard rowStride == features else { return self(AnyLayout.self) }
         switch features {
         case 8: return self(Contiguous8.self)
         case 16: return self(Contiguous16.self)
@@ -153,7 +154,7 @@ extension LayoutSpecialized {
 
 extension ContiguousLayout {
     @inline(__always) @usableFromInline static func features(d: Int) -> Int { width }
-    @inline(__always) @usableFromInline static func view(_ block: RowBlock) -> RowBlock {
+    @inline(__always) @usableFromInline static func view<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>) -> RowBlock<Scalar> {
         RowBlock(x: block.x, xStride: width, y: block.y, yStride: block.yStride, count: block.count, weights: block.weights)
     }
 }
@@ -169,14 +170,14 @@ extension ContiguousLayout {
 /// products with a weight row, and their contributions to a gradient row. Every sum has an
 /// order fixed by the code, never by the thread running it.
 @usableFromInline
-struct EightRows {
-    let x0, x1, x2, x3, x4, x5, x6, x7: UnsafePointer<Float>
+struct EightRows<Scalar: TrainingScalar> {
+    let x0, x1, x2, x3, x4, x5, x6, x7: UnsafePointer<Scalar>
     /// Columns, and the columns in whole 8-lane vectors.
     let d: Int, d8: Int
 
     /// Rows `row`..<`row + 8` of `block`.
     @inline(__always)
-    init(_ block: RowBlock, from row: Int, features d: Int) {
+    init(_ block: RowBlock<Scalar>, from row: Int, features d: Int) {
         let stride = block.xStride
         x0 = block.features(row); x1 = x0 + stride; x2 = x1 + stride; x3 = x2 + stride
         x4 = x3 + stride; x5 = x4 + stride; x6 = x5 + stride; x7 = x6 + stride
@@ -187,8 +188,8 @@ struct EightRows {
     /// Rows `row`..<`row + count` of `block` (count ≤ 8); past the last, lanes repeat it, for
     /// kernels that then give those lanes no weight.
     @inline(__always)
-    init(_ block: RowBlock, from row: Int, count: Int, features d: Int) {
-        @inline(__always) func at(_ r: Int) -> UnsafePointer<Float> { block.features(row &+ min(r, count &- 1)) }
+    init(_ block: RowBlock<Scalar>, from row: Int, count: Int, features d: Int) {
+        @inline(__always) func at(_ r: Int) -> UnsafePointer<Scalar> { block.features(row &+ min(r, count &- 1)) }
         x0 = at(0); x1 = at(1); x2 = at(2); x3 = at(3); x4 = at(4); x5 = at(5); x6 = at(6); x7 = at(7)
         self.d = d
         d8 = d & ~7
@@ -200,7 +201,7 @@ struct EightRows {
     /// `@_transparent`: with `@inline(__always)` the softmax kernel, which calls it once per class,
     /// kept it as a call, and without the layout's constants (measured 1.2× slower).
     @_transparent
-    func dots(_ w: UnsafePointer<Float>) -> SIMD8<Float> {
+    func dots(_ w: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
         var z = laneSums(rowPartial(x0, w, d8), rowPartial(x1, w, d8), rowPartial(x2, w, d8), rowPartial(x3, w, d8),
                          rowPartial(x4, w, d8), rowPartial(x5, w, d8), rowPartial(x6, w, d8), rowPartial(x7, w, d8))
         var j = d8
@@ -214,10 +215,10 @@ struct EightRows {
     /// g += Σ_r c[r]·row r, in one pass over the columns: g is loaded and stored once for the
     /// eight rows. The rows are read again (through ``optim_opaque``), not kept from ``dots(_:)``.
     @inline(__always)
-    func addGradient(_ c: SIMD8<Float>, to g: UnsafeMutablePointer<Float>) {
-        let x0 = optim_opaque(x0), x1 = optim_opaque(x1), x2 = optim_opaque(x2), x3 = optim_opaque(x3)
-        let x4 = optim_opaque(x4), x5 = optim_opaque(x5), x6 = optim_opaque(x6), x7 = optim_opaque(x7)
-        let c = optim_opaque_vector(c)
+    func addGradient(_ c: SIMD8<Scalar>, to g: UnsafeMutablePointer<Scalar>) {
+        let x0 = Scalar.opaque(x0), x1 = Scalar.opaque(x1), x2 = Scalar.opaque(x2), x3 = Scalar.opaque(x3)
+        let x4 = Scalar.opaque(x4), x5 = Scalar.opaque(x5), x6 = Scalar.opaque(x6), x7 = Scalar.opaque(x7)
+        let c = Scalar.opaque(c)
         let c0 = SIMD8(repeating: c[0]), c1 = SIMD8(repeating: c[1]), c2 = SIMD8(repeating: c[2]), c3 = SIMD8(repeating: c[3])
         let c4 = SIMD8(repeating: c[4]), c5 = SIMD8(repeating: c[5]), c6 = SIMD8(repeating: c[6]), c7 = SIMD8(repeating: c[7])
         var j = 0
@@ -238,15 +239,15 @@ struct EightRows {
 
 /// The first target of rows `row`..<`row + 8`.
 @inline(__always) @usableFromInline
-func eightTargets(_ block: RowBlock, from row: Int) -> SIMD8<Float> {
+func eightTargets<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>, from row: Int) -> SIMD8<Scalar> {
     let y = block.targets(row), ys = block.yStride
     return ys == 1 ? load8(y) : SIMD8(y[0], y[ys], y[2 &* ys], y[3 &* ys], y[4 &* ys], y[5 &* ys], y[6 &* ys], y[7 &* ys])
 }
 
 /// Target `index` of rows `row`..<`row + count` (count ≤ 8); lanes past the last repeat it.
 @inline(__always) @usableFromInline
-func eightTargets(_ block: RowBlock, from row: Int, count: Int, index: Int) -> SIMD8<Float> {
-    var t = SIMD8<Float>()
+func eightTargets<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>, from row: Int, count: Int, index: Int) -> SIMD8<Scalar> {
+    var t = SIMD8<Scalar>()
     for r in 0..<8 { t[r] = block.targets(row &+ min(r, count &- 1))[index] }
     return t
 }

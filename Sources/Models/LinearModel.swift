@@ -15,7 +15,16 @@ struct LinearKernel: Sendable, Equatable {
         return linearLayerInitialization(fanIn: features, count: outputs * features + outputs, state: &state)
     }
 
-    func accumulateGradient(parameters w: UnsafePointer<Float>, rows block: RowBlock, gradient g: UnsafeMutablePointer<Float>) -> Double {
+    func accumulateGradient<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: RowBlock<Scalar>,
+                                                    gradient g: UnsafeMutablePointer<Scalar>) -> Double {
+        inPrecision(Scalar.self,
+                    float: { accumulate(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self)) },
+                    double: { accumulate(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self)) },
+                    generic: { accumulate(w, block, g) })
+    }
+
+    private func accumulate<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>,
+                                                    _ g: UnsafeMutablePointer<Scalar>) -> Double {
         let d = features, k = outputs, rows = block.count
         let bias = w + k * d, gradBias = g + k * d
         var total = 0.0
@@ -30,7 +39,7 @@ struct LinearKernel: Sendable, Equatable {
             total = blocksLoss
             for row in firstLeft..<rows {
                 let features = block.features(row), targets = block.targets(row)
-                var rowLoss: Float = 0
+                var rowLoss: Scalar = 0
                 let s = block.weight(row)
                 for o in 0..<k {
                     let z = dot(w + o * d, features, d) + bias[o]
@@ -53,25 +62,25 @@ struct LinearKernel: Sendable, Equatable {
             }
         case .crossEntropy:
             var row = 0
-            (total, row) = SoftmaxEightRows(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
+            (total, row) = SoftmaxEightRows(kernel: self, w: w, block: block, g: g).run(features: features, rowStride: block.xStride)
             // The rows left over, one at a time: logits padded to whole 8-lane vectors (the
             // padding's exponential set to 0), exponentials eight classes at a time.
             let padded = (k + 7) / 8 * 8
-            let logits = UnsafeMutablePointer<Float>.allocate(capacity: padded)
+            let logits = UnsafeMutablePointer<Scalar>.allocate(capacity: padded)
             defer { logits.deallocate() }
             logits.initialize(repeating: 0, count: padded)
-            var tail = SIMD8<Float>(repeating: 1)  // 1 for the last vector's classes, 0 for padding
+            var tail = SIMD8<Scalar>(repeating: 1)  // 1 for the last vector's classes, 0 for padding
             for lane in 0..<8 where lane >= k - (padded - 8) { tail[lane] = 0 }
             while row < rows {
                 let features = block.features(row)
-                var peak = -Float.infinity
+                var peak = -Scalar.infinity
                 for o in 0..<k {
                     logits[o] = dot(w + o * d, features, d) + bias[o]
                     peak = max(peak, logits[o])
                 }
                 let target = Int(block.targets(row)[0])
                 let targetLogit = logits[target]
-                var sums = SIMD8<Float>()
+                var sums = SIMD8<Scalar>()
                 for o in stride(from: 0, to: padded, by: 8) {
                     var e = exponential(load8(logits + o) - SIMD8(repeating: peak))
                     if o + 8 == padded { e *= tail }
@@ -93,7 +102,7 @@ struct LinearKernel: Sendable, Equatable {
 
     /// One output (linear regression, logistic regression): the loss chosen once, then the
     /// eight-row kernel specialized for it.
-    private func accumulateSingleOutput(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
+    private func accumulateSingleOutput<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>, _ g: UnsafeMutablePointer<Scalar>) -> Double {
         switch loss {
         case .mse: accumulateEightRows(SquaredErrorRows.self, w, block, g)
         case .l1: accumulateEightRows(AbsoluteErrorRows.self, w, block, g)
@@ -106,21 +115,21 @@ struct LinearKernel: Sendable, Equatable {
     /// Linear regression with several outputs, rows eight at a time: for each output, the eight
     /// rows' predictions (``EightRows/dots(_:)``), the loss on eight lanes, and the output's
     /// gradient row updated once for the eight. Returns the blocks' loss and the first row not done.
-    private func accumulateMultiOutput(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
+    private func accumulateMultiOutput<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>, _ g: UnsafeMutablePointer<Scalar>) -> (Double, Int) {
         switch loss {
-        case .mse: MultiOutputEightRows<SquaredErrorRows>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
-        case .l1: MultiOutputEightRows<AbsoluteErrorRows>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
-        default: MultiOutputEightRows<HuberRows>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
+        case .mse: MultiOutputEightRows<Scalar, SquaredErrorRows>(kernel: self, w: w, block: block, g: g).run(features: features, rowStride: block.xStride)
+        case .l1: MultiOutputEightRows<Scalar, AbsoluteErrorRows>(kernel: self, w: w, block: block, g: g).run(features: features, rowStride: block.xStride)
+        default: MultiOutputEightRows<Scalar, HuberRows>(kernel: self, w: w, block: block, g: g).run(features: features, rowStride: block.xStride)
         }
     }
 
     /// ``accumulateMultiOutput(_:_:_:)`` for rows laid out as `Layout` says.
-    fileprivate func multiOutputKernel<L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Float>,
-                                                                       _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
+    fileprivate func multiOutputKernel<Scalar: TrainingScalar, L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Scalar>,
+                                                                       _ block: RowBlock<Scalar>, _ g: UnsafeMutablePointer<Scalar>) -> (Double, Int) {
         let block = Layout.view(block)
         let d = Layout.features(d: features), k = outputs, rows = block.count
         let bias = w + k * d, gradBias = g + k * d
-        let biasSums = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: k)
+        let biasSums = UnsafeMutablePointer<SIMD8<Scalar>>.allocate(capacity: k)
         defer { biasSums.deallocate() }
         biasSums.initialize(repeating: SIMD8(), count: k)
         var lossSum = SIMD8<Double>()
@@ -146,12 +155,12 @@ struct LinearKernel: Sendable, Equatable {
     /// (``EightRows/dots(_:)``), the softmax across classes lane by lane (one exponential per
     /// class and row), then each class's gradient row updated once for the eight rows. Returns
     /// the blocks' loss and the first row not done.
-    fileprivate func accumulateSoftmaxEightRows<Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
-                                                                _ g: UnsafeMutablePointer<Float>) -> (Double, Int) {
+    fileprivate func accumulateSoftmaxEightRows<Scalar: TrainingScalar, Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>,
+                                                                _ g: UnsafeMutablePointer<Scalar>) -> (Double, Int) {
         let block = Layout.view(block)
         let d = Layout.features(d: features), k = outputs, rows = block.count
         let bias = w + k * d, gradBias = g + k * d
-        let z = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 2 * k)
+        let z = UnsafeMutablePointer<SIMD8<Scalar>>.allocate(capacity: 2 * k)
         defer { z.deallocate() }
         let biasSums = z + k
         biasSums.initialize(repeating: SIMD8(), count: k)
@@ -159,23 +168,23 @@ struct LinearKernel: Sendable, Equatable {
         var row = 0
         while row &+ 8 <= rows {
             let eight = EightRows(block, from: row, features: d)
-            var peak = SIMD8<Float>(repeating: -.infinity)
+            var peak = SIMD8<Scalar>(repeating: -.infinity)
             for o in 0..<k {
                 z[o] = eight.dots(w + o * d) + SIMD8(repeating: bias[o])
                 peak = peak.replacing(with: z[o], where: z[o] .> peak)
             }
             let target = eightTargets(block, from: row)
-            var sum = SIMD8<Float>(), targetLogit = SIMD8<Float>()
+            var sum = SIMD8<Scalar>(), targetLogit = SIMD8<Scalar>()
             for o in 0..<k {
-                targetLogit.replace(with: z[o], where: target .== Float(o))
+                targetLogit.replace(with: z[o], where: target .== Scalar(o))
                 z[o] = exponential(z[o] - peak)
                 sum += z[o]
             }
             // −log softmax(z)[target] = peak − z[target] + ln Σ e^(z − peak)
-            let weights = block.weights == nil ? SIMD8<Float>(repeating: 1) : block.weights8(from: row)
+            let weights = block.weights == nil ? SIMD8<Scalar>(repeating: 1) : block.weights8(from: row)
             lossSum += (widened(peak - targetLogit) + widened(logarithm(sum))) * (block.weights == nil ? SIMD8(repeating: 1) : widened(weights))
             for o in 0..<k {
-                var dz = z[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))
+                var dz = z[o] / sum - SIMD8<Scalar>().replacing(with: 1, where: target .== Scalar(o))
                 if block.weights != nil { dz *= weights }
                 biasSums[o] += dz
                 eight.addGradient(dz, to: g + o * d)
@@ -191,18 +200,18 @@ struct LinearKernel: Sendable, Equatable {
     /// one pass over the columns adding the eight rows' gradient contributions, so the gradient
     /// is loaded and stored once per eight rows. The rows left over go one at a time. Every sum
     /// has an order fixed by the code and the block's size, never by the thread running it.
-    private func accumulateEightRows<L: EightRowLoss>(_: L.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
-                                                      _ g: UnsafeMutablePointer<Float>) -> Double {
-        SingleOutputEightRows<L>(kernel: self, w: w, block: block, g: g).run(features: features, on: block)
+    private func accumulateEightRows<Scalar: TrainingScalar, L: EightRowLoss>(_: L.Type, _ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>,
+                                                      _ g: UnsafeMutablePointer<Scalar>) -> Double {
+        SingleOutputEightRows<Scalar, L>(kernel: self, w: w, block: block, g: g).run(features: features, rowStride: block.xStride)
     }
 
     /// ``accumulateEightRows(_:_:_:_:)`` for rows laid out as `Layout` says.
-    fileprivate func eightRowKernel<L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Float>,
-                                                                    _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
+    fileprivate func eightRowKernel<Scalar: TrainingScalar, L: EightRowLoss, Layout: RowLayout>(_: L.Type, _: Layout.Type, _ w: UnsafePointer<Scalar>,
+                                                                    _ block: RowBlock<Scalar>, _ g: UnsafeMutablePointer<Scalar>) -> Double {
         let block = Layout.view(block)
         let d = Layout.features(d: features), rows = block.count
         let bias = w[d]
-        var lossSum = SIMD8<Double>(), biasSum = SIMD8<Float>()
+        var lossSum = SIMD8<Double>(), biasSum = SIMD8<Scalar>()
         var row = 0
         while row &+ 8 <= rows {
             let eight = EightRows(block, from: row, features: d)
@@ -234,9 +243,16 @@ struct LinearKernel: Sendable, Equatable {
 
     /// The outputs, computed exactly as training computes them: eight rows at a time, then the
     /// rows left over one at a time.
-    func predict(parameters w: UnsafePointer<Float>, rows block: RowBlock, outputs out: UnsafeMutablePointer<Float>) {
+    func predict<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: RowBlock<Scalar>, outputs out: UnsafeMutablePointer<Scalar>) {
+        inPrecision(Scalar.self,
+                    float: { predictRows(w.retyped(Float.self), block.retyped(Float.self), out.retyped(Float.self)) },
+                    double: { predictRows(w.retyped(Double.self), block.retyped(Double.self), out.retyped(Double.self)) },
+                    generic: { predictRows(w, block, out) })
+    }
+
+    private func predictRows<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>, _ out: UnsafeMutablePointer<Scalar>) {
         let d = features, k = outputs
-        var row = PredictEightRows(kernel: self, w: w, block: block, out: out).run(features: d, on: block)
+        var row = PredictEightRows(kernel: self, w: w, block: block, out: out).run(features: d, rowStride: block.xStride)
         while row < block.count {
             for o in 0..<k { out[row * k + o] = dot(w + o * d, block.features(row), d) + w[k * d + o] }
             row += 1
@@ -247,8 +263,8 @@ struct LinearKernel: Sendable, Equatable {
 extension LinearKernel {
     /// ``predict(parameters:rows:outputs:)``'s blocks of eight rows, for rows laid out as `Layout`
     /// says; returns the first row not done.
-    fileprivate func predictEightRows<Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
-                                                         _ out: UnsafeMutablePointer<Float>) -> Int {
+    fileprivate func predictEightRows<Scalar: TrainingScalar, Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>,
+                                                         _ out: UnsafeMutablePointer<Scalar>) -> Int {
         let block = Layout.view(block)
         let d = Layout.features(d: features), k = outputs
         var row = 0
@@ -265,33 +281,33 @@ extension LinearKernel {
 }
 
 /// The predictions' blocks of eight rows, to be specialized for a block's layout.
-private struct PredictEightRows: LayoutSpecialized {
-    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, out: UnsafeMutablePointer<Float>
-    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Int {
+private struct PredictEightRows<Scalar: TrainingScalar>: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Scalar>, block: RowBlock<Scalar>, out: UnsafeMutablePointer<Scalar>
+    @inline(__always) func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Int {
         kernel.predictEightRows(layout, w, block, out)
     }
 }
 
 /// The single-output kernel, to be specialized for a block's layout.
-private struct SingleOutputEightRows<L: EightRowLoss>: LayoutSpecialized {
-    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
-    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
+private struct SingleOutputEightRows<Scalar: TrainingScalar, L: EightRowLoss>: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Scalar>, block: RowBlock<Scalar>, g: UnsafeMutablePointer<Scalar>
+    @inline(__always) func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
         kernel.eightRowKernel(L.self, layout, w, block, g)
     }
 }
 
 /// The multi-output kernel's blocks of eight rows, to be specialized for a block's layout.
-private struct MultiOutputEightRows<L: EightRowLoss>: LayoutSpecialized {
-    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
-    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> (Double, Int) {
+private struct MultiOutputEightRows<Scalar: TrainingScalar, L: EightRowLoss>: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Scalar>, block: RowBlock<Scalar>, g: UnsafeMutablePointer<Scalar>
+    @inline(__always) func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> (Double, Int) {
         kernel.multiOutputKernel(L.self, layout, w, block, g)
     }
 }
 
 /// The softmax kernel's blocks of eight rows, to be specialized for a block's layout.
-private struct SoftmaxEightRows: LayoutSpecialized {
-    let kernel: LinearKernel, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
-    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> (Double, Int) {
+private struct SoftmaxEightRows<Scalar: TrainingScalar>: LayoutSpecialized {
+    let kernel: LinearKernel, w: UnsafePointer<Scalar>, block: RowBlock<Scalar>, g: UnsafeMutablePointer<Scalar>
+    @inline(__always) func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> (Double, Int) {
         kernel.accumulateSoftmaxEightRows(layout, w, block, g)
     }
 }
@@ -307,10 +323,11 @@ extension LinearKernelModel {
     public var loss: Loss { kernel.loss }
     public var parameterShapes: [(name: String, shape: [Int])] { kernel.shapes }
     public func initialParameters(seed: UInt64) -> [Float] { kernel.initialParameters(seed: seed) }
-    public func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
+    public func accumulateGradient<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: RowBlock<Scalar>,
+                                                           gradient: UnsafeMutablePointer<Scalar>) -> Double {
         kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
     }
-    public func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
+    public func predict<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: RowBlock<Scalar>, outputs: UnsafeMutablePointer<Scalar>) {
         kernel.predict(parameters: parameters, rows: rows, outputs: outputs)
     }
 }

@@ -20,7 +20,7 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
 
     /// Loss and its derivative for a regression residual r = prediction − target.
     @inline(__always)
-    func residual(_ r: Float) -> (loss: Float, derivative: Float) {
+    func residual<Scalar: TrainingScalar>(_ r: Scalar) -> (loss: Scalar, derivative: Scalar) {
         switch self {
         case .mse: return (r * r, 2 * r)
         case .l1: return (abs(r), r > 0 ? 1 : r < 0 ? -1 : 0)
@@ -33,10 +33,10 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
 
     /// Binary cross-entropy on logit z with target t, and its derivative σ(z) − t.
     @inline(__always)
-    static func binaryCrossEntropy(logit z: Float, target t: Float) -> (loss: Double, derivative: Float) {
+    static func binaryCrossEntropy<Scalar: TrainingScalar>(logit z: Scalar, target t: Scalar) -> (loss: Double, derivative: Scalar) {
         let zd = Double(z)
         let loss = max(zd, 0) - zd * Double(t) + Double.log(onePlus: Double.exp(-abs(zd)))
-        let sigmoid = 1 / (1 + Float.exp(-z))
+        let sigmoid = 1 / (1 + Scalar.exp(-z))
         return (loss, sigmoid - t)
     }
 }
@@ -44,14 +44,15 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
 /// A loss evaluated on eight rows at once by the single-output kernel (rows left over go through
 /// it too, in lane 0, so every row's values are computed the same way). The regression losses
 /// give exactly ``Loss/residual(_:)``'s values lane by lane; binary cross-entropy agrees with
-/// ``Loss/binaryCrossEntropy(logit:target:)`` to Float precision.
+/// ``Loss/binaryCrossEntropy(logit:target:)`` to the lanes' precision.
 protocol EightRowLoss {
-    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>)
+    static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>)
+        -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>)
 }
 
 enum SquaredErrorRows: EightRowLoss {
     @inline(__always)
-    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+    static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let r = z - t
         return (widened(r * r), 2 * r)
     }
@@ -59,13 +60,13 @@ enum SquaredErrorRows: EightRowLoss {
 
 /// sign(r): 1, −1, or 0 at 0.
 @inline(__always)
-private func sign(_ r: SIMD8<Float>) -> SIMD8<Float> {
-    SIMD8<Float>().replacing(with: 1, where: r .> 0).replacing(with: -1, where: r .< 0)
+private func sign<Scalar: TrainingScalar>(_ r: SIMD8<Scalar>) -> SIMD8<Scalar> {
+    SIMD8<Scalar>().replacing(with: 1, where: r .> 0).replacing(with: -1, where: r .< 0)
 }
 
 enum AbsoluteErrorRows: EightRowLoss {
     @inline(__always)
-    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+    static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let r = z - t
         return (widened(r.replacing(with: -r, where: r .< 0)), sign(r))
     }
@@ -73,7 +74,7 @@ enum AbsoluteErrorRows: EightRowLoss {
 
 enum HuberRows: EightRowLoss {
     @inline(__always)
-    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+    static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let r = z - t
         let a = r.replacing(with: -r, where: r .< 0)
         let inside = a .< 1
@@ -85,7 +86,7 @@ enum HuberRows: EightRowLoss {
 enum BinaryCrossEntropyRows: EightRowLoss {
     /// max(z, 0) − z·t + ln(1 + e^−|z|), and σ(z) − t, with e^−|z| computed once for both.
     @inline(__always)
-    static func evaluate(logits z: SIMD8<Float>, targets t: SIMD8<Float>) -> (loss: SIMD8<Double>, derivative: SIMD8<Float>) {
+    static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let negative = z .< 0
         let e = exponential(z.replacing(with: -z, where: .!negative))  // e^−|z|, in (0, 1]
         let u = 1 + e
@@ -106,18 +107,18 @@ extension Loss {
     /// when its first largest logit is its class.
     ///
     /// Eight rows at a time with the training kernels' vector `exp` and `ln`, so the loss agrees
-    /// with training's to Float precision, and is the same on every machine; the sum is in
+    /// with training's to the data's precision, and is the same on every machine; the sum is in
     /// Double, in row order.
-    public func classificationStatistics(logits: UnsafePointer<Float>, classes k: Int, targets: UnsafePointer<Float>,
+    public func classificationStatistics<Scalar: TrainingScalar>(logits: UnsafePointer<Scalar>, classes k: Int, targets: UnsafePointer<Scalar>,
                                          targetStride: Int, count: Int) -> (correct: Int, lossSum: Double) {
         precondition(self == .bceWithLogits || self == .crossEntropy, "not a classification loss")
         var correct = 0, lossSum = 0.0
         // Rows i..<i+n (n ≤ 8; lanes past the last row are zeros: computed, never counted).
         @inline(__always) func rows(_ i: Int, _ n: Int) {
-            var target = SIMD8<Float>()
+            var target = SIMD8<Scalar>()
             for r in 0..<n { target[r] = targets[(i &+ r) &* targetStride] }
-            @inline(__always) func column(_ o: Int) -> SIMD8<Float> {
-                var v = SIMD8<Float>()
+            @inline(__always) func column(_ o: Int) -> SIMD8<Scalar> {
+                var v = SIMD8<Scalar>()
                 for r in 0..<n { v[r] = logits[(i &+ r) &* k &+ o] }
                 return v
             }
@@ -130,17 +131,17 @@ extension Loss {
                     if right[r] { correct += 1 }
                 }
             } else {
-                var peak = SIMD8<Float>(repeating: -.infinity), best = SIMD8<Float>()
+                var peak = SIMD8<Scalar>(repeating: -.infinity), best = SIMD8<Scalar>()
                 for o in 0..<k {
                     let z = column(o), larger = z .> peak
                     peak.replace(with: z, where: larger)
-                    best.replace(with: Float(o), where: larger)
+                    best.replace(with: Scalar(o), where: larger)
                 }
-                var sum = SIMD8<Float>(), targetLogit = SIMD8<Float>()
+                var sum = SIMD8<Scalar>(), targetLogit = SIMD8<Scalar>()
                 for o in 0..<k {
                     let z = column(o)
                     sum += exponential(z - peak)
-                    targetLogit.replace(with: z, where: target .== Float(o))
+                    targetLogit.replace(with: z, where: target .== Scalar(o))
                 }
                 let margin = peak - targetLogit, logSum = logarithm(sum)
                 for r in 0..<n {

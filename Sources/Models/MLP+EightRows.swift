@@ -5,14 +5,14 @@ extension MLP {
     /// (after the nonlinearity for hidden layers; raw for the last). `@_transparent`: with
     /// `@inline(__always)` it stayed a call, without the constants of a specialized layout.
     @_transparent
-    func forward(_ w: UnsafePointer<Float>, _ eight: EightRows, _ scratch: UnsafeMutablePointer<SIMD8<Float>>, _ activationAt: [Int]) {
+    func forward<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ eight: EightRows<Scalar>, _ scratch: UnsafeMutablePointer<SIMD8<Scalar>>, _ activationAt: [Int]) {
         let layers = widths.count - 1, offsets = layerOffsets, relu = activation == .relu
         for layer in 0..<layers {
             let fanIn = widths[layer], fanOut = widths[layer + 1]
             let weight = w + offsets[layer].weight, bias = w + offsets[layer].bias
             let out = scratch + activationAt[layer], input = scratch + (layer == 0 ? 0 : activationAt[layer - 1])
             for o in 0..<fanOut {
-                var z: SIMD8<Float>
+                var z: SIMD8<Scalar>
                 if layer == 0 {
                     z = eight.dots(weight + o * fanIn)
                 } else {
@@ -26,14 +26,14 @@ extension MLP {
     }
 
     /// The outputs of rows in blocks of eight, by the forward pass training uses.
-    func predictEightRows(_ w: UnsafePointer<Float>, _ block: RowBlock, _ outputs: UnsafeMutablePointer<Float>) {
+    func predictEightRows<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>, _ outputs: UnsafeMutablePointer<Scalar>) {
         let layers = widths.count - 1, k = outputsPerRow
         var activationAt = [Int](), size = 0
         for layer in 0..<layers {
             activationAt.append(size)
             size += widths[layer + 1]
         }
-        let scratch = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: size)
+        let scratch = UnsafeMutablePointer<SIMD8<Scalar>>.allocate(capacity: size)
         defer { scratch.deallocate() }
         scratch.initialize(repeating: SIMD8(), count: size)
         var row = 0
@@ -56,13 +56,13 @@ extension MLP {
     /// - every later layer is vector multiply-adds with no horizontal sums: each weight of those
     ///   layers accumulates its gradient in an 8-lane partial, summed into `g` once per block.
     /// Every sum has an order fixed by the code and the block, never by the thread running it.
-    func accumulateEightRows(_ w: UnsafePointer<Float>, _ block: RowBlock, _ g: UnsafeMutablePointer<Float>) -> Double {
-        MLPEightRows(mlp: self, w: w, block: block, g: g).run(features: widths[0], on: block)
+    func accumulateEightRows<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>, _ g: UnsafeMutablePointer<Scalar>) -> Double {
+        MLPEightRows(mlp: self, w: w, block: block, g: g).run(features: widths[0], rowStride: block.xStride)
     }
 
     /// ``accumulateEightRows(_:_:_:)`` for rows laid out as `Layout` says.
-    fileprivate func accumulateEightRows<Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Float>, _ block: RowBlock,
-                                                            _ g: UnsafeMutablePointer<Float>) -> Double {
+    fileprivate func accumulateEightRows<Scalar: TrainingScalar, Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>,
+                                                            _ g: UnsafeMutablePointer<Scalar>) -> Double {
         let block = Layout.view(block)
         let layers = widths.count - 1, d = Layout.features(d: widths[0]), k = outputsPerRow
         let offsets = layerOffsets
@@ -77,7 +77,7 @@ extension MLP {
             biasAt.append(size); size += fanOut
             weightAt.append(size); size += layer == 0 ? 0 : fanOut * fanIn
         }
-        let scratch = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: size)
+        let scratch = UnsafeMutablePointer<SIMD8<Scalar>>.allocate(capacity: size)
         defer { scratch.deallocate() }
         scratch.initialize(repeating: SIMD8(), count: size)
         let relu = activation == .relu
@@ -86,7 +86,7 @@ extension MLP {
         while row < block.count {
             let count = min(8, block.count - row)
             // 1 on the lanes that hold rows (each row's weight, with weights), 0 after.
-            var valid = SIMD8<Float>()
+            var valid = SIMD8<Scalar>()
             if block.weights != nil { valid = block.weights8(from: row, count: count) } else { for lane in 0..<count { valid[lane] = 1 } }
             let eight = EightRows(block, from: row, count: count, features: d)
 
@@ -115,15 +115,15 @@ extension MLP {
                 let target = eightTargets(block, from: row, count: count, index: 0)
                 var peak = outputs[0]
                 for o in 1..<k { peak = peak.replacing(with: outputs[o], where: outputs[o] .> peak) }
-                var sum = SIMD8<Float>(), targetLogit = SIMD8<Float>()
+                var sum = SIMD8<Scalar>(), targetLogit = SIMD8<Scalar>()
                 for o in 0..<k {
-                    targetLogit.replace(with: outputs[o], where: target .== Float(o))
+                    targetLogit.replace(with: outputs[o], where: target .== Scalar(o))
                     delta[o] = exponential(outputs[o] - peak)
                     sum += delta[o]
                 }
                 lossSum += (widened(peak - targetLogit) + widened(logarithm(sum))) * widened(valid)
                 for o in 0..<k {
-                    delta[o] = (delta[o] / sum - SIMD8<Float>().replacing(with: 1, where: target .== Float(o))) * valid
+                    delta[o] = (delta[o] / sum - SIMD8<Scalar>().replacing(with: 1, where: target .== Scalar(o))) * valid
                 }
             }
 
@@ -143,7 +143,7 @@ extension MLP {
                 // δ of the layer below: Wᵀδ, times the nonlinearity's derivative at its output.
                 let below = scratch + deltaAt[layer - 1]
                 for i in 0..<fanIn {
-                    var s = SIMD8<Float>()
+                    var s = SIMD8<Scalar>()
                     for o in 0..<fanOut { s = s.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), delta[o]) }
                     let a = input[i]
                     below[i] = relu ? s.replacing(with: 0, where: a .<= 0) : s * (1 - a * a)
@@ -166,9 +166,9 @@ extension MLP {
 
 /// The MLP's kernel, to be specialized for a block's layout (the first layer's dot products and
 /// gradient rows then unroll for the narrow contiguous widths).
-private struct MLPEightRows: LayoutSpecialized {
-    let mlp: MLP, w: UnsafePointer<Float>, block: RowBlock, g: UnsafeMutablePointer<Float>
-    func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
+private struct MLPEightRows<Scalar: TrainingScalar>: LayoutSpecialized {
+    let mlp: MLP, w: UnsafePointer<Scalar>, block: RowBlock<Scalar>, g: UnsafeMutablePointer<Scalar>
+    @inline(__always) func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
         mlp.accumulateEightRows(layout, w, block, g)
     }
 }

@@ -1,10 +1,14 @@
 /// A model the trainer can fit: its parameter layout, and one fused kernel that runs forward,
 /// loss and backward over a block of rows.
 ///
-/// Parameters are one flat `Float` vector, the tensors of ``parameterShapes`` end to end, named
-/// and shaped as torch's modules name and shape them (`weight` [outputs, inputs], `bias`).
+/// Parameters are one flat vector, the tensors of ``parameterShapes`` end to end, named and
+/// shaped as torch's modules name and shape them (`weight` [outputs, inputs], `bias`).
 /// Kernels run on many threads at once on disjoint rows; they read the parameters and write only
 /// the gradient slot they are given.
+///
+/// A model describes an architecture, not a precision: its kernels are generic over the
+/// ``TrainingScalar`` the fit runs in (`Float` or `Double`), and compiled for both (mark them
+/// `@_specialize(where Scalar == Float)` and `== Double`, or they run generic, many times slower).
 public protocol Model: Sendable {
     /// A short description ("linear regression, 32 → 1, MSE").
     var description: String { get }
@@ -22,55 +26,57 @@ public protocol Model: Sendable {
     /// `MSELoss` averages over every element), 1 for classification.
     var lossElementsPerRow: Int { get }
 
-    /// Initial parameters as torch's `nn.Linear` draws them (U(−1/√fan_in, 1/√fan_in)), from `seed`.
+    /// Initial parameters as torch's `nn.Linear` draws them (U(−1/√fan_in, 1/√fan_in)), from `seed`,
+    /// in Float: a Double fit starts from the same values, widened.
     func initialParameters(seed: UInt64) -> [Float]
 
     /// Adds Σ over the block's rows of ∂loss/∂θ into `gradient` and returns Σ of the rows' losses.
-    func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double
+    func accumulateGradient<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: RowBlock<Scalar>,
+                                                    gradient: UnsafeMutablePointer<Scalar>) -> Double
 
     /// Writes the raw outputs (predictions, or logits) of the block's rows into `outputs`,
     /// `outputsPerRow` per row.
-    func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>)
+    func predict<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: RowBlock<Scalar>, outputs: UnsafeMutablePointer<Scalar>)
 }
 
-/// Rows for a kernel: features and targets in place, each row `xStride` floats after the last
+/// Rows for a kernel: features and targets in place, each row `xStride` values after the last
 /// (more than the feature count when the targets sit in the same rows, as in a `.npy` file whose
-/// last column is the target), targets `yStride` floats apart.
-public struct RowBlock {
+/// last column is the target), targets `yStride` values apart.
+public struct RowBlock<Scalar: TrainingScalar> {
     /// The first row's features.
-    public let x: UnsafePointer<Float>
-    /// Floats from one row's features to the next's.
+    public let x: UnsafePointer<Scalar>
+    /// Values from one row's features to the next's.
     public let xStride: Int
     /// The first row's targets (unused by `predict`).
-    public let y: UnsafePointer<Float>
-    /// Floats from one row's targets to the next's.
+    public let y: UnsafePointer<Scalar>
+    /// Values from one row's targets to the next's.
     public let yStride: Int
     /// The number of rows.
     public let count: Int
     /// Each row's weight in the loss (class weights, sample weights), one per row; nil for 1.
     /// A row of weight s adds s · loss and s · ∂loss/∂θ (the mean still divides by the rows).
-    public let weights: UnsafePointer<Float>?
+    public let weights: UnsafePointer<Scalar>?
 
-    public init(x: UnsafePointer<Float>, xStride: Int, y: UnsafePointer<Float>, yStride: Int, count: Int,
-                weights: UnsafePointer<Float>? = nil) {
+    public init(x: UnsafePointer<Scalar>, xStride: Int, y: UnsafePointer<Scalar>, yStride: Int, count: Int,
+                weights: UnsafePointer<Scalar>? = nil) {
         self.x = x; self.xStride = xStride; self.y = y; self.yStride = yStride; self.count = count
         self.weights = weights
     }
 
-    /// Contiguous rows: `features` floats per row, `targets` per row.
-    public init(x: UnsafePointer<Float>, features: Int, y: UnsafePointer<Float>, targets: Int, count: Int) {
+    /// Contiguous rows: `features` values per row, `targets` per row.
+    public init(x: UnsafePointer<Scalar>, features: Int, y: UnsafePointer<Scalar>, targets: Int, count: Int) {
         self.init(x: x, xStride: features, y: y, yStride: targets, count: count)
     }
 
     /// Row `row`'s features.
-    @inline(__always) public func features(_ row: Int) -> UnsafePointer<Float> { x + row &* xStride }
+    @inline(__always) public func features(_ row: Int) -> UnsafePointer<Scalar> { x + row &* xStride }
     /// Row `row`'s targets.
-    @inline(__always) public func targets(_ row: Int) -> UnsafePointer<Float> { y + row &* yStride }
+    @inline(__always) public func targets(_ row: Int) -> UnsafePointer<Scalar> { y + row &* yStride }
     /// Row `row`'s weight (1 without weights).
-    @inline(__always) public func weight(_ row: Int) -> Float { weights.map { $0[row] } ?? 1 }
+    @inline(__always) public func weight(_ row: Int) -> Scalar { weights.map { $0[row] } ?? 1 }
     /// The weights of rows row..<row+count in lanes 0..<count (zeros after).
-    @inline(__always) func weights8(from row: Int, count: Int = 8) -> SIMD8<Float> {
-        var lanes = SIMD8<Float>()
+    @inline(__always) func weights8(from row: Int, count: Int = 8) -> SIMD8<Scalar> {
+        var lanes = SIMD8<Scalar>()
         if let weights { for lane in 0..<count { lanes[lane] = weights[row &+ lane] } }
         return lanes
     }
@@ -81,11 +87,11 @@ extension Model {
     public var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) } }
 
     /// nil when `value` is a valid target for this model, else what was expected.
-    public func targetProblem(_ value: Float) -> String? {
+    public func targetProblem<Value: BinaryFloatingPoint>(_ value: Value) -> String? {
         switch loss {
         case .bceWithLogits: value == 0 || value == 1 ? nil : "0 or 1"
         case .crossEntropy:
-            value >= 0 && value < Float(outputsPerRow) && value.rounded() == value
+            value >= 0 && value < Value(outputsPerRow) && value.rounded() == value
                 ? nil : "a class index in 0..<\(outputsPerRow)"
         default: nil
         }

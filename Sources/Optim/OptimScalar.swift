@@ -18,7 +18,7 @@ where Self.RawSignificand: FixedWidthInteger {
 
 extension OptimScalar {
     /// ``widened(_:)`` of an array.
-    static func widened(_ values: [Self]) -> [Double] { values.withUnsafeBufferPointer { widened($0) } }
+    public static func widened(_ values: [Self]) -> [Double] { values.withUnsafeBufferPointer { widened($0) } }
 }
 
 extension Float: OptimScalar {

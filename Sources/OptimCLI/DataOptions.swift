@@ -11,7 +11,7 @@ enum DataFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// A data set as loaded, with what the file said about its columns.
 struct LoadedData {
-    var dataset: Dataset
+    var dataset: Dataset<Float>
     /// Feature column names (CSV), in order.
     var featureNames: [String]?
     /// The target column's name (CSV) or index (.npy).

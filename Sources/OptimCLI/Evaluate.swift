@@ -141,7 +141,7 @@ struct SavedModel {
     }
 
     /// `data` with its labels as this model's class indices (text or numbers, by name).
-    func indexed(_ data: Dataset) throws -> Dataset {
+    func indexed(_ data: Dataset<Float>) throws -> Dataset<Float> {
         guard let classes else { return data }
         let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
         let table: [Float]
@@ -161,12 +161,12 @@ struct SavedModel {
     }
 }
 
-func scoreAny(_ model: any Model, _ parameters: Parameters<Float>, _ data: Dataset) throws -> Metrics {
+func scoreAny(_ model: any Model, _ parameters: Parameters<Float>, _ data: Dataset<Float>) throws -> Metrics {
     func open<M: Model>(_ m: M) throws -> Metrics { try score(m, parameters: parameters, data: data) }
     return try open(model)
 }
 
-func predictAny(_ model: any Model, _ parameters: Parameters<Float>, _ data: Dataset) -> [Float] {
+func predictAny(_ model: any Model, _ parameters: Parameters<Float>, _ data: Dataset<Float>) -> [Float] {
     func open<M: Model>(_ m: M) -> [Float] { predict(m, parameters: parameters, data: data) }
     return open(model)
 }

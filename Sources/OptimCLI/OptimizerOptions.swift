@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import DataParallel
 import ModelIO
+import Models
 import Optim
 
 /// The optimizers, by torch's class names in lower case.
@@ -112,7 +113,7 @@ struct OptimizerOptions: ParsableArguments {
 
     /// The optimizer over `parameters` (`kind`, or the one given), torch's defaults where a flag
     /// was not given.
-    func make(_ parameters: Parameters<Float>, as kind: OptimizerKind? = nil) throws -> any Optimizer<Float> {
+    func make<Scalar: TrainingScalar>(_ parameters: Parameters<Scalar>, as kind: OptimizerKind? = nil) throws -> any Optimizer<Scalar> {
         let optimizer = kind ?? self.optimizer
         try check(optimizer)
         let p = [parameters], wd = weightDecay, m = maximize
@@ -178,7 +179,7 @@ struct OptimizerOptions: ParsableArguments {
     }
 
     /// Every hyperparameter of `optimizer` (the optimizer built), under torch's names, with its value.
-    static func hyperparameters(of optimizer: any Optimizer<Float>) -> [String: String] {
+    static func hyperparameters<Scalar>(of optimizer: any Optimizer<Scalar>) -> [String: String] {
         func open<O: Optimizer>(_ o: O) -> [String: String] {
             guard let data = try? JSONEncoder.canonical.encode(o.stateDict()),
                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -236,7 +237,7 @@ struct SchedulerOptions: ParsableArguments {
         return scheduler.rawValue + "(" + values.compactMap { key, value in value.map { "\(key)=\($0)" } }.joined(separator: ", ") + ")"
     }
 
-    func make(_ optimizer: any Optimizer<Float>, epochs: Int) throws -> EpochSchedule? {
+    func make<Scalar>(_ optimizer: any Optimizer<Scalar>, epochs: Int) throws -> EpochSchedule? {
         do {
             switch scheduler {
             case .none: return nil

@@ -179,7 +179,7 @@ struct DetailedMetrics {
     var object: [String: Any] = [:]
     var lines: [String] = []
 
-    init(model: any Model, outputs: [Float], data: Dataset, classes: [String]?) {
+    init(model: any Model, outputs: [Float], data: Dataset<Float>, classes: [String]?) {
         let k = model.outputsPerRow, n = data.rows
         if model.loss.isRegression {
             var absolute = 0.0

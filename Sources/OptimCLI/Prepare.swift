@@ -10,8 +10,8 @@ import Models
 struct PreparedData {
     var loaded: LoadedData
     var choice: ModelChoice
-    var training: Dataset
-    var validation: Dataset?
+    var training: Dataset<Float>
+    var validation: Dataset<Float>?
     var split: RowSplit?
     var standardization: Standardization?
     var shuffled: Bool
@@ -44,7 +44,7 @@ extension Train {
             throw DataFileError(dataset.name, nil, "the class labels need a copy of the data as class indices 0, 1, ..., which does not fit in memory")
         }
 
-        var validationFile: Dataset?
+        var validationFile: Dataset<Float>?
         if let path = training.validationData {
             let other = try data.load(workers: workers, bind: training.bind, path: path, width: loaded.libsvmBase != nil ? dataset.features : nil,
                                       libsvmBase: loaded.libsvmBase).dataset
@@ -78,7 +78,7 @@ extension Train {
             let scaler = Standardization(of: dataset, rows: split.training.sorted(), workers: workers, bind: training.bind)
             if !scaler.isIdentity { standardization = scaler }
         }
-        let trainingData: Dataset, validationData: Dataset?
+        let trainingData: Dataset<Float>, validationData: Dataset<Float>?
         if !copies {
             // Nothing to copy: the rows are used in place (memory-mapped files, synthetic data).
             (trainingData, validationData) = try dataset.split(validationFraction: fraction)
@@ -128,8 +128,8 @@ extension Train {
     /// `dataset` with each row's weight in the loss: its `--sample-weight` times its class's
     /// `--class-weight` (balanced: training rows / (classes × the class's training rows), as
     /// scikit-learn's `class_weight="balanced"`); unchanged without either.
-    func weighted(_ dataset: Dataset, loaded: LoadedData, choice: ModelChoice, classes: [Int]?, trainingRows rows: () -> [Int],
-                  notes: inout [String]) throws -> Dataset {
+    func weighted(_ dataset: Dataset<Float>, loaded: LoadedData, choice: ModelChoice, classes: [Int]?, trainingRows rows: () -> [Int],
+                  notes: inout [String]) throws -> Dataset<Float> {
         var weights = loaded.sampleWeights
         if let sampleWeight = data.sampleWeight, let values = weights {
             notes.append("rows weighted by the column '\(sampleWeight)' (total \(Format.general(values.reduce(0) { $0 + Double($1) })))")

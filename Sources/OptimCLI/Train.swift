@@ -50,6 +50,10 @@ struct Train: ParsableCommand {
     @Option(help: "Save the trained weights as safetensors (torch's tensor names; Python's safetensors reads them).")
     var save: String?
 
+    @Option(help: ArgumentHelp("Precision of the training: float32 (torch's default) or float64 (scikit-learn's).",
+                               discussion: "float64 keeps the data, the parameters and the optimizer's state in double precision, as ill-conditioned fits need; it reads twice the bytes per epoch. The saved weights are F64 tensors; evaluate and predict read them."))
+    var dtype: DType = .float32
+
     @Option(help: "Write a checkpoint (parameters, optimizer, schedule and early-stopping state, position) at every epoch and on Ctrl-C.")
     var checkpoint: String?
 
@@ -85,6 +89,21 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        switch dtype {
+        case .float32: try train(Float.self)
+        case .float64:
+            // Checkpoints hold float32 state; a float64 run has none yet, and says so before any work.
+            for (flag, given) in [("--checkpoint", checkpoint != nil), ("--resume", resume != nil),
+                                  ("--swa-start", training.swaStart != nil), ("--ema-decay", training.emaDecay != nil)] where given {
+                throw UsageError(message: "\(flag) is float32 only for now: drop it, or train with --dtype float32", command: Train.self)
+            }
+            try train(Double.self)
+        }
+    }
+
+    /// The run in `Scalar`: the data converted to it after loading, the parameters, the
+    /// optimizer's state and the saved weights in it.
+    func train<Scalar: TrainingScalar>(_: Scalar.Type) throws {
         // Every output path checked before any work (and never onto an input).
         try files.check(Train.self)
         let lock = try checkpoint.map { try CheckpointLock(checkpoint: $0) }
@@ -97,11 +116,12 @@ struct Train: ParsableCommand {
         let prepared = try prepare(workers: workers)
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
         let dataset = prepared.loaded.dataset, model = prepared.choice.model
-        let trainingData = prepared.training, validationData = prepared.validation
+        let trainingData = try prepared.training.converted(to: Scalar.self)
+        let validationData = try prepared.validation?.converted(to: Scalar.self)
         let defaults = RunDefaults(options: training, optimizer: optimizer, model: model, trainingRows: trainingData.rows)
         let classifier = prepared.choice.classes != nil
         let penalty = self.model.penalty(trainingRows: trainingData.rows, classifier: classifier, standardization: prepared.standardization)
-        let parameters = model.makeParameters(seed: data.seed)
+        let parameters = model.makeParameters(seed: data.seed, as: Scalar.self)
         let optimizer = try self.optimizer.make(parameters, as: defaults.optimizer)
         let epochSchedule = try schedule.make(optimizer, epochs: defaults.epochs)
         var configuration = training.configuration(seed: data.seed, workers: workers, defaults: defaults, penalty: penalty)
@@ -121,6 +141,7 @@ struct Train: ParsableCommand {
             "target": prepared.loaded.targetName ?? "", "convergence": convergenceText, "epochs": "\(defaults.epochs)",
             "chunk_rows": training.chunkRows.map { "\($0)" } ?? "auto",
             "class_weight": self.model.classWeight ?? "none", "sample_weight": data.sampleWeight ?? "none",
+            "dtype": Scalar.dtypeName,
         ]
         if let path = data.data, path != "-" { identity["data_file"] = fileFingerprint(path) }
         if let path = training.validationData {
@@ -128,7 +149,7 @@ struct Train: ParsableCommand {
         }
         identity["scheduler"] = schedule.summary(epochs: defaults.epochs)
         // SWA or EMA weights, kept beside the trained ones (and in the checkpoints).
-        let average: AveragedModel<Float>?
+        let average: AveragedModel<Scalar>?
         if let decay = training.emaDecay {
             average = try AveragedModel(parameters, average: .ema(decay: decay))
             identity["averaging"] = "ema, decay \(decay)"
@@ -138,9 +159,12 @@ struct Train: ParsableCommand {
         } else {
             average = nil
         }
-        let run = TrainingRun(model: model, parameters: parameters, optimizer: optimizer, schedule: epochSchedule, average: average,
-                              identity: identity)
-        if let resume {
+        // Checkpoints are float32 (a float64 run was refused them above).
+        let run = (parameters as? Parameters<Float>).map {
+            TrainingRun(model: model, parameters: $0, optimizer: optimizer as! any Optimizer<Float>, schedule: epochSchedule,
+                        average: average as! AveragedModel<Float>?, identity: identity)
+        }
+        if let resume, let run {
             do {
                 configuration.start = try run.resume(from: resume)
             } catch {
@@ -150,7 +174,9 @@ struct Train: ParsableCommand {
             }
             say("resuming from \(resume) at epoch \(configuration.start.epoch), minibatch \(configuration.start.batch)")
         }
-        let writer = checkpoint.map { CheckpointWriter(run: run, path: $0, interval: training.checkpointEvery, epochs: defaults.epochs) }
+        let writer = checkpoint.flatMap { path in
+            run.map { CheckpointWriter(run: $0, path: path, interval: training.checkpointEvery, epochs: defaults.epochs) }
+        }
 
         let shape = data.usesFile ? ", \(dataset.rows) rows × \(dataset.features) features" : ""
         let dataLine = "data: \(dataset.name)\(prepared.loaded.targetName.map { ", target \($0)" } ?? "")\(shape) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))"
@@ -163,6 +189,7 @@ struct Train: ParsableCommand {
         if defaults.optimizer == .muon {
             say("  muon steps the 2-D weights; the biases take adamw(lr=0.001, weight_decay=0.01), as torch's documentation pairs them")
         }
+        if Scalar.self == Double.self { say("  float64: the data, parameters and optimizer state in double precision") }
         say("optimizer: \(optimizerSummary); batch \(defaults.batchSize), up to \(defaults.epochs) epoch(s)\(defaults.convergence.map { ", tol \(Format.general($0.tolerance))" } ?? "")\(penaltyText); \(workers) worker(s)")
         if json {
             var object: [String: Any] = [
@@ -172,6 +199,7 @@ struct Train: ParsableCommand {
                 "epochs": defaults.epochs, "workers": workers, "seed": data.seed, "shuffle": prepared.shuffled,
                 "standardize": prepared.standardization != nil, "l2": penalty.l2, "l1": penalty.l1, "scheduler": schedule.scheduler.rawValue,
                 "tol": defaults.convergence?.tolerance ?? 0, "tol_epochs": defaults.convergence?.patience ?? 0,
+                "dtype": Scalar.dtypeName,
             ]
             if let target = prepared.loaded.targetName { object["target"] = target }
             if let names = prepared.loaded.featureNames { object["columns"] = names }
@@ -267,12 +295,12 @@ struct Train: ParsableCommand {
     }
 
     /// Writes the weights (the standardization folded in) with their metadata.
-    func saveWeights(to path: String, _ prepared: PreparedData, parameters: Parameters<Float>, optimizer: String,
+    func saveWeights<Scalar: TrainingScalar>(to path: String, _ prepared: PreparedData, parameters: Parameters<Scalar>, optimizer: String,
                      hyperparameters: [String: String], penalty: FitConfiguration.Penalty, report: TrainingReport, startEpoch: Int) throws {
         let model = prepared.choice.model
         var notes = savedNotes(prepared, optimizer: optimizer, hyperparameters: hyperparameters, penalty: penalty,
                                report: report, startEpoch: startEpoch)
-        let saved = Parameters<Float>(shapes: model.parameterShapes)
+        let saved = Parameters<Scalar>(shapes: model.parameterShapes)
         saved.values.assign(parameters.values.array)
         if let standardization = prepared.standardization {
             standardization.fold(into: saved)
@@ -390,7 +418,13 @@ enum InterruptFlag {
 
 /// The mean loss of `model` with `parameters` on `data`, data-parallel (what an epoch's
 /// validation loss is, for weights the fit did not score: averaged ones).
-func validationLoss<M: Model>(_ model: M, _ parameters: Parameters<Float>, on data: Dataset, workers: Int) -> Double {
-    let evaluator = GradientEvaluator(model: model, workers: workers, maxRows: data.rows)
+func validationLoss<M: Model, Scalar: TrainingScalar>(_ model: M, _ parameters: Parameters<Scalar>, on data: Dataset<Scalar>,
+                                                      workers: Int) -> Double {
+    let evaluator = GradientEvaluator<M, Scalar>(model: model, workers: workers, maxRows: data.rows)
     return evaluator.evaluate(parameters, on: data)
+}
+
+/// The precision a command computes in.
+enum DType: String, ExpressibleByArgument, CaseIterable {
+    case float32, float64
 }

@@ -30,12 +30,16 @@ struct PolynomialRegression: Model {
 
     /// Adds Σ over the block's rows of ∂loss/∂θ to `gradient` and returns Σ of the rows'
     /// losses. Called on many threads at once, each with its own rows and its own gradient slot:
-    /// it reads `parameters` and writes nothing else.
-    func accumulateGradient(parameters: UnsafePointer<Float>, rows: RowBlock, gradient: UnsafeMutablePointer<Float>) -> Double {
+    /// it reads `parameters` and writes nothing else. Generic over the precision of the fit
+    /// (`Float` or `Double`); `@_specialize` compiles it for both.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func accumulateGradient<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: RowBlock<Scalar>,
+                                                    gradient: UnsafeMutablePointer<Scalar>) -> Double {
         var total = 0.0
         for row in 0..<rows.count {
             let x = rows.features(row)[0], target = rows.targets(row)[0], weight = rows.weight(row)
-            var power: Float = 1, prediction = parameters[degree]
+            var power: Scalar = 1, prediction = parameters[degree]
             for k in 0..<degree {
                 power *= x
                 prediction += parameters[k] * power
@@ -53,10 +57,13 @@ struct PolynomialRegression: Model {
         return total
     }
 
-    func predict(parameters: UnsafePointer<Float>, rows: RowBlock, outputs: UnsafeMutablePointer<Float>) {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func predict<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: RowBlock<Scalar>,
+                                         outputs: UnsafeMutablePointer<Scalar>) {
         for row in 0..<rows.count {
             let x = rows.features(row)[0]
-            var power: Float = 1, prediction = parameters[degree]
+            var power: Scalar = 1, prediction = parameters[degree]
             for k in 0..<degree {
                 power *= x
                 prediction += parameters[k] * power
@@ -67,7 +74,7 @@ struct PolynomialRegression: Model {
 }
 
 /// y = 0.5 − x + 2x² plus a little noise, for x in [−1, 1].
-func quadraticData(rows: Int) throws -> Dataset {
+func quadraticData(rows: Int) throws -> Dataset<Float> {
     let x = (0..<rows).map { Float(sin(Double($0))) }
     let y = (0..<rows).map { i -> Float in
         let noise = Float(0.01 * cos(7 * Double(i)))
@@ -76,7 +83,7 @@ func quadraticData(rows: Int) throws -> Dataset {
     return try Dataset(name: "quadratic", x: FloatStorage(x), y: FloatStorage(y), rows: rows, features: 1)
 }
 
-func fitQuadratic(workers: Int, data: Dataset) throws -> [Float] {
+func fitQuadratic(workers: Int, data: Dataset<Float>) throws -> [Float] {
     let model = PolynomialRegression(degree: 2)
     let parameters = model.makeParameters()
     let optimizer = try LBFGS([parameters], lr: 1, lineSearchFn: .strongWolfe)

@@ -12,11 +12,11 @@ struct TrainingCase: CustomTestStringConvertible, Sendable {
     let optimizer: String
     var testDescription: String { "\(model.description), \(optimizer)" }
 
-    func data(rows: Int = 3000) throws -> Dataset {
+    func data(rows: Int = 3000) throws -> Dataset<Float> {
         try SyntheticRegression(task: task, rows: rows, features: model.inputFeatures, outputs: outputs, noise: 0.1, seed: 5).generate()
     }
 
-    func makeOptimizer(_ parameters: Parameters<Float>) throws -> any Optimizer<Float> {
+    func makeOptimizer<Scalar: TrainingScalar>(_ parameters: Parameters<Scalar>) throws -> any Optimizer<Scalar> {
         switch optimizer {
         case "SGD": try SGD([parameters], lr: 0.05, momentum: 0.9)
         case "Adam": try Adam([parameters], lr: 0.01)
@@ -39,8 +39,8 @@ let trainingCases: [TrainingCase] = models.flatMap { model, task, outputs in
 }
 
 /// Trains `testCase` with `workers` workers and returns the final weights.
-func train(_ testCase: TrainingCase, workers: Int, data: Dataset, epochs: Int = 2) throws -> [Float] {
-    let parameters = testCase.model.makeParameters(seed: 11)
+func train<Scalar: TrainingScalar>(_ testCase: TrainingCase, workers: Int, data: Dataset<Scalar>, epochs: Int = 2) throws -> [Scalar] {
+    let parameters = testCase.model.makeParameters(seed: 11, as: Scalar.self)
     let optimizer = try testCase.makeOptimizer(parameters)
     let configuration = FitConfiguration(batchSize: 1000, epochs: epochs, workers: workers, seed: 3, chunkRows: 128)
     _ = try fit(testCase.model, parameters: parameters, data: data, optimizer: optimizer, configuration: configuration)
@@ -63,6 +63,24 @@ struct DeterminismTests {
         }
         let again = try train(testCase, workers: 2, data: data)
         #expect(again == reference, "a second run differs")
+    }
+
+    @Test("In Double (--dtype float64), weights after training are bitwise identical for 1, 2, 3 and 4 workers, and near the Float run's",
+          arguments: trainingCases)
+    func identicalForAnyWorkerCountInDouble(testCase: TrainingCase) throws {
+        let single = try testCase.data()
+        let data = try single.converted(to: Double.self)
+        let reference = try train(testCase, workers: 1, data: data)
+        #expect(reference.allSatisfy { $0.isFinite })
+        for workers in [2, 3, 4] {
+            #expect(try train(testCase, workers: workers, data: data) == reference, "\(workers) workers differ from 1 worker")
+        }
+        // The same fit in Float lands close by (two epochs: rounding has not compounded far; LBFGS's
+        // line search takes other steps on other rounding, so it is further).
+        let float = try train(testCase, workers: 2, data: single)
+        let difference = zip(float, reference).map { (Double($0) - $1) * (Double($0) - $1) }.reduce(0, +).squareRoot()
+        let norm = reference.map { $0 * $0 }.reduce(0, +).squareRoot()
+        #expect(difference <= (testCase.optimizer == "LBFGS" ? 5e-2 : 1e-3) * norm, "Float and Double runs differ by \(difference / norm) relative")
     }
 
     @Test("A model of over a million parameters, whose Adam step the fit slices over its workers, trains to the same bits on 1, 2 and 3 workers")
@@ -95,7 +113,7 @@ struct DeterminismTests {
 
     /// The same training written the plain way: minibatches in the same order, the gradient as one
     /// running sum over the rows (in Double), the same optimizer.
-    func serialReference(_ testCase: TrainingCase, data: Dataset, epochs: Int) throws -> [Float] {
+    func serialReference(_ testCase: TrainingCase, data: Dataset<Float>, epochs: Int) throws -> [Float] {
         let model = testCase.model
         let parameters = model.makeParameters(seed: 11)
         let optimizer = try testCase.makeOptimizer(parameters)

@@ -54,7 +54,7 @@ struct TrainerTests {
         // Rows not a multiple of 8 or of the chunk, so that partial blocks are scored too.
         let binary = try SyntheticRegression(task: .logistic, rows: 5003, features: 6, noise: 0.5, seed: 5).generate()
         let classes = try SyntheticRegression(task: .multiclass, rows: 5003, features: 6, outputs: 5, noise: 0.5, seed: 5).generate()
-        func check<M: Model>(_ model: M, _ data: Dataset, seed: UInt64) throws {
+        func check<M: Model>(_ model: M, _ data: Dataset<Float>, seed: UInt64) throws {
             let parameters = model.makeParameters()
             // Weights large enough that some logits are far from 0 (saturated sigmoids, peaked softmaxes).
             var state = seed
@@ -179,7 +179,7 @@ struct TrainerTests {
         let model = LinearRegression(features: 3)
         let parameters = model.makeParameters()
         let optimizer = try SGD([parameters], lr: 0.1)
-        let good = try Dataset(x: [1, 2, 3, 4, 5, 6], y: [1, 2], features: 3)
+        let good = try Dataset<Float>(x: [1, 2, 3, 4, 5, 6], y: [1, 2], features: 3)
         func message(_ body: () throws -> Void) -> String? {
             do { try body(); return nil } catch { return "\(error)" }
         }
@@ -187,13 +187,13 @@ struct TrainerTests {
                                       configuration: FitConfiguration(batchSize: 0)) } == "invalid configuration: batch size must be at least 1, got 0")
         #expect(message { _ = try fit(model, parameters: parameters, data: good, optimizer: optimizer,
                                       configuration: FitConfiguration(workers: 0)) } == "invalid configuration: workers must be at least 1, got 0")
-        let wide = try Dataset(x: [1, 2, 3, 4], y: [1, 2], features: 2)
+        let wide = try Dataset<Float>(x: [1, 2, 3, 4], y: [1, 2], features: 2)
         #expect(message { _ = try fit(model, parameters: parameters, data: wide, optimizer: optimizer) }
                 == "in-memory data: rows have 2 features, the model takes 3")
-        let nan = try Dataset(x: [1, 2, 3, 4, .infinity, 6], y: [1, 2], features: 3)
+        let nan = try Dataset<Float>(x: [1, 2, 3, 4, .infinity, 6], y: [1, 2], features: 3)
         #expect(message { _ = try fit(model, parameters: parameters, data: nan, optimizer: optimizer) }
                 == "in-memory data: feature at row 1, column 1 is inf; data must be finite")
-        let labels = try Dataset(x: [1, 2, 3, 4, 5, 6], y: [1, 2], features: 3)
+        let labels = try Dataset<Float>(x: [1, 2, 3, 4, 5, 6], y: [1, 2], features: 3)
         let logistic = LogisticRegression(features: 3)
         let lp = logistic.makeParameters()
         #expect(message { _ = try fit(logistic, parameters: lp, data: labels, optimizer: SGD([lp])) }
@@ -414,7 +414,7 @@ struct CheckpointTests {
         let epochs = report.epochs.count
         #expect(epochs > 3 && epochs < 60)
         let last = try #require(positions.last?.earlyStopping)
-        #expect(last.epochsWithoutImprovement == 2 && straight.values.array == last.bestWeights)
+        #expect(last.epochsWithoutImprovement == 2 && straight.values.array.map(Double.init) == last.bestWeights)
 
         func resume(from index: Int) throws -> (weights: [Float], report: TrainingReport) {
             let parameters = model.makeParameters(seed: 77)

@@ -103,7 +103,7 @@ struct DatasetsTests {
     func csvDetails() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        func load(_ text: String, target: String = "y") throws(DataFileError) -> Dataset {
+        func load(_ text: String, target: String = "y") throws(DataFileError) -> Dataset<Float> {
             let url = directory.url.appendingPathComponent("\(UUID().uuidString).csv")
             try? Data(text.utf8).write(to: url)
             return try CSV.load(path: url.path, target: target)
@@ -171,7 +171,7 @@ struct DatasetsTests {
         }
         #expect(throws: DatasetError.self) { try Dataset(x: [1, 2, 3, 4], y: [0], features: 2) }
         #expect(throws: DatasetError.self) { try Dataset(x: [1, 2, 3], y: [0], features: 2) }
-        #expect(throws: DatasetError.self) { try Dataset(x: [], y: [], features: 2) }
+        #expect(throws: DatasetError.self) { try Dataset<Float>(x: [], y: [], features: 2) }
         #expect(throws: DatasetError.self) { try SyntheticRegression(task: .multiclass, rows: 10, features: 2, outputs: 1) }
         #expect(throws: DatasetError.self) { try SyntheticRegression(task: .linear, rows: 0, features: 2) }
         let data = try Dataset(x: [1, 2, 3, 4, 5, 6, 7, 8], y: [0, 1, 2, 3], features: 2)

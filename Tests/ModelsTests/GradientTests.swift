@@ -55,7 +55,8 @@ func testData(for model: any Model, rows: Int, seed: UInt64) -> (x: [Float], y: 
 }
 
 /// Runs `body` with the rows of `x` and `y` as a kernel's block.
-func withBlock<R>(_ model: any Model, _ x: [Float], _ y: [Float], _ rows: Int, offset: Int = 0, _ body: (RowBlock) -> R) -> R {
+func withBlock<Scalar: TrainingScalar, R>(_ model: any Model, _ x: [Scalar], _ y: [Scalar], _ rows: Int, offset: Int = 0,
+                                          _ body: (RowBlock<Scalar>) -> R) -> R {
     x.withUnsafeBufferPointer { xs in
         y.withUnsafeBufferPointer { ys in
             body(RowBlock(x: xs.baseAddress! + offset * model.inputFeatures, features: model.inputFeatures,
@@ -97,6 +98,64 @@ struct GradientTests {
             worst = max(worst, abs(numeric - Double(gradient[i])) / scale)
         }
         #expect(worst < 5e-3, "\(model.description): worst gradient error \(worst) (seed \(seed))")
+    }
+
+    @Test("In Double, each kernel's gradient agrees with central finite differences to 1e-7", arguments: gradientCases)
+    func doubleFiniteDifferences(testCase: GradientCase) {
+        let model = testCase.model
+        let rows = 19
+        let seed: UInt64 = 20_261_201
+        let (xFloat, yFloat) = testData(for: model, rows: rows, seed: seed)
+        let x = xFloat.map { Double($0) }, y = yFloat.map { Double($0) }
+        let initial = model.initialParameters(seed: 7).map { Double($0) * 3 }
+        func loss(_ p: [Double]) -> Double {
+            var scratch = [Double](repeating: 0, count: p.count)
+            return scratch.withUnsafeMutableBufferPointer { g in
+                withBlock(model, x, y, rows) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
+            }
+        }
+        var gradient = [Double](repeating: 0, count: model.parameterCount)
+        _ = gradient.withUnsafeMutableBufferPointer { g in
+            withBlock(model, x, y, rows) { model.accumulateGradient(parameters: initial, rows: $0, gradient: g.baseAddress!) }
+        }
+        let h = 1e-5
+        var worst = 0.0
+        let scale = max(1, gradient.map { abs($0) }.max()!)
+        for i in 0..<model.parameterCount {
+            var plus = initial, minus = initial
+            plus[i] += h; minus[i] -= h
+            worst = max(worst, abs((loss(plus) - loss(minus)) / (2 * h) - gradient[i]) / scale)
+        }
+        #expect(worst < 1e-7, "\(model.description): worst gradient error \(worst) (seed \(seed))")
+    }
+
+    @Test("Double and Float kernels agree on the same rows to Float rounding", arguments: gradientCases)
+    func doubleMatchesFloat(testCase: GradientCase) {
+        let model = testCase.model
+        let rows = 19
+        let (x, y) = testData(for: model, rows: rows, seed: 11)
+        let p = model.initialParameters(seed: 3)
+        var single = [Float](repeating: 0, count: p.count), double = [Double](repeating: 0, count: p.count)
+        let lossSingle = single.withUnsafeMutableBufferPointer { g in
+            withBlock(model, x, y, rows) { model.accumulateGradient(parameters: p, rows: $0, gradient: g.baseAddress!) }
+        }
+        let pDouble = p.map { Double($0) }
+        let lossDouble = double.withUnsafeMutableBufferPointer { g in
+            withBlock(model, x.map { Double($0) }, y.map { Double($0) }, rows) {
+                model.accumulateGradient(parameters: pDouble, rows: $0, gradient: g.baseAddress!)
+            }
+        }
+        let scale = max(1, double.map { abs($0) }.max()!)
+        let worst = zip(single, double).map { abs(Double($0) - $1) / scale }.max()!
+        #expect(abs(lossSingle - lossDouble) <= 1e-5 * max(1, abs(lossDouble)), "\(model.description): losses \(lossSingle), \(lossDouble)")
+        #expect(worst < 1e-5, "\(model.description): worst difference \(worst)")
+        // Predictions too: the same forward pass in each precision.
+        var outSingle = [Float](repeating: 0, count: rows * model.outputsPerRow), outDouble = [Double](repeating: 0, count: outSingle.count)
+        outSingle.withUnsafeMutableBufferPointer { o in withBlock(model, x, y, rows) { model.predict(parameters: p, rows: $0, outputs: o.baseAddress!) } }
+        outDouble.withUnsafeMutableBufferPointer { o in
+            withBlock(model, x.map { Double($0) }, y.map { Double($0) }, rows) { model.predict(parameters: pDouble, rows: $0, outputs: o.baseAddress!) }
+        }
+        #expect(zip(outSingle, outDouble).allSatisfy { abs(Double($0) - $1) <= 1e-5 * max(1, abs($1)) })
     }
 
     @Test("Gradients accumulate: two calls over halves of the rows add up to one call over all")

@@ -68,6 +68,67 @@ optim_lane_sums8(optim_float8 a0, optim_float8 a1, optim_float8 a2, optim_float8
 }
 #endif
 
+// The same helpers for Double lanes: an 8-lane Double vector is two 256-bit registers.
+
+/// `p` itself, hidden from the optimizer (see ``optim_opaque``).
+static inline __attribute__((always_inline)) const double *_Nonnull optim_opaque_double(const double *_Nonnull p) {
+    __asm__("" : "+r"(p));
+    return p;
+}
+
+/// Lane r = the sum of a_r's eight lanes, in the Float version's order:
+/// ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)).
+#if defined(__x86_64__)
+/// Four rows' sums from their halves: per row, (a0 + a1) + (a2 + a3) of the low half and
+/// (a4 + a5) + (a6 + a7) of the high half, by vhaddpd and a swap of 128-bit lanes; then their sum.
+static inline __attribute__((always_inline, target("avx"))) __m256d
+optim_four_sums(optim_double8 a, optim_double8 b, optim_double8 c, optim_double8 d) {
+    __m256d al = (__m256d)__builtin_shufflevector(a, a, 0, 1, 2, 3), ah = (__m256d)__builtin_shufflevector(a, a, 4, 5, 6, 7);
+    __m256d bl = (__m256d)__builtin_shufflevector(b, b, 0, 1, 2, 3), bh = (__m256d)__builtin_shufflevector(b, b, 4, 5, 6, 7);
+    __m256d cl = (__m256d)__builtin_shufflevector(c, c, 0, 1, 2, 3), ch = (__m256d)__builtin_shufflevector(c, c, 4, 5, 6, 7);
+    __m256d dl = (__m256d)__builtin_shufflevector(d, d, 0, 1, 2, 3), dh = (__m256d)__builtin_shufflevector(d, d, 4, 5, 6, 7);
+    // (a01, b01, a23, b23) and (c01, d01, c23, d23), then lanes regrouped: (a01, b01, c01, d01) + (a23, b23, c23, d23).
+    __m256d ab = _mm256_hadd_pd(al, bl), cd = _mm256_hadd_pd(cl, dl);
+    __m256d low = _mm256_add_pd(_mm256_permute2f128_pd(ab, cd, 0x20), _mm256_permute2f128_pd(ab, cd, 0x31));
+    ab = _mm256_hadd_pd(ah, bh); cd = _mm256_hadd_pd(ch, dh);
+    __m256d high = _mm256_add_pd(_mm256_permute2f128_pd(ab, cd, 0x20), _mm256_permute2f128_pd(ab, cd, 0x31));
+    return _mm256_add_pd(low, high);
+}
+
+static inline __attribute__((always_inline, target("avx"))) optim_double8
+optim_lane_sums8_double(optim_double8 a0, optim_double8 a1, optim_double8 a2, optim_double8 a3,
+                        optim_double8 a4, optim_double8 a5, optim_double8 a6, optim_double8 a7) {
+    typedef double double4 __attribute__((ext_vector_type(4)));
+    double4 first = (double4)optim_four_sums(a0, a1, a2, a3), second = (double4)optim_four_sums(a4, a5, a6, a7);
+    return __builtin_shufflevector(first, second, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+
+/// v itself, through an empty asm statement on each 256-bit half (see ``optim_opaque_vector``).
+static inline __attribute__((always_inline, target("avx"))) optim_double8 optim_opaque_vector_double(optim_double8 v) {
+    typedef double double4 __attribute__((ext_vector_type(4)));
+    double4 low = __builtin_shufflevector(v, v, 0, 1, 2, 3), high = __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    __asm__("" : "+x"(low));
+    __asm__("" : "+x"(high));
+    return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+#else
+static inline __attribute__((always_inline)) optim_double8 optim_opaque_vector_double(optim_double8 v) {
+    return v;
+}
+
+static inline __attribute__((always_inline)) optim_double8
+optim_lane_sums8_double(optim_double8 a0, optim_double8 a1, optim_double8 a2, optim_double8 a3,
+                        optim_double8 a4, optim_double8 a5, optim_double8 a6, optim_double8 a7) {
+    optim_double8 rows[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    optim_double8 sums;
+    for (int r = 0; r < 8; r++) {
+        optim_double8 a = rows[r];
+        sums[r] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    }
+    return sums;
+}
+#endif
+
 /// A spin-wait hint for the trainer's waiting workers (pause, or yield on Arm): it frees the
 /// core's other hardware thread and saves power while the worker polls.
 static inline __attribute__((always_inline)) void optim_cpu_relax(void) {
