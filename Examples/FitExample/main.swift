@@ -24,3 +24,10 @@ let report = try fit(
 print("stopped: \(report.stopReason), final validation MSE \(report.finalMetrics!.mse!)")
 print("distance to the true weights: \(report.trueWeightDistance!)")
 print("\(Int(report.rowsPerSecond)) rows/s, \(report.bytesPerSecond / 1e9) GB/s; workers: \(report.placement.units)")
+
+// The same fit in double precision (the README's second example).
+let wide = try training.converted(to: Double.self)          // or CSV/NPY/LibSVM readers with `as: Double.self`
+let parameters64 = model.makeParameters(seed: 1, as: Double.self)
+_ = try fit(model, parameters: parameters64, data: wide, optimizer: try LBFGS([parameters64], lineSearchFn: .strongWolfe),
+            configuration: FitConfiguration(batchSize: wide.rows, epochs: 20))
+print("float64 LBFGS: training loss \(try score(model, parameters: parameters64, data: wide).loss)")

@@ -42,16 +42,7 @@ func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Paramete
             }
             var sums = (0.0, 0.0, 0.0, 0.0, 0.0)
             if loss.isRegression {
-                for (i, row) in rows.enumerated() {
-                    for o in 0..<k {
-                        let target = Double(y[row * t + o]), r = Double(outputs[i * k + o]) - target
-                        sums.0 += r * r
-                        sums.1 += abs(r)
-                        sums.2 += abs(r) < 1 ? 0.5 * r * r : abs(r) - 0.5
-                        sums.3 += target
-                        sums.4 += target * target
-                    }
-                }
+                sums = outputs.withUnsafeBufferPointer { regressionSums($0.baseAddress!, y.base, rows: rows, outputs: k, targetStride: t) }
             } else {
                 let (correct, lossSum) = outputs.withUnsafeBufferPointer {
                     loss.classificationStatistics(logits: $0.baseAddress!, classes: k, targets: y.base + rows.lowerBound * t,
@@ -89,6 +80,26 @@ func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Paramete
 
 /// ‖θ − θ*‖ / ‖θ*‖ over the tensors the model and the true model share by name and size; nil
 /// when the data's true weights are unknown or do not match the model.
+/// Squared, absolute and Huber residual sums, Σy and Σy² over `rows` (`outputs` predictions per
+/// row, row after row; targets `targetStride` apart), in Double, in row order.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func regressionSums<Scalar: TrainingScalar>(_ predictions: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, rows: Range<Int>,
+                                            outputs k: Int, targetStride t: Int) -> (Double, Double, Double, Double, Double) {
+    var sums = (0.0, 0.0, 0.0, 0.0, 0.0)
+    for (i, row) in rows.enumerated() {
+        for o in 0..<k {
+            let target = Double(y[row * t + o]), r = Double(predictions[i * k + o]) - target
+            sums.0 += r * r
+            sums.1 += abs(r)
+            sums.2 += abs(r) < 1 ? 0.5 * r * r : abs(r) - 0.5
+            sums.3 += target
+            sums.4 += target * target
+        }
+    }
+    return sums
+}
+
 func distanceToTruth<Scalar: TrainingScalar>(_ parameters: Parameters<Scalar>, _ truth: [String: [Float]]?) -> Double? {
     guard let truth else { return nil }
     var difference = 0.0, norm = 0.0, matched = 0

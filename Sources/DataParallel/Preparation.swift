@@ -13,7 +13,9 @@ extension Standardization {
         self.init(of: data, rows: rows ?? Array(0..<data.rows), pool: pool)
     }
 
-    init<Scalar>(of data: Dataset<Scalar>, rows selected: [Int], pool: WorkerPool) {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    init<Scalar: VectorScalar>(of data: Dataset<Scalar>, rows selected: [Int], pool: WorkerPool) {
         let d = data.features, plan = ShardPlan(rows: 0..<selected.count, chunkRows: 4096)
         let order = SharedBuffer<Int>.allocate(count: selected.count, repeating: 0)
         defer { order.deallocate() }

@@ -88,6 +88,8 @@ public final class ScalarStorage<Scalar: VectorScalar> {
     /// The index of the first NaN or infinity, or nil. Blocks are tested with vector
     /// arithmetic (x·0 is 0 for every finite x and NaN otherwise), at memory speed; only a block
     /// that fails is searched value by value.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func firstNonFinite() -> Int? {
         let block = 4096
         var start = 0

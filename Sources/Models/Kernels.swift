@@ -16,6 +16,8 @@ func store16<Scalar: TrainingScalar>(_ v: SIMD16<Scalar>, _ p: UnsafeMutablePoin
 
 /// Σ a[i]·b[i] over n elements, in a fixed order: two 16-lane accumulators, then the tail.
 @inline(__always) @usableFromInline
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func dot<Scalar: TrainingScalar>(_ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ n: Int) -> Scalar {
     var acc0 = SIMD16<Scalar>(), acc1 = SIMD16<Scalar>()
     var i = 0
@@ -48,6 +50,8 @@ func horizontalSum<Scalar: TrainingScalar>(_ v: SIMD16<Scalar>) -> Scalar {
 
 /// y[i] += alpha·x[i] over n elements.
 @inline(__always) @usableFromInline
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func axpy<Scalar: TrainingScalar>(_ alpha: Scalar, _ x: UnsafePointer<Scalar>, _ y: UnsafeMutablePointer<Scalar>, _ n: Int) {
     let a = SIMD16<Scalar>(repeating: alpha)
     var i = 0
@@ -62,11 +66,15 @@ func axpy<Scalar: TrainingScalar>(_ alpha: Scalar, _ x: UnsafePointer<Scalar>, _
 }
 
 @inline(__always) @usableFromInline
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func load8<Scalar: TrainingScalar>(_ p: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Scalar>.self)
 }
 
 @inline(__always) @usableFromInline
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func store8<Scalar: TrainingScalar>(_ v: SIMD8<Scalar>, _ p: UnsafeMutablePointer<Scalar>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Scalar>.self)
 }
@@ -82,6 +90,8 @@ func laneSums<Scalar: TrainingScalar>(_ a0: SIMD8<Scalar>, _ a1: SIMD8<Scalar>, 
 
 /// The lanes as Double (loss sums are kept in Double), always inlined: see ``optim_widen8``.
 @inline(__always) @usableFromInline
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func widened<Scalar: TrainingScalar>(_ v: SIMD8<Scalar>) -> SIMD8<Double> {
     Scalar.widened(v)
 }
@@ -131,23 +141,9 @@ protocol LayoutSpecialized {
     func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Result
 }
 
-extension LayoutSpecialized {
-    /// The kernel run with constants for the block's layout where it is one of the narrow contiguous
-    /// layouts (rows of 8, 16, 24, 32, 48 or 64 columns), else as read from it.
-    @inline(__always)
-    func run(features: Int, rowStride: Int) -> Result {
-        guard rowStride == features else { return self(AnyLayout.self) }
-        switch features {
-        case 8: return self(Contiguous8.self)
-        case 16: return self(Contiguous16.self)
-        case 24: return self(Contiguous24.self)
-        case 32: return self(Contiguous32.self)
-        case 48: return self(Contiguous48.self)
-        case 64: return self(Contiguous64.self)
-        default: return self(AnyLayout.self)
-        }
-    }
-}
+// `run(features:rowStride:)`, the dispatch over layouts, is defined in each file that runs
+// kernels: in a debug build each file is compiled alone, and a generic function
+// of another file is called unspecialized, with every SIMD operation a call (measured 40× slower).
 
 /// Contiguous rows of `width` columns (a multiple of 8); the targets as the block has them.
 @usableFromInline protocol ContiguousLayout: RowLayout { static var width: Int { get } }
@@ -177,6 +173,8 @@ struct EightRows<Scalar: TrainingScalar> {
 
     /// Rows `row`..<`row + 8` of `block`.
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     init(_ block: RowBlock<Scalar>, from row: Int, features d: Int) {
         let stride = block.xStride
         x0 = block.features(row); x1 = x0 + stride; x2 = x1 + stride; x3 = x2 + stride
@@ -188,6 +186,8 @@ struct EightRows<Scalar: TrainingScalar> {
     /// Rows `row`..<`row + count` of `block` (count ≤ 8); past the last, lanes repeat it, for
     /// kernels that then give those lanes no weight.
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     init(_ block: RowBlock<Scalar>, from row: Int, count: Int, features d: Int) {
         @inline(__always) func at(_ r: Int) -> UnsafePointer<Scalar> { block.features(row &+ min(r, count &- 1)) }
         x0 = at(0); x1 = at(1); x2 = at(2); x3 = at(3); x4 = at(4); x5 = at(5); x6 = at(6); x7 = at(7)
@@ -201,6 +201,8 @@ struct EightRows<Scalar: TrainingScalar> {
     /// `@_transparent`: with `@inline(__always)` the softmax kernel, which calls it once per class,
     /// kept it as a call, and without the layout's constants (measured 1.2× slower).
     @_transparent
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func dots(_ w: UnsafePointer<Scalar>) -> SIMD8<Scalar> {
         var z = laneSums(rowPartial(x0, w, d8), rowPartial(x1, w, d8), rowPartial(x2, w, d8), rowPartial(x3, w, d8),
                          rowPartial(x4, w, d8), rowPartial(x5, w, d8), rowPartial(x6, w, d8), rowPartial(x7, w, d8))
@@ -215,6 +217,8 @@ struct EightRows<Scalar: TrainingScalar> {
     /// g += Σ_r c[r]·row r, in one pass over the columns: g is loaded and stored once for the
     /// eight rows. The rows are read again (through ``optim_opaque``), not kept from ``dots(_:)``.
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func addGradient(_ c: SIMD8<Scalar>, to g: UnsafeMutablePointer<Scalar>) {
         let x0 = Scalar.opaque(x0), x1 = Scalar.opaque(x1), x2 = Scalar.opaque(x2), x3 = Scalar.opaque(x3)
         let x4 = Scalar.opaque(x4), x5 = Scalar.opaque(x5), x6 = Scalar.opaque(x6), x7 = Scalar.opaque(x7)
@@ -239,6 +243,8 @@ struct EightRows<Scalar: TrainingScalar> {
 
 /// The first target of rows `row`..<`row + 8`.
 @inline(__always) @usableFromInline
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func eightTargets<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>, from row: Int) -> SIMD8<Scalar> {
     let y = block.targets(row), ys = block.yStride
     return ys == 1 ? load8(y) : SIMD8(y[0], y[ys], y[2 &* ys], y[3 &* ys], y[4 &* ys], y[5 &* ys], y[6 &* ys], y[7 &* ys])
@@ -246,6 +252,8 @@ func eightTargets<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>, from row: I
 
 /// Target `index` of rows `row`..<`row + count` (count ≤ 8); lanes past the last repeat it.
 @inline(__always) @usableFromInline
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 func eightTargets<Scalar: TrainingScalar>(_ block: RowBlock<Scalar>, from row: Int, count: Int, index: Int) -> SIMD8<Scalar> {
     var t = SIMD8<Scalar>()
     for r in 0..<8 { t[r] = block.targets(row &+ min(r, count &- 1))[index] }

@@ -383,3 +383,23 @@ public struct SoftmaxRegression: LinearKernelModel, Equatable {
     public var targetsPerRow: Int { 1 }
     public var lossElementsPerRow: Int { 1 }
 }
+
+/// The dispatch over layouts, for this file's kernels (see `LayoutSpecialized` for why each
+/// file has its own copy).
+fileprivate extension LayoutSpecialized {
+    /// The kernel run with constants for the block's layout where it is one of the narrow contiguous
+    /// layouts (rows of 8, 16, 24, 32, 48 or 64 columns), else as read from it.
+    @inline(__always)
+    func run(features: Int, rowStride: Int) -> Result {
+        guard rowStride == features else { return self(AnyLayout.self) }
+        switch features {
+        case 8: return self(Contiguous8.self)
+        case 16: return self(Contiguous16.self)
+        case 24: return self(Contiguous24.self)
+        case 32: return self(Contiguous32.self)
+        case 48: return self(Contiguous48.self)
+        case 64: return self(Contiguous64.self)
+        default: return self(AnyLayout.self)
+        }
+    }
+}

@@ -20,6 +20,8 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
 
     /// Loss and its derivative for a regression residual r = prediction − target.
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func residual<Scalar: TrainingScalar>(_ r: Scalar) -> (loss: Scalar, derivative: Scalar) {
         switch self {
         case .mse: return (r * r, 2 * r)
@@ -33,6 +35,8 @@ public enum Loss: String, Sendable, CaseIterable, Codable {
 
     /// Binary cross-entropy on logit z with target t, and its derivative σ(z) − t.
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     static func binaryCrossEntropy<Scalar: TrainingScalar>(logit z: Scalar, target t: Scalar) -> (loss: Double, derivative: Scalar) {
         let zd = Double(z)
         let loss = max(zd, 0) - zd * Double(t) + Double.log(onePlus: Double.exp(-abs(zd)))
@@ -52,6 +56,8 @@ protocol EightRowLoss {
 
 enum SquaredErrorRows: EightRowLoss {
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let r = z - t
         return (widened(r * r), 2 * r)
@@ -66,6 +72,8 @@ private func sign<Scalar: TrainingScalar>(_ r: SIMD8<Scalar>) -> SIMD8<Scalar> {
 
 enum AbsoluteErrorRows: EightRowLoss {
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let r = z - t
         return (widened(r.replacing(with: -r, where: r .< 0)), sign(r))
@@ -74,6 +82,8 @@ enum AbsoluteErrorRows: EightRowLoss {
 
 enum HuberRows: EightRowLoss {
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let r = z - t
         let a = r.replacing(with: -r, where: r .< 0)
@@ -86,6 +96,8 @@ enum HuberRows: EightRowLoss {
 enum BinaryCrossEntropyRows: EightRowLoss {
     /// max(z, 0) − z·t + ln(1 + e^−|z|), and σ(z) − t, with e^−|z| computed once for both.
     @inline(__always)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     static func evaluate<Scalar: TrainingScalar>(logits z: SIMD8<Scalar>, targets t: SIMD8<Scalar>) -> (loss: SIMD8<Double>, derivative: SIMD8<Scalar>) {
         let negative = z .< 0
         let e = exponential(z.replacing(with: -z, where: .!negative))  // e^−|z|, in (0, 1]
@@ -109,6 +121,8 @@ extension Loss {
     /// Eight rows at a time with the training kernels' vector `exp` and `ln`, so the loss agrees
     /// with training's to the data's precision, and is the same on every machine; the sum is in
     /// Double, in row order.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func classificationStatistics<Scalar: TrainingScalar>(logits: UnsafePointer<Scalar>, classes k: Int, targets: UnsafePointer<Scalar>,
                                          targetStride: Int, count: Int) -> (correct: Int, lossSum: Double) {
         precondition(self == .bceWithLogits || self == .crossEntropy, "not a classification loss")

@@ -1,6 +1,24 @@
 import VectorMath
 
 extension MLP {
+    // The entry points, in this file with the kernels: a file compiled alone (a debug build)
+    // specializes only the generic functions it holds.
+    public func accumulateGradient<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: RowBlock<Scalar>,
+                                                           gradient g: UnsafeMutablePointer<Scalar>) -> Double {
+        inPrecision(Scalar.self,
+                    float: { accumulateEightRows(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self)) },
+                    double: { accumulateEightRows(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self)) },
+                    generic: { accumulateEightRows(w, block, g) })
+    }
+
+    public func predict<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: RowBlock<Scalar>,
+                                                outputs: UnsafeMutablePointer<Scalar>) {
+        inPrecision(Scalar.self,
+                    float: { predictEightRows(w.retyped(Float.self), block.retyped(Float.self), outputs.retyped(Float.self)) },
+                    double: { predictEightRows(w.retyped(Double.self), block.retyped(Double.self), outputs.retyped(Double.self)) },
+                    generic: { predictEightRows(w, block, outputs) })
+    }
+
     /// Layer by layer, each unit's output for the eight rows into `scratch[activationAt[layer] + unit]`
     /// (after the nonlinearity for hidden layers; raw for the last). `@_transparent`: with
     /// `@inline(__always)` it stayed a call, without the constants of a specialized layout.
@@ -26,6 +44,8 @@ extension MLP {
     }
 
     /// The outputs of rows in blocks of eight, by the forward pass training uses.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func predictEightRows<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>, _ outputs: UnsafeMutablePointer<Scalar>) {
         let layers = widths.count - 1, k = outputsPerRow
         var activationAt = [Int](), size = 0
@@ -56,6 +76,8 @@ extension MLP {
     /// - every later layer is vector multiply-adds with no horizontal sums: each weight of those
     ///   layers accumulates its gradient in an 8-lane partial, summed into `g` once per block.
     /// Every sum has an order fixed by the code and the block, never by the thread running it.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func accumulateEightRows<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>, _ g: UnsafeMutablePointer<Scalar>) -> Double {
         MLPEightRows(mlp: self, w: w, block: block, g: g).run(features: widths[0], rowStride: block.xStride)
     }
@@ -170,5 +192,25 @@ private struct MLPEightRows<Scalar: TrainingScalar>: LayoutSpecialized {
     let mlp: MLP, w: UnsafePointer<Scalar>, block: RowBlock<Scalar>, g: UnsafeMutablePointer<Scalar>
     @inline(__always) func callAsFunction<Layout: RowLayout>(_ layout: Layout.Type) -> Double {
         mlp.accumulateEightRows(layout, w, block, g)
+    }
+}
+
+/// The dispatch over layouts, for this file's kernels (see `LayoutSpecialized` for why each
+/// file has its own copy).
+fileprivate extension LayoutSpecialized {
+    /// The kernel run with constants for the block's layout where it is one of the narrow contiguous
+    /// layouts (rows of 8, 16, 24, 32, 48 or 64 columns), else as read from it.
+    @inline(__always)
+    func run(features: Int, rowStride: Int) -> Result {
+        guard rowStride == features else { return self(AnyLayout.self) }
+        switch features {
+        case 8: return self(Contiguous8.self)
+        case 16: return self(Contiguous16.self)
+        case 24: return self(Contiguous24.self)
+        case 32: return self(Contiguous32.self)
+        case 48: return self(Contiguous48.self)
+        case 64: return self(Contiguous64.self)
+        default: return self(AnyLayout.self)
+        }
     }
 }

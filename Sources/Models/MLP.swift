@@ -70,20 +70,4 @@ public struct MLP: Model, Equatable {
             linearLayerInitialization(fanIn: widths[layer], count: widths[layer + 1] * (widths[layer] + 1), state: &state)
         }
     }
-
-    public func accumulateGradient<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: RowBlock<Scalar>,
-                                                           gradient g: UnsafeMutablePointer<Scalar>) -> Double {
-        inPrecision(Scalar.self,
-                    float: { accumulateEightRows(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self)) },
-                    double: { accumulateEightRows(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self)) },
-                    generic: { accumulateEightRows(w, block, g) })
-    }
-
-    public func predict<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: RowBlock<Scalar>,
-                                                outputs: UnsafeMutablePointer<Scalar>) {
-        inPrecision(Scalar.self,
-                    float: { predictEightRows(w.retyped(Float.self), block.retyped(Float.self), outputs.retyped(Float.self)) },
-                    double: { predictEightRows(w.retyped(Double.self), block.retyped(Double.self), outputs.retyped(Double.self)) },
-                    generic: { predictEightRows(w, block, outputs) })
-    }
 }

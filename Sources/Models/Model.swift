@@ -69,12 +69,20 @@ public struct RowBlock<Scalar: TrainingScalar> {
     }
 
     /// Row `row`'s features.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     @inline(__always) public func features(_ row: Int) -> UnsafePointer<Scalar> { x + row &* xStride }
     /// Row `row`'s targets.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     @inline(__always) public func targets(_ row: Int) -> UnsafePointer<Scalar> { y + row &* yStride }
     /// Row `row`'s weight (1 without weights).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     @inline(__always) public func weight(_ row: Int) -> Scalar { weights.map { $0[row] } ?? 1 }
     /// The weights of rows row..<row+count in lanes 0..<count (zeros after).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     @inline(__always) func weights8(from row: Int, count: Int = 8) -> SIMD8<Scalar> {
         var lanes = SIMD8<Scalar>()
         if let weights { for lane in 0..<count { lanes[lane] = weights[row &+ lane] } }

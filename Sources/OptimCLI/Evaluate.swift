@@ -69,8 +69,8 @@ struct Evaluate: ParsableCommand {
             throw DataFileError(dataset.name, nil, "rows have \(dataset.features) features; the weights take \(model.inputFeatures)"
                 + (saved.columns.map { " (trained on the columns \($0.joined(separator: ", ")))" } ?? ""))
         }
-        let metrics = try scoreAny(model, saved.parameters, dataset)
-        let outputs = predictAny(model, saved.parameters, dataset)
+        let metrics = try scoreAny(saved, dataset)
+        let outputs = try predictAny(saved, dataset)
         let report = DetailedMetrics(model: model, outputs: outputs, data: dataset, classes: saved.classes)
         if json {
             var object: [String: Any] = ["event": "evaluation", "data": dataset.name, "rows": dataset.rows, "loss": metrics.loss]
@@ -99,6 +99,9 @@ struct Evaluate: ParsableCommand {
 struct SavedModel {
     var model: any Model
     var parameters: Parameters<Float>
+    /// The weights exactly, when the file holds float64 tensors (`train --dtype float64`): then
+    /// evaluate and predict compute in double precision.
+    var doubleParameters: Parameters<Double>?
     var classes: [String]?
     var target: String?
     var columns: [String]?
@@ -123,6 +126,7 @@ struct SavedModel {
         }
         var saved = SavedModel(model: model, parameters: parameters, classes: strings("classes"), target: metadata["target"],
                                columns: strings("columns"))
+        if metadata["dtype"] == Double.dtypeName { saved.doubleParameters = try Weights.load(path, as: Double.self).parameters }
         saved.sampleWeightColumn = metadata["sample_weight"]
         saved.libsvmBase = metadata["libsvm_base"].flatMap(Int.init).flatMap { $0 == 0 || $0 == 1 ? $0 : nil }
         if let classes = saved.classes {
@@ -161,12 +165,21 @@ struct SavedModel {
     }
 }
 
-func scoreAny(_ model: any Model, _ parameters: Parameters<Float>, _ data: Dataset<Float>) throws -> Metrics {
-    func open<M: Model>(_ m: M) throws -> Metrics { try score(m, parameters: parameters, data: data) }
-    return try open(model)
+/// The metrics of the saved model on `data`, in the precision it was trained in.
+func scoreAny(_ saved: SavedModel, _ data: Dataset<Float>) throws -> Metrics {
+    func open<M: Model>(_ m: M) throws -> Metrics {
+        if let exact = saved.doubleParameters { return try score(m, parameters: exact, data: data.converted(to: Double.self)) }
+        return try score(m, parameters: saved.parameters, data: data)
+    }
+    return try open(saved.model)
 }
 
-func predictAny(_ model: any Model, _ parameters: Parameters<Float>, _ data: Dataset<Float>) -> [Float] {
-    func open<M: Model>(_ m: M) -> [Float] { predict(m, parameters: parameters, data: data) }
-    return open(model)
+/// The saved model's outputs for `data`, computed in the precision it was trained in (written as
+/// float32).
+func predictAny(_ saved: SavedModel, _ data: Dataset<Float>) throws -> [Float] {
+    func open<M: Model>(_ m: M) throws -> [Float] {
+        if let exact = saved.doubleParameters { return predict(m, parameters: exact, data: try data.converted(to: Double.self)).map { Float($0) } }
+        return predict(m, parameters: saved.parameters, data: data)
+    }
+    return try open(saved.model)
 }

@@ -69,7 +69,7 @@ struct Predict: ParsableCommand {
                 + (saved.columns.map { " (the training columns: \($0.joined(separator: ", ")))" } ?? ""))
         }
         try dataset.validateFinite()
-        let outputs = predictAny(model, saved.parameters, dataset)
+        let outputs = try predictAny(saved, dataset)
         let table = PredictionTable(model: model, outputs: outputs, rows: dataset.rows, classes: saved.classes, logits: logits, ids: loaded.ids)
         guard let output else {
             FileHandle.standardOutput.write(Data(table.csv.utf8))

@@ -13,6 +13,7 @@ struct Scale: ParsableCommand {
             Examples:
               optim scale                       # 1, 2, ..., every allowed core
               optim scale --workers 1,2,4,8 --repetitions 5 --output scaling
+              optim scale --dtype float64       # in double precision
             """
     )
 
@@ -26,6 +27,7 @@ struct Scale: ParsableCommand {
     @Option(help: "Rows per minibatch.") var batchSize: Int = 65_536
     @Flag(inversion: .prefixedNo, help: "Pin workers to cores with hwloc.") var bind = true
     @Option(help: "Write PREFIX.csv, PREFIX.json and PREFIX.svg.") var output: String?
+    @Option(help: "Precision: float32 or float64.") var dtype: DType = .float32
 
     func workerCounts() throws -> [Int] {
         guard let workers else { return Array(1...defaultWorkerCount()) }
@@ -57,15 +59,23 @@ struct Scale: ParsableCommand {
     }
 
     func run() throws {
+        switch dtype {
+        case .float32: try measure(Float.self)
+        case .float64: try measure(Double.self)
+        }
+    }
+
+    func measure<Scalar: TrainingScalar>(_: Scalar.Type) throws {
         var files = FilePlan()
         files.read("--data", data.data)
         for suffix in [".csv", ".json", ".svg"] { files.write("--output", output.map { $0 + suffix }) }
         try files.check(Scale.self)
         let counts = try workerCounts()
         let cores = defaultWorkerCount()
-        let (model, dataset) = try self.model.makeIndexed(for: data.load(workers: cores, bind: bind).dataset,
-                                                         task: data.usesFile ? nil : data.syntheticTask)
-        print("scaling: \(dataset.name); \(model.description); \(optimizer.summary); \(epochs) epoch(s) × \(repetitions) run(s) per count")
+        let (model, loaded) = try self.model.makeIndexed(for: data.load(workers: cores, bind: bind).dataset,
+                                                        task: data.usesFile ? nil : data.syntheticTask)
+        let dataset = try loaded.converted(to: Scalar.self)
+        print("scaling: \(dataset.name); \(model.description); \(optimizer.summary); \(Scalar.dtypeName); \(epochs) epoch(s) × \(repetitions) run(s) per count")
         if let most = counts.max(), most > cores {
             print("warning: \(most) workers on \(cores) allowed cores: workers beyond \(cores) share cores")
         }
@@ -73,7 +83,7 @@ struct Scale: ParsableCommand {
         for count in counts {
             var times: [Double] = []
             for _ in 0..<repetitions {
-                let parameters = model.makeParameters(seed: data.seed)
+                let parameters = model.makeParameters(seed: data.seed, as: Scalar.self)
                 let report = try fit(model, parameters: parameters, data: dataset, optimizer: optimizer.make(parameters),
                                      configuration: FitConfiguration(batchSize: batchSize, epochs: epochs, workers: count, bind: bind,
                                                                      seed: data.seed, scoreTrainingData: false))
@@ -82,7 +92,7 @@ struct Scale: ParsableCommand {
             let epoch = times.sorted()[times.count / 2]
             let rowRate = Double(dataset.rows) / epoch
             rows.append(Row(workers: count, epochSeconds: epoch, rowsPerSecond: rowRate,
-                            bytesPerSecond: Double(dataset.rows * (dataset.features + dataset.targetsPerRow) * 4) / epoch,
+                            bytesPerSecond: Double(dataset.rows * (dataset.features + dataset.targetsPerRow) * MemoryLayout<Scalar>.stride) / epoch,
                             speedup: 0, efficiency: 0))
         }
         let base = rows[0].epochSeconds * Double(rows[0].workers)

@@ -328,6 +328,7 @@ struct Train: ParsableCommand {
         notes["split"] = jsonText(["seed": "\(data.seed)", "validation": "\(heldOut)", "shuffle": "\(prepared.shuffled)",
                                    "stratified": "\(prepared.choice.classes != nil && prepared.shuffled)", "rows": "\(prepared.loaded.dataset.rows)"])
         notes["hyperparameters"] = jsonText(hyperparameters)
+        notes["dtype"] = dtype.rawValue
         notes["penalty"] = jsonText(["l2": "\(penalty.l2)", "l1": "\(penalty.l1)", "on": penalty.featureScales != nil ? "raw features" : "features as trained"])
         return notes
     }

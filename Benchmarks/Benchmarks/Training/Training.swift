@@ -13,9 +13,9 @@ let allWorkers = (try? MachineTopology.current().cores.count) ?? 1
 
 /// A gradient evaluator over a synthetic data set, ready to time.
 struct GradientWorkload<M: Model> {
-    let evaluator: GradientEvaluator<M>
+    let evaluator: GradientEvaluator<M, Float>
     let parameters: Parameters<Float>
-    let data: Dataset
+    let data: Dataset<Float>
 
     /// With the chunk size a fit of one `rows`-row minibatch would use.
     init(_ model: M, task: SyntheticRegression.Task, rows: Int, workers: Int) throws {

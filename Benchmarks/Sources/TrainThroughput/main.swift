@@ -52,14 +52,14 @@ results["triad_GBps_all"] = triadBytes / median((0..<repetitions).map { _ in tim
 results["triad_speedup"] = results["triad_GBps_all"]! / results["triad_GBps_1"]!
 
 // The fused gradient pass of linear regression (MSE), as a fraction of the triad's bandwidth
-// measured right before it in the same repetition (the machine is shared: ratios, not rates).
-for d in [32, 256] {
-    let rows = (quick ? 1 << 26 : 1 << 28) / (4 * d)   // 64 MiB (quick) or 256 MiB of X
-    let data = try SyntheticRegression(task: .linear, rows: rows, features: d, seed: 1).generate(workers: allWorkers)
+// measured right before it in the same repetition (the machine is shared: ratios, not rates), in
+// float32 and in float64 (the same rows widened: twice the bytes).
+@MainActor func gradientRatios<Scalar: TrainingScalar>(_ data: Dataset<Scalar>, d: Int, key: String) {
     let model = LinearRegression(features: d)
-    let parameters = model.makeParameters()
+    let parameters = model.makeParameters(as: Scalar.self)
+    let rows = data.rows
     for (label, workers) in [("1", 1), ("all", allWorkers)] {
-        let evaluator = GradientEvaluator(model: model, workers: workers, maxRows: rows)
+        let evaluator = GradientEvaluator<LinearRegression, Scalar>(model: model, workers: workers, maxRows: rows)
         _ = evaluator.evaluate(parameters, on: data)
         var rates: [Double] = [], ratios: [Double] = []
         for _ in 0..<repetitions {
@@ -68,9 +68,15 @@ for d in [32, 256] {
             rates.append(rate / 1e9)
             ratios.append(rate / triadRate)
         }
-        results["gradient_d\(d)_GBps_\(label)"] = median(rates)
-        results["gradient_d\(d)_over_triad_\(label)"] = median(ratios)
+        results["gradient_d\(d)\(key)_GBps_\(label)"] = median(rates)
+        results["gradient_d\(d)\(key)_over_triad_\(label)"] = median(ratios)
     }
+}
+for d in [32, 256] {
+    let rows = (quick ? 1 << 26 : 1 << 28) / (4 * d)   // 64 MiB (quick) or 256 MiB of X in float32
+    let data = try SyntheticRegression(task: .linear, rows: rows, features: d, seed: 1).generate(workers: allWorkers)
+    gradientRatios(data, d: d, key: "")
+    gradientRatios(try data.converted(to: Double.self), d: d, key: "_f64")
 }
 
 // Speedup from 1 to every worker for logistic regression and an MLP at d = 256: a few passes on
@@ -81,10 +87,10 @@ for d in [32, 256] {
 // bandwidth scaling).
 let speedupRows = 16_384
 let speedupData = try SyntheticRegression(task: .logistic, rows: speedupRows, features: 256, seed: 2).generate(workers: allWorkers)
-func speedup<M: Model>(_ model: M, _ speedupData: Dataset) -> Double {
+func speedup<M: Model>(_ model: M, _ speedupData: Dataset<Float>) -> Double {
     let parameters = model.makeParameters()
-    let one = GradientEvaluator(model: model, workers: 1, maxRows: speedupData.rows)
-    let all = GradientEvaluator(model: model, workers: allWorkers, maxRows: speedupData.rows)
+    let one = GradientEvaluator<M, Float>(model: model, workers: 1, maxRows: speedupData.rows)
+    let all = GradientEvaluator<M, Float>(model: model, workers: allWorkers, maxRows: speedupData.rows)
     _ = one.evaluate(parameters, on: speedupData); _ = all.evaluate(parameters, on: speedupData)
     let passes = speedupData.rows > speedupRows ? 1 : 4
     return median((0..<61).map { _ in
