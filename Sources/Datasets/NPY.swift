@@ -182,7 +182,7 @@ public enum NPY {
     /// A little-endian float32 file in C order with the target in the last column is used in
     /// place, memory-mapped: nothing is copied, and a file larger than free memory still trains.
     /// Other layouts (float64, integers, booleans, big-endian, Fortran order, another target
-    /// column) are converted once into float32; ``conversion(of:)`` says which.
+    /// column) are converted once into float32; ``conversion(of:into:)`` says which.
     public static func load(path: String, targetColumn: Int? = nil, withoutTarget: Bool = false) throws(DataFileError) -> Dataset<Float> {
         try load(path: path, targetColumn: targetColumn, withoutTarget: withoutTarget, as: Float.self)
     }

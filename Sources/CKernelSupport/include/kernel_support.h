@@ -79,14 +79,11 @@ static inline __attribute__((always_inline)) const double *_Nonnull optim_opaque
 /// Lane r = the sum of a_r's eight lanes, in the Float version's order:
 /// ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)).
 #if defined(__x86_64__)
-/// Four rows' sums from their halves: per row, (a0 + a1) + (a2 + a3) of the low half and
-/// (a4 + a5) + (a6 + a7) of the high half, by vhaddpd and a swap of 128-bit lanes; then their sum.
+/// Four rows' sums from their 256-bit halves (rows a, b, c, d; low and high): per row,
+/// (a0 + a1) + (a2 + a3) of the low half and (a4 + a5) + (a6 + a7) of the high half, by vhaddpd
+/// and a swap of 128-bit lanes; then their sum.
 static inline __attribute__((always_inline, target("avx"))) __m256d
-optim_four_sums(optim_double8 a, optim_double8 b, optim_double8 c, optim_double8 d) {
-    __m256d al = (__m256d)__builtin_shufflevector(a, a, 0, 1, 2, 3), ah = (__m256d)__builtin_shufflevector(a, a, 4, 5, 6, 7);
-    __m256d bl = (__m256d)__builtin_shufflevector(b, b, 0, 1, 2, 3), bh = (__m256d)__builtin_shufflevector(b, b, 4, 5, 6, 7);
-    __m256d cl = (__m256d)__builtin_shufflevector(c, c, 0, 1, 2, 3), ch = (__m256d)__builtin_shufflevector(c, c, 4, 5, 6, 7);
-    __m256d dl = (__m256d)__builtin_shufflevector(d, d, 0, 1, 2, 3), dh = (__m256d)__builtin_shufflevector(d, d, 4, 5, 6, 7);
+optim_four_sums(__m256d al, __m256d ah, __m256d bl, __m256d bh, __m256d cl, __m256d ch, __m256d dl, __m256d dh) {
     // (a01, b01, a23, b23) and (c01, d01, c23, d23), then lanes regrouped: (a01, b01, c01, d01) + (a23, b23, c23, d23).
     __m256d ab = _mm256_hadd_pd(al, bl), cd = _mm256_hadd_pd(cl, dl);
     __m256d low = _mm256_add_pd(_mm256_permute2f128_pd(ab, cd, 0x20), _mm256_permute2f128_pd(ab, cd, 0x31));
@@ -95,11 +92,18 @@ optim_four_sums(optim_double8 a, optim_double8 b, optim_double8 c, optim_double8
     return _mm256_add_pd(low, high);
 }
 
+/// The low (lanes 0-3) and high (4-7) halves of an 8-lane Double vector.
+#define OPTIM_LOW(v) ((__m256d)__builtin_shufflevector(v, v, 0, 1, 2, 3))
+#define OPTIM_HIGH(v) ((__m256d)__builtin_shufflevector(v, v, 4, 5, 6, 7))
+
 static inline __attribute__((always_inline, target("avx"))) optim_double8
 optim_lane_sums8_double(optim_double8 a0, optim_double8 a1, optim_double8 a2, optim_double8 a3,
                         optim_double8 a4, optim_double8 a5, optim_double8 a6, optim_double8 a7) {
     typedef double double4 __attribute__((ext_vector_type(4)));
-    double4 first = (double4)optim_four_sums(a0, a1, a2, a3), second = (double4)optim_four_sums(a4, a5, a6, a7);
+    double4 first = (double4)optim_four_sums(OPTIM_LOW(a0), OPTIM_HIGH(a0), OPTIM_LOW(a1), OPTIM_HIGH(a1),
+                                             OPTIM_LOW(a2), OPTIM_HIGH(a2), OPTIM_LOW(a3), OPTIM_HIGH(a3));
+    double4 second = (double4)optim_four_sums(OPTIM_LOW(a4), OPTIM_HIGH(a4), OPTIM_LOW(a5), OPTIM_HIGH(a5),
+                                              OPTIM_LOW(a6), OPTIM_HIGH(a6), OPTIM_LOW(a7), OPTIM_HIGH(a7));
     return __builtin_shufflevector(first, second, 0, 1, 2, 3, 4, 5, 6, 7);
 }
 
