@@ -255,6 +255,36 @@ struct CLITests {
         #expect((last["final_r2"] as? Double ?? 0) > 0.95)
     }
 
+    @Test("--dtype float64 trains in double precision: F64 weights, bitwise the same on 1, 2 and 3 workers, close to float32's; evaluate reads them")
+    func float64() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let common = ["train", "--task", "logistic", "--rows", "20000", "--features", "12", "--epochs", "3", "--optimizer", "adam",
+                      "--lr", "0.05", "--batch-size", "1024", "-q"]
+        var saved: [[String: SafeTensors.Tensor]] = []
+        for workers in ["1", "2", "3"] {
+            let run = try optim(common + ["--dtype", "float64", "--workers", workers, "--save", path("w\(workers).safetensors")])
+            #expect(run.status == 0, "\(run.stderr)")
+            saved.append(try SafeTensors.read(path("w\(workers).safetensors")).tensors)
+        }
+        #expect(saved[0]["weight"]?.doubles != nil, "the weights are not F64 tensors")
+        #expect(saved[1] == saved[0] && saved[2] == saved[0], "float64 weights differ between 1, 2 and 3 workers")
+        let single = try optim(common + ["--save", path("f32.safetensors")])
+        #expect(single.status == 0, "\(single.stderr)")
+        let f32 = try SafeTensors.read(path("f32.safetensors")).tensors
+        #expect(f32["weight"]?.doubles == nil)
+        let a = saved[0]["weight"]!.doubles!, b = f32["weight"]!.values
+        let gap = zip(a, b).map { abs($0 - Double($1)) }.max()!, size = a.map(abs).max()!
+        #expect(gap <= 1e-3 * size, "float32 and float64 weights differ by \(gap) (largest weight \(size))")
+        let generated = try optim(["generate", "--task", "logistic", "--rows", "2000", "--features", "12", "--seed", "9", "--output", path("d.npy")])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let evaluated = try optim(["evaluate", "--weights", path("w1.safetensors"), "--data", path("d.npy")])
+        #expect(evaluated.status == 0 && evaluated.stdout.contains("accuracy"), "\(evaluated.stderr)")
+        let refused = try optim(common + ["--dtype", "float64", "--checkpoint", path("c.ckpt")])
+        #expect(refused.status == 2 && refused.stderr.contains("--checkpoint is float32 only for now"), "\(refused.stderr)")
+    }
+
     @Test(".npz archives train, stored or compressed")
     func npz() throws {
         let directory = try temporaryDirectory()
