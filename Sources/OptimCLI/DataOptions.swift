@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import ModelIO
+import Models
 import DataParallel
 
 /// The formats `--data` reads.
@@ -9,9 +10,9 @@ enum DataFormat: String, ExpressibleByArgument, CaseIterable {
     case npy, npz, csv, tsv, libsvm
 }
 
-/// A data set as loaded, with what the file said about its columns.
-struct LoadedData {
-    var dataset: Dataset<Float>
+/// A data set as loaded (in the precision of the run), with what the file said about its columns.
+struct LoadedData<Scalar: TrainingScalar> {
+    var dataset: Dataset<Scalar>
     /// Feature column names (CSV), in order.
     var featureNames: [String]?
     /// The target column's name (CSV) or index (.npy).
@@ -23,7 +24,7 @@ struct LoadedData {
     /// The first index of a libsvm file (0 or 1), as read.
     var libsvmBase: Int?
     /// Per-row weights for the loss (`--sample-weight`).
-    var sampleWeights: [Float]?
+    var sampleWeights: [Scalar]?
 }
 
 /// Where the data comes from: a synthetic regression, or a file.
@@ -163,12 +164,22 @@ struct DataOptions: ParsableArguments {
     /// `dropColumns` where a CSV has them) or generates the synthetic data on `workers` pinned
     /// workers. `width` fixes a libsvm file's feature count (a model's).
     func load(workers: Int, bind: Bool, path: String? = nil, withoutTarget: Bool = false, width: Int? = nil,
-              id: String? = nil, dropColumns: [String] = [], libsvmBase: Int? = nil) throws -> LoadedData {
+              id: String? = nil, dropColumns: [String] = [], libsvmBase: Int? = nil) throws -> LoadedData<Float> {
+        try load(workers: workers, bind: bind, path: path, withoutTarget: withoutTarget, width: width, id: id, dropColumns: dropColumns,
+                 libsvmBase: libsvmBase, as: Float.self)
+    }
+
+    /// ``load(workers:bind:path:withoutTarget:width:id:dropColumns:libsvmBase:)`` in `Scalar`: a
+    /// file's numbers rounded once to it (synthetic rows, which are float32 values, and `.npz`
+    /// members are widened).
+    func load<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, withoutTarget: Bool = false, width: Int? = nil,
+                                      id: String? = nil, dropColumns: [String] = [], libsvmBase: Int? = nil,
+                                      as _: Scalar.Type) throws -> LoadedData<Scalar> {
         guard let path = path ?? data else {
             let task = syntheticTask
             let spec = try SyntheticRegression(task: task, rows: rows ?? 2_000_000, features: features ?? 64,
                                                outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise ?? 0.1, seed: seed)
-            return LoadedData(dataset: try spec.generate(workers: workers, bind: bind))
+            return LoadedData(dataset: try spec.generate(workers: workers, bind: bind).converted(to: Scalar.self))
         }
         if path == "-" || path.lowercased().hasSuffix(".gz") {
             // Standard input or gzip: decompressed once into a temporary file, read like any
@@ -180,7 +191,7 @@ struct DataOptions: ParsableArguments {
             let name = path == "-" ? "standard input" : path
             do {
                 var loaded = try options.load(workers: workers, bind: bind, path: staged, withoutTarget: withoutTarget, width: width, id: id,
-                                              dropColumns: dropColumns, libsvmBase: libsvmBase)
+                                              dropColumns: dropColumns, libsvmBase: libsvmBase, as: Scalar.self)
                 loaded.dataset = try loaded.dataset.slice(0..<loaded.dataset.rows, name: name)
                 return loaded
             } catch let error as DataFileError {
@@ -205,17 +216,20 @@ struct DataOptions: ParsableArguments {
                 column = index
             }
             var notes: [String] = []
-            if let conversion = NPY.conversion(of: path) { notes.append("\(conversion): converted once to float32 C order") }
-            var dataset = try NPY.load(path: path, targetColumn: column, withoutTarget: withoutTarget)
+            let bits = MemoryLayout<Scalar>.size * 8
+            if let conversion = NPY.conversion(of: path, into: MemoryLayout<Scalar>.size) {
+                notes.append("\(conversion): converted once to float\(bits) C order")
+            }
+            var dataset = try NPY.load(path: path, targetColumn: column, withoutTarget: withoutTarget, as: Scalar.self)
             if withoutTarget, let width, dataset.features == width + 1 {
                 // The file still has its target column: leave it out (the last, or --target).
-                dataset = try NPY.load(path: path, targetColumn: column)
+                dataset = try NPY.load(path: path, targetColumn: column, as: Scalar.self)
                 notes.append("\(width + 1) columns for a model of \(width) features: column \(column ?? width) is taken as the target and left out")
             }
             return LoadedData(dataset: dataset, targetName: target ?? (withoutTarget ? nil : "column \(dataset.features)"), notes: notes)
         case .npz:
             guard target == nil else { throw DataFileError(path, nil, "--target does not apply to .npz archives (they hold X and y)") }
-            return LoadedData(dataset: try NPZ.load(path: path))
+            return LoadedData(dataset: try NPZ.load(path: path).converted(to: Scalar.self))
         case .csv, .tsv:
             let separator = delimiter.flatMap(separatorByte) ?? (format == .tsv ? 0x09 : UInt8(ascii: ","))
             if !withoutTarget && target == nil {
@@ -235,7 +249,7 @@ struct DataOptions: ParsableArguments {
                     let names = try CSV.columnNames(path: path, separator: separator)
                     options.ignoring += dropColumns.filter { names.contains($0) && !ignore.contains($0) }
                 }
-                let table = try CSV.read(path: path, options: options)
+                let table = try CSV.read(path: path, options: options, as: Scalar.self)
                 var notes = table.notes
                 if table.skippedRows > 0 {
                     notes.append("skipped \(table.skippedRows) of \(table.skippedRows + table.data.rows) rows with a missing value")
@@ -251,7 +265,7 @@ struct DataOptions: ParsableArguments {
         case .libsvm:
             guard target == nil else { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
             let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
-            let (dataset, used) = try LibSVM.read(path: path, features: features ?? width, base: base)
+            let (dataset, used) = try LibSVM.read(path: path, features: features ?? width, base: base, as: Scalar.self)
             return LoadedData(dataset: dataset, notes: base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : [],
                               libsvmBase: used)
         }

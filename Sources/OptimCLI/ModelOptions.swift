@@ -75,7 +75,9 @@ struct ModelOptions: ParsableArguments {
 
     /// The model for `data` and the data with its class labels as indices 0, 1, ... (a copy
     /// only where the labels are other values): for commands that take the data as it is.
-    func makeIndexed(for data: Dataset<Float>, task: SyntheticRegression.Task?) throws -> (model: any Model, data: Dataset<Float>) {
+    func makeIndexed<Scalar: TrainingScalar>(for data: Dataset<Scalar>, task: SyntheticRegression.Task?) throws
+        -> (model: any Model, data: Dataset<Scalar>)
+    {
         let choice = try make(for: data, task: task)
         guard let index = choice.classIndex else { return (choice.model, data) }
         return (choice.model, try data.gathered(rows: Array(0..<data.rows), name: data.name, targetIndex: index))
@@ -101,7 +103,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The model for `data`, checking that the choices agree with each other and with the data:
     /// the one asked for, or the one the targets call for (synthetic data: its task's).
-    func make(for data: Dataset<Float>, task: SyntheticRegression.Task?) throws -> ModelChoice {
+    func make<Scalar>(for data: Dataset<Scalar>, task: SyntheticRegression.Task?) throws -> ModelChoice {
         // Read once, and only where the choice depends on it (not for a synthetic regression).
         var cached: TargetSummary?
         var summary: TargetSummary {

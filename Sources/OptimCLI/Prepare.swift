@@ -7,11 +7,11 @@ import Models
 /// Everything between a user's file and a fit: the model the targets call for, the split
 /// (random and stratified for classes, seeded), the shuffled and standardized training rows,
 /// and the defaults that fit the data's size.
-struct PreparedData {
-    var loaded: LoadedData
+struct PreparedData<Scalar: TrainingScalar> {
+    var loaded: LoadedData<Scalar>
     var choice: ModelChoice
-    var training: Dataset<Float>
-    var validation: Dataset<Float>?
+    var training: Dataset<Scalar>
+    var validation: Dataset<Scalar>?
     var split: RowSplit?
     var standardization: Standardization?
     var shuffled: Bool
@@ -25,13 +25,13 @@ func fitsInMemory(bytes: Int) -> Bool { bytes >= 0 && bytes <= MemoryBudget.curr
 
 extension Train {
     /// Loads the data, chooses the model, splits, shuffles and standardizes.
-    func prepare(workers: Int) throws -> PreparedData {
-        var loaded = try data.load(workers: workers, bind: training.bind)
+    func prepare<Scalar: TrainingScalar>(workers: Int, as _: Scalar.Type) throws -> PreparedData<Scalar> {
+        var loaded = try data.load(workers: workers, bind: training.bind, as: Scalar.self)
         var dataset = loaded.dataset
         var notes = loaded.notes
         let choice = try model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
         let isFile = data.usesFile
-        let copyBytes = dataset.rows.multipliedReportingOverflow(by: (dataset.features + dataset.targetsPerRow) * 4)
+        let copyBytes = dataset.rows.multipliedReportingOverflow(by: (dataset.features + dataset.targetsPerRow) * MemoryLayout<Scalar>.stride)
         let canCopy = !copyBytes.overflow && fitsInMemory(bytes: copyBytes.partialValue)
         var shuffle = training.shuffle ?? isFile
         var standardize = training.standardize ?? isFile
@@ -44,10 +44,10 @@ extension Train {
             throw DataFileError(dataset.name, nil, "the class labels need a copy of the data as class indices 0, 1, ..., which does not fit in memory")
         }
 
-        var validationFile: Dataset<Float>?
+        var validationFile: Dataset<Scalar>?
         if let path = training.validationData {
             let other = try data.load(workers: workers, bind: training.bind, path: path, width: loaded.libsvmBase != nil ? dataset.features : nil,
-                                      libsvmBase: loaded.libsvmBase).dataset
+                                      libsvmBase: loaded.libsvmBase, as: Scalar.self).dataset
             guard other.features == dataset.features, other.targetsPerRow == dataset.targetsPerRow else {
                 throw DataFileError(path, nil, "has \(other.features) features and \(other.targetsPerRow) target(s) per row; --data \(dataset.name) has \(dataset.features) and \(dataset.targetsPerRow)")
             }
@@ -59,7 +59,7 @@ extension Train {
         let fraction = training.validationData == nil ? training.validation : 0
         var classes: [Int]?
         if let index = choice.classIndex ?? (choice.classes != nil ? { $0 } : nil) {
-            classes = (0..<dataset.rows).map { Int(index(dataset.target($0))) }
+            classes = (0..<dataset.rows).map { Int(index(Float(dataset.target($0)))) }
         }
         let copies = shuffle || standardize || choice.classIndex != nil
         // Before any copy, so that a message's row is the file's (without one, the fit checks).
@@ -78,7 +78,7 @@ extension Train {
             let scaler = Standardization(of: dataset, rows: split.training.sorted(), workers: workers, bind: training.bind)
             if !scaler.isIdentity { standardization = scaler }
         }
-        let trainingData: Dataset<Float>, validationData: Dataset<Float>?
+        let trainingData: Dataset<Scalar>, validationData: Dataset<Scalar>?
         if !copies {
             // Nothing to copy: the rows are used in place (memory-mapped files, synthetic data).
             (trainingData, validationData) = try dataset.split(validationFraction: fraction)
@@ -128,8 +128,8 @@ extension Train {
     /// `dataset` with each row's weight in the loss: its `--sample-weight` times its class's
     /// `--class-weight` (balanced: training rows / (classes × the class's training rows), as
     /// scikit-learn's `class_weight="balanced"`); unchanged without either.
-    func weighted(_ dataset: Dataset<Float>, loaded: LoadedData, choice: ModelChoice, classes: [Int]?, trainingRows rows: () -> [Int],
-                  notes: inout [String]) throws -> Dataset<Float> {
+    func weighted<Scalar: TrainingScalar>(_ dataset: Dataset<Scalar>, loaded: LoadedData<Scalar>, choice: ModelChoice, classes: [Int]?,
+                                          trainingRows rows: () -> [Int], notes: inout [String]) throws -> Dataset<Scalar> {
         var weights = loaded.sampleWeights
         if let sampleWeight = data.sampleWeight, let values = weights {
             notes.append("rows weighted by the column '\(sampleWeight)' (total \(Format.general(values.reduce(0) { $0 + Double($1) })))")
@@ -159,7 +159,7 @@ extension Train {
                 }
             }
             notes.append("class weights: " + zip(names, perClass).map { "\($0) \(Format.general(Double($1)))" }.joined(separator: ", "))
-            weights = (0..<dataset.rows).map { (weights?[$0] ?? 1) * perClass[classes[$0]] }
+            weights = (0..<dataset.rows).map { (weights?[$0] ?? 1) * Scalar(perClass[classes[$0]]) }
         }
         guard let weights else { return dataset }
         return try dataset.weighted(weights)

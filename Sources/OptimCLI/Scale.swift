@@ -72,9 +72,8 @@ struct Scale: ParsableCommand {
         try files.check(Scale.self)
         let counts = try workerCounts()
         let cores = defaultWorkerCount()
-        let (model, loaded) = try self.model.makeIndexed(for: data.load(workers: cores, bind: bind).dataset,
-                                                        task: data.usesFile ? nil : data.syntheticTask)
-        let dataset = try loaded.converted(to: Scalar.self)
+        let (model, dataset) = try self.model.makeIndexed(for: data.load(workers: cores, bind: bind, as: Scalar.self).dataset,
+                                                         task: data.usesFile ? nil : data.syntheticTask)
         print("scaling: \(dataset.name); \(model.description); \(optimizer.summary); \(Scalar.dtypeName); \(epochs) epoch(s) × \(repetitions) run(s) per count")
         if let most = counts.max(), most > cores {
             print("warning: \(most) workers on \(cores) allowed cores: workers beyond \(cores) share cores")

@@ -51,7 +51,7 @@ struct Train: ParsableCommand {
     var save: String?
 
     @Option(help: ArgumentHelp("Precision of the training: float32 (torch's default) or float64 (scikit-learn's).",
-                               discussion: "float64 keeps the data, the parameters and the optimizer's state in double precision, as ill-conditioned fits need; it reads twice the bytes per epoch. The saved weights are F64 tensors; evaluate and predict read them."))
+                               discussion: "float64 reads the data file and keeps the data, the parameters and the optimizer's state in double precision, as ill-conditioned fits need; it reads twice the bytes per epoch. The saved weights are F64 tensors; evaluate and predict compute in float64 from them. --checkpoint, --resume, --swa-start and --ema-decay are float32 only for now."))
     var dtype: DType = .float32
 
     @Option(help: "Write a checkpoint (parameters, optimizer, schedule and early-stopping state, position) at every epoch and on Ctrl-C.")
@@ -113,11 +113,10 @@ struct Train: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let workers = training.workers ?? defaultWorkerCount()
         let loadStart = ContinuousClock.now
-        let prepared = try prepare(workers: workers)
+        let prepared = try prepare(workers: workers, as: Scalar.self)
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
         let dataset = prepared.loaded.dataset, model = prepared.choice.model
-        let trainingData = try prepared.training.converted(to: Scalar.self)
-        let validationData = try prepared.validation?.converted(to: Scalar.self)
+        let trainingData = prepared.training, validationData = prepared.validation
         let defaults = RunDefaults(options: training, optimizer: optimizer, model: model, trainingRows: trainingData.rows)
         let classifier = prepared.choice.classes != nil
         let penalty = self.model.penalty(trainingRows: trainingData.rows, classifier: classifier, standardization: prepared.standardization)
@@ -295,7 +294,7 @@ struct Train: ParsableCommand {
     }
 
     /// Writes the weights (the standardization folded in) with their metadata.
-    func saveWeights<Scalar: TrainingScalar>(to path: String, _ prepared: PreparedData, parameters: Parameters<Scalar>, optimizer: String,
+    func saveWeights<Scalar: TrainingScalar>(to path: String, _ prepared: PreparedData<Scalar>, parameters: Parameters<Scalar>, optimizer: String,
                      hyperparameters: [String: String], penalty: FitConfiguration.Penalty, report: TrainingReport, startEpoch: Int) throws {
         let model = prepared.choice.model
         var notes = savedNotes(prepared, optimizer: optimizer, hyperparameters: hyperparameters, penalty: penalty,
@@ -313,7 +312,7 @@ struct Train: ParsableCommand {
     /// What the weights file records beside the tensors, for `evaluate` and `predict` (classes,
     /// target, columns, libsvm base, weight column, split) and for the record (the optimizer and
     /// every hyperparameter, the penalty, epochs, final training loss).
-    func savedNotes(_ prepared: PreparedData, optimizer: String, hyperparameters: [String: String], penalty: FitConfiguration.Penalty,
+    func savedNotes<Scalar>(_ prepared: PreparedData<Scalar>, optimizer: String, hyperparameters: [String: String], penalty: FitConfiguration.Penalty,
                     report: TrainingReport, startEpoch: Int) -> [String: String] {
         var notes: [String: String] = ["optimizer": optimizer, "epochs": "\(report.epochs.last?.epoch ?? startEpoch - 1)",
                                        "data": prepared.loaded.dataset.name]

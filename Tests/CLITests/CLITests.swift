@@ -281,6 +281,22 @@ struct CLITests {
         #expect(generated.status == 0, "\(generated.stderr)")
         let evaluated = try optim(["evaluate", "--weights", path("w1.safetensors"), "--data", path("d.npy")])
         #expect(evaluated.status == 0 && evaluated.stdout.contains("accuracy"), "\(evaluated.stderr)")
+        // A CSV read in double precision: x = 10000 + 1e-4·k, which float32 rounds to steps of
+        // about 1e-3, and y = 1000·(x − 10000). Only float64 fits it to rounding.
+        var csv = "x,y\n"
+        for k in 0..<2000 {
+            let x = 10_000 + Double(k) * 1e-4
+            csv += String(format: "%.9f,%.6f\n", x, (x - 10_000) * 1000)
+        }
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: path("fine.csv")))
+        func mse(_ dtype: String) throws -> Double {
+            let run = try optim(["train", "--data", path("fine.csv"), "--target", "y", "--dtype", dtype, "--json", "-q"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let done = try JSONSerialization.jsonObject(with: Data(run.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+            return done["final_mse"] as? Double ?? .nan
+        }
+        let (fineSingle, fineDouble) = (try mse("float32"), try mse("float64"))
+        #expect(fineDouble < 1e-6 && fineSingle > 1e-3, "the fine-grained CSV: mse \(fineSingle) in float32, \(fineDouble) in float64")
         let refused = try optim(common + ["--dtype", "float64", "--checkpoint", path("c.ckpt")])
         #expect(refused.status == 2 && refused.stderr.contains("--checkpoint is float32 only for now"), "\(refused.stderr)")
     }
