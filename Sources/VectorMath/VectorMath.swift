@@ -123,7 +123,7 @@ public func hyperbolicTangent(_ z: SIMD8<Double>) -> SIMD8<Double> {
 /// The scalars the vector functions take, `Float` and `Double`, so that code generic over the
 /// precision calls them: `S.exponential(v)` is ``exponential(_:)-(SIMD8<Float>)`` for Float
 /// lanes and the Double version for Double lanes.
-public protocol VectorScalar: BinaryFloatingPoint, SIMDScalar, Sendable {
+public protocol VectorScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
     /// e^x lane by lane (see the functions of each precision for the range).
     static func exponential(_ x: SIMD8<Self>) -> SIMD8<Self>
     /// ln x lane by lane, for positive normal x.
