@@ -225,11 +225,26 @@ extension Model {
             throw .incompatibleData("\(data.name): rows have \(data.targetsPerRow) target(s), the model needs \(targetsPerRow)")
         }
         do { try data.validateFinite() } catch { throw .incompatibleData(error.description) }
-        if loss == .bceWithLogits || loss == .crossEntropy {
-            for row in 0..<data.rows {
-                if let expected = targetProblem(data.target(row)) {
-                    throw .incompatibleData(DatasetError.invalidTarget(data.name, row: row, value: "\(data.target(row))", expected: expected).description)
-                }
+        try checkTargets(data.name, rows: data.rows, target: data.target)
+    }
+
+    /// Throws, naming the problem, when sparse `data` cannot train this model.
+    public func check<Scalar>(_ data: SparseDataset<Scalar>) throws(TrainingError) {
+        guard data.features == inputFeatures else {
+            throw .incompatibleData("\(data.name): rows have \(data.features) features, the model takes \(inputFeatures)")
+        }
+        guard data.targetsPerRow == targetsPerRow else {
+            throw .incompatibleData("\(data.name): rows have \(data.targetsPerRow) target(s), the model needs \(targetsPerRow)")
+        }
+        do { try data.validateFinite() } catch { throw .incompatibleData(error.description) }
+        try checkTargets(data.name, rows: data.rows, target: data.target)
+    }
+
+    private func checkTargets<Scalar: BinaryFloatingPoint>(_ name: String, rows: Int, target: (Int, Int) -> Scalar) throws(TrainingError) {
+        guard loss == .bceWithLogits || loss == .crossEntropy else { return }
+        for row in 0..<rows {
+            if let expected = targetProblem(target(row, 0)) {
+                throw .incompatibleData(DatasetError.invalidTarget(name, row: row, value: "\(target(row, 0))", expected: expected).description)
             }
         }
     }
@@ -274,20 +289,104 @@ public func fit<M: Model, Scalar: TrainingScalar>(
     cancellation: CancellationFlag? = nil, progress: ((EpochReport) -> Void)? = nil,
     onBatch: ((BatchProgress) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
 ) throws(TrainingError) -> TrainingReport {
-    func save(_ position: TrainingPosition) throws(TrainingError) {
-        do { try checkpoint?(position) } catch { throw .checkpointFailed("\(error)") }
-    }
+    try checkFit(model, parameters: parameters, configuration: configuration)
+    try model.check(data)
+    if let validation { try model.check(validation) }
+    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
+    defer { pool.release() }
+    let batchSize = min(configuration.batchSize, data.rows)
+    let engine = GradientEngine<M, Scalar>(model: model, pool: pool,
+                                          chunkRows: configuration.chunkRows(for: model, batchRows: batchSize, scalarBytes: MemoryLayout<Scalar>.stride),
+                                          maxRows: batchSize)
+    let chunkRows = engine.chunkRows
+    let pass = TrainingPass<Scalar>(
+        rows: data.rows, bytes: { $0.count * (data.features + data.targetsPerRow) * MemoryLayout<Scalar>.stride },
+        trueWeights: data.trueWeights, chunkRows: chunkRows,
+        gradient: { rows, _ in engine.gradient(of: parameters, data: data, rows: rows) },
+        validate: validation.map { validation in { evaluate(model, parameters: parameters, data: validation, pool: pool, chunkRows: chunkRows) } },
+        scoreTraining: { evaluate(model, parameters: parameters, data: data, pool: pool, chunkRows: chunkRows) },
+        times: { (engine.computeSeconds, engine.reduceSeconds) })
+    return try train(pass, parameters: parameters, optimizer: optimizer, schedule: schedule, configuration: configuration,
+                     cancellation: cancellation, progress: progress, onBatch: onBatch, checkpoint: checkpoint, pool: pool)
+}
+
+/// The same fit on sparse rows (CSR): the kernels read only each row's non-zeros, and a minibatch's
+/// gradient costs what its rows touch (see `SparseGradientEngine`); the weights are bitwise the
+/// same for any number of workers. The gradient is dense and zero at the columns no row of the
+/// minibatch touched, as torch's `nn.Linear` gives on sparse input, so every optimizer applies.
+public func fit<M: SparseModel, Scalar: TrainingScalar>(
+    _ model: M, parameters: Parameters<Scalar>, data: SparseDataset<Scalar>, validation: SparseDataset<Scalar>? = nil,
+    optimizer: any Optimizer<Scalar>, schedule: EpochSchedule? = nil, configuration: FitConfiguration = .init(),
+    cancellation: CancellationFlag? = nil, progress: ((EpochReport) -> Void)? = nil,
+    onBatch: ((BatchProgress) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
+) throws(TrainingError) -> TrainingReport {
+    try checkFit(model, parameters: parameters, configuration: configuration)
+    try model.check(data)
+    if let validation { try model.check(validation) }
+    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
+    defer { pool.release() }
+    let batchSize = min(configuration.batchSize, data.rows)
+    let chunkRows = configuration.chunkRows ?? sparseChunkRows(model, data: data, batchRows: batchSize)
+    let engine = SparseGradientEngine<M, Scalar>(model: model, pool: pool, chunkRows: min(chunkRows, batchSize), maxRows: batchSize)
+    let clearing = !(configuration.penalty?.isZero ?? true)
+    let pass = TrainingPass<Scalar>(
+        rows: data.rows,
+        bytes: { rows in
+            (data.entryStart(rows.upperBound) - data.entryStart(rows.lowerBound)) * (4 + MemoryLayout<Scalar>.stride)
+                + rows.count * (8 + data.targetsPerRow * MemoryLayout<Scalar>.stride)
+        },
+        trueWeights: data.trueWeights, chunkRows: engine.chunkRows,
+        gradient: { rows, _ in engine.gradient(of: parameters, data: data, rows: rows, clearingAll: clearing) },
+        validate: validation.map { validation in { evaluate(model, parameters: parameters, data: validation, pool: pool, chunkRows: chunkRows) } },
+        scoreTraining: { evaluate(model, parameters: parameters, data: data, pool: pool, chunkRows: chunkRows) },
+        times: { (engine.computeSeconds, engine.reduceSeconds) })
+    return try train(pass, parameters: parameters, optimizer: optimizer, schedule: schedule, configuration: configuration,
+                     cancellation: cancellation, progress: progress, onBatch: onBatch, checkpoint: checkpoint, pool: pool)
+}
+
+/// Rows per chunk on sparse data: the dense rule with each row's work its mean non-zeros times the
+/// weight's rows (a function of the data and minibatch only, never of the workers).
+func sparseChunkRows<M: SparseModel, Scalar>(_ model: M, data: SparseDataset<Scalar>, batchRows: Int) -> Int {
+    let perRow = max(1, data.nonZeros / data.rows) * model.sparseWidth + (model.parameterCount - model.sparseWidth * model.inputFeatures)
+    return ShardPlan.automaticChunkRows(parameterCount: perRow, batchRows: batchRows)
+}
+
+/// What the training loop needs of the data and its gradient engine, dense or sparse.
+struct TrainingPass<Scalar: TrainingScalar> {
+    let rows: Int
+    /// Bytes a pass over these rows reads.
+    let bytes: (Range<Int>) -> Int
+    let trueWeights: [String: [Float]]?
+    let chunkRows: Int
+    /// The mean loss's gradient over the rows into `parameters.grad`; its loss.
+    let gradient: (Range<Int>, Bool) -> Double
+    /// Scores the validation data, when there is some.
+    let validate: (() -> Metrics)?
+    let scoreTraining: () -> Metrics
+    /// Seconds in the kernels and in the reduction so far.
+    let times: () -> (Double, Double)
+}
+
+/// The checks every fit makes before any work.
+func checkFit<M: Model, Scalar>(_ model: M, parameters: Parameters<Scalar>, configuration: FitConfiguration) throws(TrainingError) {
     guard CPUBaseline.isSupported else { throw .invalidConfiguration(CPUBaseline.unsupportedMessage) }
     try configuration.validate()
     guard parameters.count == model.parameterCount,
           parameters.tensors.map(\.shape) == model.parameterShapes.map(\.shape) else {
         throw .invalidConfiguration("the parameters' tensors \(parameters.tensors.map(\.shape)) are not the model's \(model.parameterShapes.map(\.shape))")
     }
-    try model.check(data)
-    if let validation { try model.check(validation) }
+}
 
-    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
-    defer { pool.release() }
+/// The loop of every fit: epochs of minibatches, one optimizer step each, with validation,
+/// schedules, stopping rules and checkpoints.
+func train<Scalar: TrainingScalar>(
+    _ pass: TrainingPass<Scalar>, parameters: Parameters<Scalar>, optimizer: any Optimizer<Scalar>, schedule: EpochSchedule?,
+    configuration: FitConfiguration, cancellation: CancellationFlag?, progress: ((EpochReport) -> Void)?,
+    onBatch: ((BatchProgress) -> Void)?, checkpoint: ((TrainingPosition) throws -> Void)?, pool: WorkerPool
+) throws(TrainingError) -> TrainingReport {
+    func save(_ position: TrainingPosition) throws(TrainingError) {
+        do { try checkpoint?(position) } catch { throw .checkpointFailed("\(error)") }
+    }
     // A large elementwise step runs on the same pinned workers, slice by slice (bitwise the
     // one-thread result); the optimizer gets its own executor back when the fit ends.
     let stepping = pool.workers > 1 ? optimizer as? any ParallelStepping : nil
@@ -303,19 +402,15 @@ public func fit<M: Model, Scalar: TrainingScalar>(
         }
     }
     defer { stepping?.parallelStep = previousStep }
-    let batchSize = min(configuration.batchSize, data.rows)
-    let engine = GradientEngine<M, Scalar>(model: model, pool: pool,
-                                          chunkRows: configuration.chunkRows(for: model, batchRows: batchSize, scalarBytes: MemoryLayout<Scalar>.stride),
-                                maxRows: batchSize)
+    let batchSize = min(configuration.batchSize, pass.rows)
     var report = TrainingReport()
     report.placement = pool.placement
-    report.chunkRows = engine.chunkRows
-    let batches = (data.rows + batchSize - 1) / batchSize
+    report.chunkRows = pass.chunkRows
+    let batches = (pass.rows + batchSize - 1) / batchSize
     guard configuration.start.batch < batches else {
         throw .invalidConfiguration("the start position's minibatch \(configuration.start.batch) is past the epoch's last, "
             + "\(batches - 1): a position from another data set or batch size?")
     }
-    let bytesPerRow = (data.features + data.targetsPerRow) * MemoryLayout<Scalar>.stride
     var lastFinite = parameters.values.array
     let start = configuration.start
     let penalty = configuration.penalty.flatMap { $0.isZero ? nil : $0 }
@@ -340,41 +435,42 @@ public func fit<M: Model, Scalar: TrainingScalar>(
         let learningRate = optimizer.learningRate(group: 0)
         let order = batchOrder(batches, epoch: epoch, seed: configuration.seed, shuffle: configuration.shuffle)
         var lossSum = 0.0
-        var rowsThisEpoch = 0
+        var rowsThisEpoch = 0, epochBytes = 0
         for (position, batch) in order.enumerated() where epoch > start.epoch || position >= start.batch {
             if cancellation?.isCancelled == true {
                 report.stopReason = .cancelled
                 try save(TrainingPosition(epoch: epoch, batch: position, earlyStopping: stopping, convergence: converging))
                 break training
             }
-            let rows = (batch * batchSize)..<min((batch + 1) * batchSize, data.rows)
+            let rows = (batch * batchSize)..<min((batch + 1) * batchSize, pass.rows)
             var closureSeconds = 0.0
             let stepStart = ContinuousClock.now
             let loss = optimizer.step {
                 let start = ContinuousClock.now
                 defer { closureSeconds += seconds(ContinuousClock.now - start) }
-                let loss = engine.gradient(of: parameters, data: data, rows: rows)
+                let loss = pass.gradient(rows, false)
                 return penalty.map { loss + addPenalty($0, to: parameters) } ?? loss
             }
             report.stepSeconds += seconds(ContinuousClock.now - stepStart) - closureSeconds
             let current = parameters.values.array
             guard loss.isFinite, allFinite(current) else {
                 parameters.values.assign(lastFinite)
-                finish(&report, engine, pool)
+                finish(&report, pass, pool)
                 throw .diverged(epoch: epoch, batch: position + 1, loss: loss.isFinite ? .nan : loss, report: report)
             }
             lastFinite = current
             lossSum += loss * Double(rows.count)
             rowsThisEpoch += rows.count
+            epochBytes += pass.bytes(rows)
             onBatch?(BatchProgress(position: TrainingPosition(epoch: epoch, batch: position), batchesPerEpoch: batches, loss: loss,
                                    rowsDone: report.rowsProcessed + rowsThisEpoch))
         }
         let trainingTime = seconds(ContinuousClock.now - epochStart)
         report.trainingSeconds += trainingTime
         report.rowsProcessed += rowsThisEpoch
-        report.bytesRead += rowsThisEpoch * bytesPerRow
+        report.bytesRead += epochBytes
         guard rowsThisEpoch > 0 else { break }
-        let metrics = validation.map { evaluate(model, parameters: parameters, data: $0, pool: pool, chunkRows: engine.chunkRows) }
+        let metrics = pass.validate?()
         let epochReport = EpochReport(epoch: epoch, trainingLoss: lossSum / Double(rowsThisEpoch), validation: metrics,
                                       learningRate: learningRate, seconds: trainingTime,
                                       rowsPerSecond: Double(rowsThisEpoch) / max(trainingTime, 1e-9))
@@ -420,17 +516,18 @@ public func fit<M: Model, Scalar: TrainingScalar>(
             break training
         }
     }
-    if let scored = validation ?? (configuration.scoreTrainingData ? data : nil) {
-        report.finalMetrics = evaluate(model, parameters: parameters, data: scored, pool: pool, chunkRows: engine.chunkRows)
+    if let validate = pass.validate {
+        report.finalMetrics = validate()
+    } else if configuration.scoreTrainingData {
+        report.finalMetrics = pass.scoreTraining()
     }
-    report.trueWeightDistance = distanceToTruth(parameters, data.trueWeights)
-    finish(&report, engine, pool)
+    report.trueWeightDistance = distanceToTruth(parameters, pass.trueWeights)
+    finish(&report, pass, pool)
     return report
 }
 
-private func finish<M, Scalar>(_ report: inout TrainingReport, _ engine: GradientEngine<M, Scalar>, _ pool: WorkerPool) {
-    report.computeSeconds = engine.computeSeconds
-    report.reduceSeconds = engine.reduceSeconds
+private func finish<Scalar>(_ report: inout TrainingReport, _ pass: TrainingPass<Scalar>, _ pool: WorkerPool) {
+    (report.computeSeconds, report.reduceSeconds) = pass.times()
     report.placement = pool.placement
 }
 
@@ -453,6 +550,30 @@ public func predict<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Pa
         outputs.withUnsafeMutableBufferPointer { out in
             model.predict(parameters: theta.baseAddress!,
                           rows: RowBlock(x: data.x.base, xStride: data.rowStride, y: data.y.base, yStride: data.targetStride, count: data.rows),
+                          outputs: out.baseAddress!)
+        }
+    }
+    return outputs
+}
+
+/// ``score(_:parameters:data:workers:bind:)`` on sparse rows.
+public func score<M: SparseModel, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: SparseDataset<Scalar>,
+                                                         workers: Int? = nil, bind: Bool = true) throws(TrainingError) -> Metrics {
+    try model.check(data)
+    let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+    defer { pool.release() }
+    return evaluate(model, parameters: parameters, data: data, pool: pool,
+                    chunkRows: sparseChunkRows(model, data: data, batchRows: data.rows))
+}
+
+/// The raw outputs of `model` for every sparse row of `data`, `outputsPerRow` per row.
+public func predict<M: SparseModel, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: SparseDataset<Scalar>) -> [Scalar] {
+    var outputs = [Scalar](repeating: 0, count: data.rows * model.outputsPerRow)
+    parameters.values.withUnsafeBufferPointer { theta in
+        outputs.withUnsafeMutableBufferPointer { out in
+            model.predict(parameters: theta.baseAddress!,
+                          rows: SparseRowBlock(offsets: data.offsets.base + data.offsetStart, columns: data.columns.base, values: data.values.base,
+                                               slots: nil, y: data.y.base, yStride: data.targetsPerRow, count: data.rows),
                           outputs: out.baseAddress!)
         }
     }

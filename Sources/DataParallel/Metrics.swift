@@ -21,25 +21,46 @@ public struct Metrics: Sendable, Equatable, Codable {
 /// are added in the fixed tree order, so the metrics are the same for any worker count.
 func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>, pool: WorkerPool,
                                                 chunkRows: Int) -> Metrics {
-    let k = model.outputsPerRow, xStride = data.rowStride, t = data.targetStride
-    let plan = ShardPlan(rows: 0..<data.rows, chunkRows: chunkRows)
+    let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
+    let x = SharedBuffer(data.x.base, count: data.x.count), xStride = data.rowStride
+    return evaluate(model, rows: data.rows, y: data.y, targetStride: data.targetStride, pool: pool, chunkRows: chunkRows) { rows, out in
+        let block = RowBlock(x: x.base + rows.lowerBound * xStride, xStride: xStride, y: x.base, yStride: 0, count: rows.count)
+        model.predict(parameters: theta.base, rows: block, outputs: out)
+    }
+}
+
+/// ``evaluate(_:parameters:data:pool:chunkRows:)`` on sparse rows.
+func evaluate<M: SparseModel, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: SparseDataset<Scalar>,
+                                                      pool: WorkerPool, chunkRows: Int) -> Metrics {
+    let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
+    let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: data.rows + 1)
+    let columns = SharedBuffer(data.columns.base, count: data.columns.count), values = SharedBuffer(data.values.base, count: data.values.count)
+    return evaluate(model, rows: data.rows, y: data.y, targetStride: data.targetsPerRow, pool: pool, chunkRows: chunkRows) { rows, out in
+        let block = SparseRowBlock(offsets: offsets.base + rows.lowerBound, columns: columns.base, values: values.base, slots: nil,
+                                   y: values.base, yStride: 0, count: rows.count)
+        model.predict(parameters: theta.base, rows: block, outputs: out)
+    }
+}
+
+/// The metrics of the rows' outputs, which `predictRows(rows, out)` writes for a chunk of rows.
+private func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, rows: Int, y storage: ScalarStorage<Scalar>, targetStride t: Int,
+                                                        pool: WorkerPool, chunkRows: Int,
+                                                        predictRows: @escaping @Sendable (Range<Int>, UnsafeMutablePointer<Scalar>) -> Void) -> Metrics {
+    let k = model.outputsPerRow
+    let plan = ShardPlan(rows: 0..<rows, chunkRows: chunkRows)
     let chunks = plan.chunkCount
     // Per chunk: squared, absolute and Huber residual sums, Σy, Σy² (regression); or correct
     // count and log-loss sum (classification).
     let fields = 5
     let partials = SharedBuffer<Double>.allocate(count: chunks * fields, repeating: 0)
     defer { partials.deallocate() }
-    let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
-    let x = SharedBuffer(data.x.base, count: data.x.count), y = SharedBuffer(data.y.base, count: data.y.count)
+    let y = SharedBuffer(storage.base, count: storage.count)
     let workers = pool.workers, loss = model.loss
     pool.run { w in
         var outputs = [Scalar](repeating: 0, count: chunkRows * k)
         for c in plan.chunks(worker: w, of: workers) {
             let rows = plan.chunk(c)
-            outputs.withUnsafeMutableBufferPointer {
-                let block = RowBlock(x: x.base + rows.lowerBound * xStride, xStride: xStride, y: y.base, yStride: 0, count: rows.count)
-                model.predict(parameters: theta.base, rows: block, outputs: $0.baseAddress!)
-            }
+            outputs.withUnsafeMutableBufferPointer { predictRows(rows, $0.baseAddress!) }
             var sums = (0.0, 0.0, 0.0, 0.0, 0.0)
             if loss.isRegression {
                 sums = outputs.withUnsafeBufferPointer { regressionSums($0.baseAddress!, y.base, rows: rows, outputs: k, targetStride: t) }
@@ -63,7 +84,7 @@ func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Paramete
         for c in 0..<chunks { column[c] = partials[c * fields + f] }
         totals[f] = reduceTree(column, count: chunks)
     }
-    let n = Double(data.rows)
+    let n = Double(rows)
     switch loss {
     case .mse, .l1, .huber:
         let elements = n * Double(k)

@@ -314,12 +314,46 @@ public enum LibSVM {
     public static func read<Scalar: VectorScalar>(path: String, features: Int? = nil, base: Int? = nil, as _: Scalar.Type)
         throws(DataFileError) -> (data: Dataset<Scalar>, base: Int)
     {
+        let ((sparse, base), line) = try readSparseLocated(path: path, features: features, base: base, as: Scalar.self)
+        let rows = sparse.rows, width = sparse.features
+        guard let count = MemoryBudget.values(rows: rows, columns: width, size: MemoryLayout<Scalar>.stride) else {
+            throw DataFileError(path, "line \(line)", "index \(width - 1 + base) makes every row \(width) features wide: "
+                + "\(rows) rows × \(width) dense \(MemoryLayout<Scalar>.size == 4 ? "floats" : "doubles") "
+                + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: rows, columns: width, size: MemoryLayout<Scalar>.stride))
+                + "; read it as sparse data (`LibSVM.readSparse`, or `optim train --sparse`)")
+        }
+        let x = ScalarStorage<Scalar>(count: count)
+        for row in 0..<rows {
+            for entry in sparse.entryStart(row)..<sparse.entryStart(row + 1) {
+                x.base[row * width + Int(sparse.columns.base[entry])] = sparse.values.base[entry]
+            }
+        }
+        do { return (try Dataset(name: path, x: x, y: sparse.y, rows: rows, features: width), base) } catch {
+            throw DataFileError(path, nil, error.description)
+        }
+    }
+
+    /// Reads the rows as sparse data (CSR): memory follows the non-zeros, whatever the width.
+    /// `features` and `base` as in ``load(path:features:base:)``. Explicit zeros (`3:0`) are kept as entries.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func readSparse<Scalar: VectorScalar>(path: String, features: Int? = nil, base: Int? = nil, as _: Scalar.Type)
+        throws(DataFileError) -> (data: SparseDataset<Scalar>, base: Int)
+    {
+        try readSparseLocated(path: path, features: features, base: base, as: Scalar.self).0
+    }
+
+    /// ``readSparse(path:features:base:as:)``, and the line of the largest index (for messages).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func readSparseLocated<Scalar: VectorScalar>(path: String, features: Int?, base: Int?, as _: Scalar.Type)
+        throws(DataFileError) -> ((data: SparseDataset<Scalar>, base: Int), maxIndexLine: Int)
+    {
         let file = try MappedFile(path: path)
         var lines = TextLines(file)
         var labels: [Scalar] = []
-        // Every row's entries, one after another: row r's are rowStart(r)..<rowEnds[r].
-        var indices: [Int] = [], values: [Scalar] = [], rowEnds: [Int] = [], rowLines: [Int] = []
-        func rowStart(_ row: Int) -> Int { row == 0 ? 0 : rowEnds[row - 1] }
+        // Every row's entries, one after another: row r's are offsets[r]..<offsets[r + 1].
+        var columns: [Int32] = [], values: [Scalar] = [], offsets: [Int64] = [0], rowLines: [Int] = []
         var minIndex = Int.max, maxIndex = -1, maxIndexLine = 0
         while let line = lines.next(skippingBlank: true) {
             var tokens = TokenScanner(line)
@@ -347,36 +381,36 @@ public enum LibSVM {
                 guard index > previous else {
                     throw DataFileError(path, "line \(line.number)", "indices must ascend: \(index) after \(previous)")
                 }
+                guard index <= Int(Int32.max) else {
+                    throw DataFileError(path, "line \(line.number)", "index \(index) is beyond the \(Int32.max) features sparse data can have")
+                }
+                if base == 1 && index == 0 {
+                    throw DataFileError(path, "line \(line.number)", "index 0 in a file read as 1-based (--one-based)")
+                }
                 previous = index
-                indices.append(index)
+                columns.append(Int32(index))
                 values.append(value)
                 minIndex = min(minIndex, index)
                 if index > maxIndex { maxIndex = index; maxIndexLine = line.number }
             }
             labels.append(label)
-            rowEnds.append(indices.count)
+            offsets.append(Int64(columns.count))
             rowLines.append(line.number)
         }
         guard !labels.isEmpty else { throw DataFileError(path, nil, "the file has no rows") }
-        if base == 1 && minIndex == 0 {
-            let row = rowEnds.indices.first { rowEnds[$0] > rowStart($0) && indices[rowStart($0)] == 0 }!
-            throw DataFileError(path, "line \(rowLines[row])", "index 0 in a file read as 1-based (--one-based)")
-        }
         let base = base ?? (minIndex == 0 ? 0 : 1)
-        let width = features ?? max(maxIndex - base + 1, 1)
         if let features, maxIndex - base >= features {
-            let row = rowEnds.indices.first { rowEnds[$0] > rowStart($0) && indices[rowEnds[$0] - 1] - base >= features }!
-            throw DataFileError(path, "line \(rowLines[row])", "index \(indices[rowEnds[row] - 1]) is out of range for \(features) features (\(base)-based indices)")
+            let row = (0..<labels.count).first { offsets[$0 + 1] > offsets[$0] && Int(columns[Int(offsets[$0 + 1]) - 1]) - base >= features }!
+            throw DataFileError(path, "line \(rowLines[row])", "index \(columns[Int(offsets[row + 1]) - 1]) is out of range for \(features) features (\(base)-based indices)")
         }
-        guard let count = MemoryBudget.values(rows: labels.count, columns: width, size: MemoryLayout<Scalar>.stride) else {
-            throw DataFileError(path, "line \(maxIndexLine)", "index \(maxIndex) makes every row \(width) features wide: "
-                + "\(labels.count) rows × \(width) dense \(MemoryLayout<Scalar>.size == 4 ? "floats" : "doubles") " + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: labels.count, columns: width, size: MemoryLayout<Scalar>.stride)))
-        }
-        let x = ScalarStorage<Scalar>(count: count)
-        for row in rowEnds.indices {
-            for entry in rowStart(row)..<rowEnds[row] { x.base[row * width + indices[entry] - base] = values[entry] }
-        }
-        do { return (try Dataset(name: path, x: x, y: ScalarStorage(labels), rows: labels.count, features: width), base) } catch {
+        let width = features ?? max(maxIndex - base + 1, 1)
+        if base != 0 { for e in columns.indices { columns[e] -= Int32(base) } }
+        do {
+            let data = try SparseDataset(name: path, rows: labels.count, features: width, offsets: IndexStorage(offsets),
+                                         columns: IndexStorage(columns), values: ScalarStorage(values), y: ScalarStorage(labels),
+                                         validated: true)
+            return ((data, base), maxIndexLine)
+        } catch {
             throw DataFileError(path, nil, error.description)
         }
     }
