@@ -117,10 +117,14 @@ public struct SyntheticSparse: Sendable, Equatable {
         let g = generator
         let weight = weights["weight"]!, bias = weights["bias"]!, d = features
         var scores = [Double](repeating: 0, count: outputs)
+        // The draws before repeats are merged need more room than the row has.
+        let drawn = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * nonZerosPerRow)
+        defer { drawn.deallocate() }
         for row in range {
             let start = Int(offsets[row]), cols = columns + start, vals = values + start
-            let count = draw(row: row, into: cols)
+            let count = draw(row: row, into: drawn)
             precondition(Int64(start + count) == offsets[row + 1], "offsets do not match the rows' entries")
+            cols.update(from: drawn, count: count)
             // Values 0.5 + U[0, 1) from 24 bits, then the row scaled to unit norm.
             var squares: Float = 0
             for e in 0..<count {

@@ -1,0 +1,179 @@
+import DataParallel
+import Datasets
+import Models
+import Optim
+import Testing
+
+/// A sparse model, the synthetic task it learns, and an optimizer.
+struct SparseCase: CustomTestStringConvertible, Sendable {
+    let model: any SparseModel
+    let task: SyntheticSparse.Task
+    let optimizer: String
+    var testDescription: String { "\(model.description), \(optimizer)" }
+
+    func data(rows: Int = 2000, seed: UInt64 = 5) throws -> SparseDataset<Float> {
+        try SyntheticSparse(task: task, rows: rows, features: model.inputFeatures, nonZerosPerRow: 12,
+                            outputs: model.loss == .crossEntropy ? model.outputsPerRow : 1, seed: seed).generate(workers: 2)
+    }
+
+    func makeOptimizer<Scalar: TrainingScalar>(_ parameters: Parameters<Scalar>) throws -> any Optimizer<Scalar> {
+        switch optimizer {
+        case "SGD": try SGD([parameters], lr: 0.5, momentum: 0.9)
+        case "Adam": try Adam([parameters], lr: 0.05)
+        default: try LBFGS([parameters], lr: 1, maxIter: 4, historySize: 5, lineSearchFn: .strongWolfe)
+        }
+    }
+}
+
+let sparseModels: [(any SparseModel, SyntheticSparse.Task)] = [
+    (LinearRegression(features: 3000), .linear),
+    (LogisticRegression(features: 5000), .logistic),
+    (SoftmaxRegression(features: 700, classes: 3), .multiclass),
+]
+
+let sparseCases: [SparseCase] = sparseModels.flatMap { model, task in
+    ["SGD", "Adam", "LBFGS"].map { SparseCase(model: model, task: task, optimizer: $0) }
+}
+
+func trainSparse<M: SparseModel, Scalar: TrainingScalar>(_ model: M, _ testCase: SparseCase, workers: Int, data: SparseDataset<Scalar>,
+                                                         penalty: FitConfiguration.Penalty? = nil) throws -> [Scalar] {
+    let parameters = model.makeParameters(seed: 11, as: Scalar.self)
+    let optimizer = try testCase.makeOptimizer(parameters)
+    var configuration = FitConfiguration(batchSize: 500, epochs: 2, workers: workers, seed: 3, chunkRows: 32)
+    configuration.penalty = penalty
+    _ = try fit(model, parameters: parameters, data: data, optimizer: optimizer, configuration: configuration)
+    return parameters.values.array
+}
+
+/// Opens the existential so that the sparse `fit` is chosen.
+func trainSparse<Scalar: TrainingScalar>(_ testCase: SparseCase, workers: Int, data: SparseDataset<Scalar>,
+                                         penalty: FitConfiguration.Penalty? = nil) throws -> [Scalar] {
+    func open<M: SparseModel>(_ model: M) throws -> [Scalar] { try trainSparse(model, testCase, workers: workers, data: data, penalty: penalty) }
+    return try open(testCase.model)
+}
+
+extension DataParallelTests {
+@Suite("Sparse data")
+struct SparseTests {
+    @Test("Sparse weights are bitwise identical for 1, 2, 3, 4 and 8 workers", arguments: sparseCases)
+    func identicalForAnyWorkerCount(testCase: SparseCase) throws {
+        let data = try testCase.data()
+        let reference = try trainSparse(testCase, workers: 1, data: data)
+        #expect(reference.allSatisfy { $0.isFinite })
+        #expect(reference != testCase.model.initialParameters(seed: 11), "training moved the weights")
+        for workers in [2, 3, 4, 8] {
+            #expect(try trainSparse(testCase, workers: workers, data: data) == reference, "\(workers) workers")
+        }
+        // In Double too, and with a penalty (which makes the whole gradient dense).
+        let wide = try data.converted(to: Double.self)
+        let penalty = FitConfiguration.Penalty(l2: 1e-3, l1: 1e-4)
+        let double1 = try trainSparse(testCase, workers: 1, data: wide, penalty: penalty)
+        #expect(try trainSparse(testCase, workers: 3, data: wide, penalty: penalty) == double1)
+    }
+
+    @Test("The sparse path trains to the dense path's weights on the same data densified", arguments: sparseCases)
+    func matchesDensePath(testCase: SparseCase) throws {
+        let sparse = try testCase.data(rows: 800).converted(to: Double.self)
+        let dense = try #require(sparse.densified())
+        func open<M: SparseModel>(_ model: M) throws -> ([Double], [Double]) {
+            let parameters = model.makeParameters(seed: 11, as: Double.self)
+            let denseParameters = model.makeParameters(seed: 11, as: Double.self)
+            let configuration = FitConfiguration(batchSize: 200, epochs: 2, workers: 2, seed: 3, chunkRows: 32)
+            _ = try fit(model, parameters: parameters, data: sparse, optimizer: testCase.makeOptimizer(parameters), configuration: configuration)
+            _ = try fit(model, parameters: denseParameters, data: dense, optimizer: testCase.makeOptimizer(denseParameters),
+                        configuration: configuration)
+            return (parameters.values.array, denseParameters.values.array)
+        }
+        let (fromSparse, fromDense) = try open(testCase.model)
+        let scale = fromDense.map(abs).max()!
+        let gap = zip(fromSparse, fromDense).map { abs($0 - $1) }.max()!
+        // Double sums in another order (row by row, not eight rows at a time): rounding only.
+        #expect(gap <= 1e-9 * scale, "largest difference \(gap), weights up to \(scale)")
+        #expect(fromSparse != testCase.model.initialParameters(seed: 11).map(Double.init))
+    }
+
+    @Test("A sparse gradient equals the dense gradient of the densified rows, and is zero where no row has a feature")
+    func gradientMatchesDense() throws {
+        for (model, task) in sparseModels {
+            func open<M: SparseModel>(_ model: M) throws {
+                let sparse = try SyntheticSparse(task: task, rows: 300, features: model.inputFeatures, nonZerosPerRow: 5,
+                                                 outputs: model.loss == .crossEntropy ? model.outputsPerRow : 1, seed: 9)
+                    .generate(workers: 1).converted(to: Double.self)
+                let dense = try #require(sparse.densified())
+                let parameters = model.makeParameters(seed: 4, as: Double.self), reference = model.makeParameters(seed: 4, as: Double.self)
+                let evaluator = GradientEvaluator<M, Double>(model: model, workers: 2, chunkRows: 16, maxRows: 300)
+                let rows = 37..<290
+                let loss = evaluator.evaluate(reference, on: dense, rows: rows)
+                var sparseLoss = 0.0
+                let sgd = try SGD([parameters], lr: 0)
+                let configuration = FitConfiguration(batchSize: 300, epochs: 1, workers: 3, shuffle: false, chunkRows: 16,
+                                                     scoreTrainingData: false)
+                // One full-batch step at lr 0 leaves the gradient of all rows in parameters.grad.
+                let report = try fit(model, parameters: parameters, data: sparse.slice(rows), optimizer: sgd, configuration: configuration)
+                sparseLoss = report.epochs[0].trainingLoss
+                #expect(abs(sparseLoss - loss) <= 1e-12 * max(1, abs(loss)), "\(model.description): loss \(sparseLoss) vs \(loss)")
+                let g = parameters.grad.array, h = reference.grad.array
+                let gap = zip(g, h).map { abs($0 - $1) }.max()!
+                #expect(gap <= 1e-12, "\(model.description): gradient differs by \(gap)")
+                // Columns no row of the slice has: exactly zero in the sparse gradient.
+                var used = Set<Int>()
+                for row in rows { for entry in sparse.row(row) { used.insert(entry.column) } }
+                let d = model.inputFeatures
+                for column in 0..<d where !used.contains(column) {
+                    for output in 0..<model.sparseWidth where g[output * d + column] != 0 {
+                        Issue.record("\(model.description): column \(column) untouched but its gradient is \(g[output * d + column])")
+                        return
+                    }
+                }
+            }
+            try open(model)
+        }
+    }
+
+    @Test("Scores and predictions on sparse rows are those of the densified rows")
+    func scoreAndPredict() throws {
+        let model = SoftmaxRegression(features: 400, classes: 3)
+        let sparse = try SyntheticSparse(task: .multiclass, rows: 500, features: 400, nonZerosPerRow: 8, outputs: 3, seed: 2).generate()
+        let dense = try #require(sparse.densified())
+        let parameters = model.makeParameters(seed: 1)
+        let a = try score(model, parameters: parameters, data: sparse, workers: 2), b = try score(model, parameters: parameters, data: dense, workers: 2)
+        #expect(abs(a.loss - b.loss) < 1e-5 && a.accuracy == b.accuracy)
+        let p = predict(model, parameters: parameters, data: sparse), q = predict(model, parameters: parameters, data: dense)
+        #expect(zip(p, q).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
+    @Test("Logistic regression learns a wide power-law problem from its sparse rows")
+    func learnsWideProblem() throws {
+        let data = try SyntheticSparse(task: .logistic, rows: 20_000, features: 200_000, nonZerosPerRow: 30, noise: 0, seed: 1).generate()
+        let (training, validation) = try data.split(validationFraction: 0.2)
+        let model = LogisticRegression(features: 200_000)
+        let parameters = model.makeParameters(seed: 0)
+        let report = try fit(model, parameters: parameters, data: training, validation: validation,
+                             optimizer: Adagrad([parameters], lr: 0.5),
+                             configuration: FitConfiguration(batchSize: 256, epochs: 5, workers: 2))
+        let accuracy = try #require(report.finalMetrics?.accuracy)
+        // Most of the 200k columns appear in a handful of rows: a held-out accuracy well above
+        // chance, from a gradient that never paid for the width.
+        #expect(accuracy > 0.75, "held-out accuracy \(accuracy)")
+    }
+
+    @Test("Synthetic sparse rows are the same for any worker count, ascending, unit-norm, and power-law")
+    func syntheticSparse() throws {
+        let spec = try SyntheticSparse(task: .linear, rows: 3000, features: 100_000, nonZerosPerRow: 20, seed: 7)
+        let a = try spec.generate(workers: 1), b = try spec.generate(workers: 3, chunkRows: 100)
+        #expect(a.offsets.array == b.offsets.array && a.columns.array == b.columns.array && a.values.array == b.values.array && a.y.array == b.y.array)
+        #expect(a.nonZeros > 3000 * 15 && a.nonZeros < 3000 * 20)
+        var headRows = 0
+        for row in 0..<a.rows {
+            let entries = a.row(row)
+            #expect(zip(entries, entries.dropFirst()).allSatisfy { $0.column < $1.column })
+            let norm = entries.reduce(Float(0)) { $0 + $1.value * $1.value }
+            #expect(abs(norm - 1) < 1e-5)
+            if entries.contains(where: { $0.column < 16 }) { headRows += 1 }
+        }
+        // About 4 of 17 octaves are the first 16 features: most rows have one of them.
+        #expect(headRows > a.rows / 2)
+        #expect(a.trueWeights?["weight"]?.count == 100_000)
+    }
+}
+}
