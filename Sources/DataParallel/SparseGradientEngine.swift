@@ -14,25 +14,26 @@ import Optim
 /// features. Here:
 ///
 /// 1. **Compact chunk partials.** A chunk's worker lists the distinct columns its rows touch,
-///    sorted (a per-worker map from column to place, reset after use, so no pass over d), and the
-///    kernel adds the weight's gradient into those places only: the chunk's partial is (sorted
-///    columns, `width` values per column) plus the dense parameters (the biases). The rows are
-///    summed in row order, whichever worker has the chunk.
-/// 2. **The same tree, merged.** Partials are summed in the dense engine's pairwise tree over the
-///    chunk index, ((p0 + p1) + (p2 + p3)) + …, as sorted merges: a column in both lists is
-///    added, a column in one is carried (the dense tree would add 0). So every column's sum is
-///    formed by the same additions in the same order for any worker count.
-/// 3. **Feature-range ownership for the merge.** The columns are cut into ranges (at quantiles of
-///    the minibatch's touched columns, so that ranges hold similar work); a worker claims a range
-///    and runs the whole tree for the columns in it (a binary search gives each chunk's part), then
-///    writes the result into `parameters.grad`. Ranges never change a column's arithmetic, so
-///    they may depend on the worker count and the data.
+///    in first-seen order (a per-worker map from column to place, reset after use, so no pass
+///    over d), and the kernel adds the weight's gradient into those places only, rows in order:
+///    the chunk's partial is (columns, `width` values per column) plus the dense parameters (the
+///    biases), the same whichever worker has the chunk.
+/// 2. **Feature-range ownership.** Before the kernels run, the columns are cut into ranges at
+///    quantiles of a sample of the minibatch's entries (so that ranges hold similar work); each
+///    chunk's worker files its partial's columns by range. A worker then claims a range and sums
+///    the chunks' parts of it, writing the result into `parameters.grad`. Ranges never change a
+///    column's arithmetic, so they may depend on the data and the worker count.
+/// 3. **The same tree, merged.** Within a range the parts are summed in the dense engine's
+///    pairwise tree over the chunk index, ((p0 + p1) + (p2 + p3)) + …: node i takes node i + step
+///    by a map from column to place (a column in both is added, a column only in the right one is
+///    appended; the dense tree would add 0). So every column's sum is the same additions in the
+///    same order for any worker count, and no list is ever sorted.
 /// 4. **Sparse writes to the dense gradient.** The gradient stays a dense tensor (what every
 ///    optimizer reads, as torch's `nn.Linear` gives on sparse input), zero where no row touched a
 ///    column: each step zeroes the columns the previous step wrote, then writes the new ones. The
 ///    touched columns are kept (``touchedColumns``), for optimizers that update only them.
 ///
-/// The cost of a step is then O(entries · width + touched · log(chunks)), never O(d), apart from
+/// The cost of a step is then O(entries · width + partials · log(chunks)), never O(d), apart from
 /// the first step, which zeroes the gradient once.
 final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     let model: M
@@ -44,28 +45,32 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     /// Parameters after the first weight (dense in every partial), and their slot stride.
     let denseCount: Int
     private let denseStride: Int
-    private var denseSlots: SharedBuffer<Scalar>
-    private var losses: SharedBuffer<Double>
-    private var chunkCapacity: Int
-    /// Per worker: column → place in the current chunk's list, −1 when absent (d each, reset after
-    /// each chunk by walking the list).
+    private let denseSlots: SharedBuffer<Scalar>
+    private let losses: SharedBuffer<Double>
+    private let chunkCapacity: Int
+    /// Ranges per minibatch at most: a few per worker, so that a late worker's share is small.
+    private let rangeCapacity: Int
+    /// Per worker: column → place in the list being built, −1 when absent (d each, reset after
+    /// each use by walking the list).
     private let places: [SharedBuffer<Int32>]
-    /// Per worker: each entry's place, for the kernel (grown to the largest chunk).
+    /// Per worker: each entry's place, for the kernel, and the chunk's columns in first-seen order.
     private var entrySlots: [SharedBuffer<Int32>]
-    /// Per worker: the chunk's distinct columns before sorting.
     private var seen: [SharedBuffer<Int32>]
+    private var seenValues: [SharedBuffer<Scalar>]
     private var entryCapacity = 0
     /// The chunks' partials, chunk c's at its rows' first entry (a chunk touches at most as many
-    /// columns as it has entries).
+    /// columns as it has entries), filed by range: range r's part of chunk c starts at
+    /// `partStarts[c · rangeCapacity + r]` within the chunk's region, `partCounts[...]` long.
     private var partialColumns: SharedBuffer<Int32>
     private var partialValues: SharedBuffer<Scalar>
     private var partialCapacity = 0
-    private var partialCounts: SharedBuffer<Int>
-    /// The columns the last gradient wrote, ascending: range r's at `touched[rangeStarts[r]...]`,
-    /// `touchedCounts[r]` of them.
-    private var touched: SharedBuffer<Int32>
+    private let partStarts: SharedBuffer<Int>
+    private let partCounts: SharedBuffer<Int>
+    /// The columns the last gradient wrote: range r's (of `ranges`) at `touched[ranges[r].lowerBound...]`,
+    /// `touchedCounts[r]` of them (a range has at most as many as it is wide).
+    private let touched: SharedBuffer<Int32>
     private var ranges: [Range<Int>] = []
-    private var touchedCounts: SharedBuffer<Int>
+    private let touchedCounts: SharedBuffer<Int>
     private var gradientOwner: ObjectIdentifier?
     private let claims = Counter()
     private(set) var computeSeconds = 0.0
@@ -80,25 +85,28 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         denseCount = model.parameterCount - width * features
         denseStride = (denseCount + 15) / 16 * 16
         chunkCapacity = (maxRows + chunkRows - 1) / chunkRows
+        rangeCapacity = min(4 * pool.workers, model.inputFeatures)
         denseSlots = .allocate(count: chunkCapacity * denseStride, repeating: 0)
         losses = .allocate(count: chunkCapacity, repeating: 0)
         places = (0..<pool.workers).map { _ in .allocate(count: model.inputFeatures, repeating: -1) }
-        entrySlots = (0..<pool.workers).map { _ in .allocate(count: 0, repeating: 0) }
-        seen = (0..<pool.workers).map { _ in .allocate(count: 0, repeating: 0) }
+        entrySlots = []; seen = []; seenValues = []
         partialColumns = .allocate(count: 0, repeating: 0)
         partialValues = .allocate(count: 0, repeating: 0)
-        partialCounts = .allocate(count: chunkCapacity, repeating: 0)
+        partStarts = .allocate(count: chunkCapacity * rangeCapacity, repeating: 0)
+        partCounts = .allocate(count: chunkCapacity * rangeCapacity, repeating: 0)
         touched = .allocate(count: model.inputFeatures, repeating: 0)
-        touchedCounts = .allocate(count: 0, repeating: 0)
+        touchedCounts = .allocate(count: rangeCapacity, repeating: 0)
     }
 
     deinit {
         denseSlots.deallocate(); losses.deallocate(); partialColumns.deallocate(); partialValues.deallocate()
-        partialCounts.deallocate(); touched.deallocate(); touchedCounts.deallocate()
+        partStarts.deallocate(); partCounts.deallocate(); touched.deallocate(); touchedCounts.deallocate()
         for buffer in places + entrySlots + seen { buffer.deallocate() }
+        for buffer in seenValues { buffer.deallocate() }
     }
 
-    /// The columns the last ``gradient(of:data:rows:clearingAll:)`` wrote, ascending.
+    /// The columns the last ``gradient(of:data:rows:clearingAll:)`` wrote (ascending by range, in
+    /// merge order within one).
     var touchedColumns: [Int32] {
         ranges.indices.flatMap { r in (0..<touchedCounts[r]).map { touched[ranges[r].lowerBound + $0] } }
     }
@@ -117,8 +125,10 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         for c in 0..<chunkCount { largest = max(largest, data.entryStart(plan.chunk(c).upperBound) - data.entryStart(plan.chunk(c).lowerBound)) }
         if largest > entryCapacity {
             for buffer in entrySlots + seen { buffer.deallocate() }
+            for buffer in seenValues { buffer.deallocate() }
             entrySlots = (0..<pool.workers).map { _ in .allocate(count: largest, repeating: 0) }
             seen = (0..<pool.workers).map { _ in .allocate(count: largest, repeating: 0) }
+            seenValues = (0..<pool.workers).map { _ in .allocate(count: largest * self.width, repeating: 0) }
             entryCapacity = largest
         }
         if entries > partialCapacity {
@@ -127,11 +137,16 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
             partialValues = .allocate(count: entries * width, repeating: 0)
             partialCapacity = entries
         }
+        // This minibatch's ranges, before the kernels (which file their columns by them).
+        let previousRanges = ranges
+        ranges = columnRanges(data: data, entries: first..<(first + entries), chunks: chunkCount)
+        let ranges = self.ranges, rangeCount = ranges.count, cuts = ranges.map { Int32(clamping: $0.upperBound) }
 
-        let model = self.model, width = self.width, workers = pool.workers, claims = self.claims
+        let model = self.model, width = self.width, claims = self.claims, stride = rangeCapacity
         let denseSlots = self.denseSlots, denseStride = self.denseStride, denseCount = self.denseCount, losses = self.losses
-        let places = self.places, entrySlots = self.entrySlots, seen = self.seen
-        let partialColumns = self.partialColumns, partialValues = self.partialValues, partialCounts = self.partialCounts
+        let places = self.places, entrySlots = self.entrySlots, seen = self.seen, seenValues = self.seenValues
+        let partialColumns = self.partialColumns, partialValues = self.partialValues
+        let partStarts = self.partStarts, partCounts = self.partCounts
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
         let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: data.rows + 1)
         let columns = SharedBuffer(data.columns.base, count: data.columns.count)
@@ -140,36 +155,52 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         let weights = data.weights.map { SharedBuffer($0.base, count: $0.count) }
         claims.value.store(0, ordering: .relaxed)
         pool.run { w in
-            let place = places[w], slots = entrySlots[w], list = seen[w]
+            let place = places[w], slots = entrySlots[w], list = seen[w], listValues = seenValues[w]
             while true {
                 let c = claims.value.add(1, ordering: .relaxed).oldValue
                 guard c < chunkCount else { break }
                 let chunk = plan.chunk(c)
                 let lower = Int(offsets[chunk.lowerBound]), upper = Int(offsets[chunk.upperBound])
-                // The distinct columns, sorted, and each one's place.
-                var distinct = 0
-                for e in lower..<upper where place[Int(columns[e])] < 0 {
-                    place[Int(columns[e])] = 0
-                    list[distinct] = columns[e]
-                    distinct += 1
+                // The distinct columns in first-seen order, and each entry's place among them.
+                var distinct: Int32 = 0
+                for e in lower..<upper {
+                    let column = Int(columns[e])
+                    if place[column] < 0 {
+                        place[column] = distinct
+                        list[Int(distinct)] = Int32(column)
+                        distinct += 1
+                    }
+                    slots[e - lower] = place[column]
                 }
-                var sorting = UnsafeMutableBufferPointer(start: list.base, count: distinct)
-                sorting.sort()
-                for s in 0..<distinct { place[Int(list[s])] = Int32(s) }
-                for e in lower..<upper { slots[e - lower] = place[Int(columns[e])] }
-                let region = lower - first
-                let out = partialColumns.base + region, outValues = partialValues.base + region * width
-                out.update(from: list.base, count: distinct)
-                outValues.update(repeating: 0, count: distinct * width)
+                let count = Int(distinct)
+                listValues.base.update(repeating: 0, count: count * width)
                 let dense = denseSlots.base + c * denseStride
                 dense.update(repeating: 0, count: denseCount)
-                let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base,
-                                           values: values.base, slots: slots.base, y: y.base + chunk.lowerBound * yStride, yStride: yStride,
-                                           count: chunk.count, weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
+                let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base, slots: slots.base,
+                                           y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
+                                           weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
                 losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
-                                                     gradient: SparseGradient(columns: outValues, dense: dense))
-                partialCounts[c] = distinct
-                for s in 0..<distinct { place[Int(list[s])] = -1 }
+                                                     gradient: SparseGradient(columns: listValues.base, dense: dense))
+                // Filed by range into the chunk's region: a count per range, then the entries.
+                let parts = c * stride
+                for r in 0..<rangeCount { partCounts[parts + r] = 0 }
+                for s in 0..<count {
+                    place[Int(list[s])] = -1
+                    partCounts[parts + rangeIndex(list[s], cuts)] += 1
+                }
+                var at = 0
+                for r in 0..<rangeCount {
+                    partStarts[parts + r] = at
+                    at += partCounts[parts + r]
+                    partCounts[parts + r] = 0
+                }
+                let region = lower - first
+                for s in 0..<count {
+                    let r = rangeIndex(list[s], cuts), to = region + partStarts[parts + r] + partCounts[parts + r]
+                    partCounts[parts + r] += 1
+                    partialColumns[to] = list[s]
+                    for row in 0..<width { partialValues[to * width + row] = listValues[s * width + row] }
+                }
             }
         }
         var now = ContinuousClock.now
@@ -183,8 +214,9 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
             let grad = SharedBuffer(g.baseAddress!, count: g.count)
             if clearingAll || gradientOwner != ObjectIdentifier(parameters) {
                 zero(grad.base, weightCount)
-                for r in ranges.indices { touchedCounts[r] = 0 }
                 gradientOwner = ObjectIdentifier(parameters)
+            } else {
+                clear(previousRanges, in: grad)
             }
             merge(plan: plan, first: first, data: data, into: grad, factor: factor)
             // The dense parameters: the dense engine's tree over their slots, then scaled.
@@ -198,116 +230,90 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         return lossSum / Double(elements)
     }
 
-    /// Steps 3 and 4 of the design: the previous gradient's columns zeroed, then ranges of columns,
-    /// each merged through the chunk tree by one worker and written (scaled) into the gradient.
-    private func merge(plan: ShardPlan, first: Int, data: SparseDataset<Scalar>, into grad: SharedBuffer<Scalar>, factor: Scalar) {
-        let chunkCount = plan.chunkCount, width = self.width, d = features
-        // Each chunk's partial: its region's start and its column count.
-        var starts = [Int](repeating: 0, count: chunkCount)
-        for c in 0..<chunkCount { starts[c] = data.entryStart(plan.chunk(c).lowerBound) - first }
-        let newRanges = columnRanges(starts: starts)
-        // Phase 1: the previous gradient's columns back to 0, range by range (its own ranges).
-        let previous = ranges, previousCounts = touchedCounts, touched = self.touched, claims = self.claims
+    /// Step 4's first half: the columns the previous gradient wrote (filed under its ranges) back to 0.
+    private func clear(_ previous: [Range<Int>], in grad: SharedBuffer<Scalar>) {
+        let touched = self.touched, counts = self.touchedCounts, claims = self.claims, width = self.width, d = features
         claims.value.store(0, ordering: .relaxed)
-        let clear: @Sendable (Int) -> Void = { _ in
+        let body: @Sendable (Int) -> Void = { _ in
             while true {
                 let r = claims.value.add(1, ordering: .relaxed).oldValue
                 guard r < previous.count else { break }
-                for i in 0..<previousCounts[r] {
+                for i in 0..<counts[r] {
                     let column = Int(touched[previous[r].lowerBound + i])
                     for row in 0..<width { grad[row * d + column] = 0 }
                 }
             }
         }
-        if previous.count > 1 { pool.run(clear) } else { clear(0) }
-        if newRanges.count != previous.count {
-            touchedCounts.deallocate()
-            touchedCounts = .allocate(count: newRanges.count, repeating: 0)
-        }
-        ranges = newRanges
-        let ranges = self.ranges, touchedCounts = self.touchedCounts
-        let partialColumns = self.partialColumns, partialValues = self.partialValues, partialCounts = self.partialCounts
-        let regionStarts = starts
+        if previous.count > 1 { pool.run(body) } else { body(0) }
+    }
+
+    /// Steps 2 and 3: each range's parts merged through the chunk tree by one worker and written
+    /// (scaled) into the gradient.
+    private func merge(plan: ShardPlan, first: Int, data: SparseDataset<Scalar>, into grad: SharedBuffer<Scalar>, factor: Scalar) {
+        let chunkCount = plan.chunkCount, width = self.width, d = features, stride = rangeCapacity
+        var regions = [Int](repeating: 0, count: chunkCount)
+        for c in 0..<chunkCount { regions[c] = data.entryStart(plan.chunk(c).lowerBound) - first }
+        let regionStarts = regions, ranges = self.ranges, touched = self.touched, touchedCounts = self.touchedCounts
+        let partialColumns = self.partialColumns, partialValues = self.partialValues, partStarts = self.partStarts, partCounts = self.partCounts
+        let places = self.places, claims = self.claims
         claims.value.store(0, ordering: .relaxed)
-        let run: @Sendable (Int) -> Void = { _ in
+        let body: @Sendable (Int) -> Void = { w in
+            let place = places[w]
             while true {
                 let r = claims.value.add(1, ordering: .relaxed).oldValue
                 guard r < ranges.count else { break }
-                let range = ranges[r]
-                // Each chunk's columns in the range, copied side by side (lists[c] = its place and count).
-                var parts = [(start: Int, count: Int)](repeating: (0, 0), count: chunkCount)
+                // The chunks' parts side by side: node c's list at lists[c].
                 var total = 0
-                for c in 0..<chunkCount {
-                    let list = UnsafeBufferPointer(start: partialColumns.base + regionStarts[c], count: partialCounts[c])
-                    let low = lowerBound(list, Int32(range.lowerBound)), high = lowerBound(list, Int32(clamping: range.upperBound))
-                    parts[c] = (low, high - low)
-                    total += high - low
-                }
-                var columnsA = [Int32](repeating: 0, count: total), columnsB = columnsA
-                var valuesA = [Scalar](repeating: 0, count: total * width), valuesB = valuesA
+                for c in 0..<chunkCount { total += partCounts[c * stride + r] }
+                var listColumns = [Int32](repeating: 0, count: total), listValues = [Scalar](repeating: 0, count: total * width)
                 var lists = [(start: Int, count: Int)](repeating: (0, 0), count: chunkCount)
                 var at = 0
                 for c in 0..<chunkCount {
-                    let (low, count) = parts[c], source = regionStarts[c] + low
-                    for i in 0..<count { columnsA[at + i] = partialColumns[source + i] }
-                    for i in 0..<count * width { valuesA[at * width + i] = partialValues[source * width + i] }
+                    let count = partCounts[c * stride + r], source = regionStarts[c] + partStarts[c * stride + r]
+                    for i in 0..<count { listColumns[at + i] = partialColumns[source + i] }
+                    for i in 0..<count * width { listValues[at * width + i] = partialValues[source * width + i] }
                     lists[c] = (at, count)
                     at += count
                 }
-                // The tree: node i takes node i + step at each level, merged into the other buffer.
-                var inA = true, step = 1
-                while step < chunkCount {
-                    columnsA.withUnsafeMutableBufferPointer { ca in columnsB.withUnsafeMutableBufferPointer { cb in
-                        valuesA.withUnsafeMutableBufferPointer { va in valuesB.withUnsafeMutableBufferPointer { vb in
-                            let (fromC, toC, fromV, toV) = inA ? (ca, cb, va, vb) : (cb, ca, vb, va)
+                // The tree: node i takes node i + step at each level, in place (the right node's
+                // list follows the left node's room, so appends never pass what is still unread).
+                listColumns.withUnsafeMutableBufferPointer { cs in
+                    listValues.withUnsafeMutableBufferPointer { vs in
+                        var step = 1
+                        while step < chunkCount {
                             var i = 0
-                            while i < chunkCount {
-                                let a = lists[i]
-                                if i + step < chunkCount {
-                                    let b = lists[i + step]
-                                    lists[i].count = mergeSorted(fromC, fromV, a, b, into: toC, toV, at: a.start, width: width)
-                                } else {
-                                    for j in 0..<a.count { toC[a.start + j] = fromC[a.start + j] }
-                                    for j in 0..<a.count * width { toV[a.start * width + j] = fromV[a.start * width + j] }
-                                }
+                            while i + step < chunkCount {
+                                lists[i].count = mergeInto(cs, vs, lists[i], lists[i + step], width: width, place: place)
                                 i += 2 * step
                             }
-                        } }
-                    } }
-                    inA.toggle()
-                    step *= 2
+                            step *= 2
+                        }
+                    }
                 }
-                let result = lists[0]
-                let (resultColumns, resultValues) = inA ? (columnsA, valuesA) : (columnsB, valuesB)
+                let result = chunkCount > 0 ? lists[0] : (start: 0, count: 0)
+                let lowest = ranges[r].lowerBound
                 for i in 0..<result.count {
-                    let column = Int(resultColumns[result.start + i])
-                    touched[range.lowerBound + i] = Int32(column)
-                    for row in 0..<width { grad[row * d + column] = resultValues[(result.start + i) * width + row] * factor }
+                    let column = Int(listColumns[result.start + i])
+                    touched[lowest + i] = Int32(column)
+                    for row in 0..<width { grad[row * d + column] = listValues[(result.start + i) * width + row] * factor }
                 }
                 touchedCounts[r] = result.count
             }
         }
-        if ranges.count > 1 { pool.run(run) } else { run(0) }
+        if ranges.count > 1 { pool.run(body) } else { body(0) }
     }
 
-    /// Ranges of columns for the merge, cut at quantiles of a sample of the chunks' columns (each
-    /// chunk's list sampled evenly: columns in many chunks weigh more, as they cost more to merge).
-    /// One range with one worker or one chunk.
-    private func columnRanges(starts: [Int]) -> [Range<Int>] {
-        let pieces = pool.workers > 1 && starts.count > 1 ? min(4 * pool.workers, features) : 1
-        guard pieces > 1 else { return [0..<features] }
-        var sample: [Int32] = []
-        let perChunk = max(1, 64 * pieces / starts.count)
-        for c in starts.indices {
-            let count = partialCounts[c]
-            guard count > 0 else { continue }
-            for i in 0..<min(perChunk, count) { sample.append(partialColumns[starts[c] + i * count / min(perChunk, count)]) }
-        }
+    /// Ranges of columns for a minibatch, cut at quantiles of an even sample of its entries (a
+    /// column in many rows weighs more, as it costs more to merge). One range with one worker.
+    private func columnRanges(data: SparseDataset<Scalar>, entries: Range<Int>, chunks: Int) -> [Range<Int>] {
+        let pieces = pool.workers > 1 && chunks > 1 ? rangeCapacity : 1
+        guard pieces > 1, entries.count > 0 else { return [0..<features] }
+        let samples = min(entries.count, 64 * pieces)
+        var sample = (0..<samples).map { data.columns.base[entries.lowerBound + $0 * entries.count / samples] }
         sample.sort()
-        guard !sample.isEmpty else { return [0..<features] }
         var cuts = [0]
         for p in 1..<pieces {
-            let cut = Int(sample[p * sample.count / pieces])
+            let cut = Int(sample[p * samples / pieces])
             if cut > cuts.last! { cuts.append(cut) }
         }
         cuts.append(features)
@@ -315,43 +321,42 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     }
 }
 
-/// The first index of `list` (ascending) whose value is ≥ `value`.
+/// The range (of those ending at `cuts`, ascending) that holds `column`.
 @inline(__always)
-func lowerBound(_ list: UnsafeBufferPointer<Int32>, _ value: Int32) -> Int {
-    var low = 0, high = list.count
+func rangeIndex(_ column: Int32, _ cuts: [Int32]) -> Int {
+    var low = 0, high = cuts.count - 1
     while low < high {
         let mid = (low + high) / 2
-        if list[mid] < value { low = mid + 1 } else { high = mid }
+        if cuts[mid] <= column { low = mid + 1 } else { high = mid }
     }
     return low
 }
 
-/// Merges sorted lists `a` and `b` (places in `columns`, `width` values per column in `values`)
-/// into `outColumns`/`outValues` from `at`; a column in both gets a + b. Returns the merged count.
+/// Adds list `b` into list `a` (columns in `columns`, `width` values each in `values`), `b`
+/// starting at or after `a`'s end: a column of `b` that `a` has is added to it (a + b), any other
+/// is appended to `a`. Returns `a`'s new count. `place` is the worker's column map (all −1, and
+/// left so).
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
-func mergeSorted<Scalar: TrainingScalar>(_ columns: UnsafeMutableBufferPointer<Int32>, _ values: UnsafeMutableBufferPointer<Scalar>,
-                                         _ a: (start: Int, count: Int), _ b: (start: Int, count: Int),
-                                         into outColumns: UnsafeMutableBufferPointer<Int32>, _ outValues: UnsafeMutableBufferPointer<Scalar>,
-                                         at: Int, width: Int) -> Int {
-    var i = a.start, j = b.start, o = at
-    let aEnd = a.start + a.count, bEnd = b.start + b.count
-    while i < aEnd || j < bEnd {
-        if j == bEnd || (i < aEnd && columns[i] < columns[j]) {
-            outColumns[o] = columns[i]
-            for r in 0..<width { outValues[o * width + r] = values[i * width + r] }
-            i += 1
-        } else if i == aEnd || columns[j] < columns[i] {
-            outColumns[o] = columns[j]
-            for r in 0..<width { outValues[o * width + r] = values[j * width + r] }
-            j += 1
+func mergeInto<Scalar: TrainingScalar>(_ columns: UnsafeMutableBufferPointer<Int32>, _ values: UnsafeMutableBufferPointer<Scalar>,
+                                       _ a: (start: Int, count: Int), _ b: (start: Int, count: Int), width: Int,
+                                       place: SharedBuffer<Int32>) -> Int {
+    for i in 0..<a.count { place[Int(columns[a.start + i])] = Int32(i) }
+    var count = a.count
+    for j in b.start..<(b.start + b.count) {
+        let column = Int(columns[j]), existing = place[column]
+        if existing >= 0 {
+            let to = (a.start + Int(existing)) * width
+            for row in 0..<width { values[to + row] += values[j * width + row] }
         } else {
-            outColumns[o] = columns[i]
-            for r in 0..<width { outValues[o * width + r] = values[i * width + r] + values[j * width + r] }
-            i += 1
-            j += 1
+            // The write lands at or before entry j, which has been read.
+            let to = a.start + count
+            columns[to] = Int32(column)
+            for row in 0..<width { values[to * width + row] = values[j * width + row] }
+            place[column] = Int32(count)
+            count += 1
         }
-        o += 1
     }
-    return o - at
+    for i in 0..<count { place[Int(columns[a.start + i])] = -1 }
+    return count
 }

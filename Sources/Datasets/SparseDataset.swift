@@ -208,3 +208,35 @@ public final class SparseDataset<Scalar: VectorScalar> {
                                         trueWeights: trueWeights, labels: labels, validated: true)
     }
 }
+
+extension SparseDataset {
+    /// Rows `rows` (in that order, repeats allowed) copied into a new data set; `targetIndex` maps
+    /// each target (class labels to indices 0, 1, ...).
+    public func gathered(rows order: [Int], name: String, targetIndex: (@Sendable (Float) -> Float)? = nil) throws(DatasetError) -> SparseDataset {
+        guard !order.isEmpty else { throw .empty(name) }
+        let k = targetsPerRow
+        let offsets = IndexStorage<Int64>(count: order.count + 1)
+        var total = 0
+        for (i, row) in order.enumerated() {
+            guard row >= 0 && row < rows else { throw .shape("\(self.name): row \(row) is not within 0..<\(rows)") }
+            total += entryStart(row + 1) - entryStart(row)
+            offsets.base[i + 1] = Int64(total)
+        }
+        let columns = IndexStorage<Int32>(count: total), values = ScalarStorage<Scalar>(count: total)
+        let y = ScalarStorage<Scalar>(count: order.count * k)
+        let weights = self.weights.map { _ in ScalarStorage<Scalar>(count: order.count) }
+        for (i, row) in order.enumerated() {
+            let from = entryStart(row), count = entryStart(row + 1) - from, to = Int(offsets.base[i])
+            (columns.base + to).update(from: self.columns.base + from, count: count)
+            (values.base + to).update(from: self.values.base + from, count: count)
+            for o in 0..<k {
+                let value = self.y.base[row * k + o]
+                y.base[i * k + o] = targetIndex.map { Scalar($0(Float(value))) } ?? value
+            }
+            if let weights { weights.base[i] = self.weights!.base[row] }
+        }
+        return try SparseDataset(name: name, rows: order.count, features: features, offsets: offsets, columns: columns, values: values,
+                                 y: y, targetsPerRow: k, weights: weights, trueWeights: trueWeights, labels: targetIndex == nil ? labels : nil,
+                                 validated: true)
+    }
+}

@@ -1,3 +1,4 @@
+import VectorMath
 /// What a data set's targets look like: how many distinct values, whether they are whole
 /// numbers, class names; what the trainer chooses its model and loss from.
 public struct TargetSummary: Sendable, Equatable {
@@ -19,7 +20,7 @@ public struct TargetSummary: Sendable, Equatable {
     /// The most distinct whole non-negative numbers that still read as classes by default.
     public static let defaultClassLimit = 20
 
-    public init<Scalar>(_ data: Dataset<Scalar>) {
+    public init<Data: TargetRows>(_ data: Data) {
         targetsPerRow = data.targetsPerRow
         rows = data.rows
         labels = data.labels
@@ -105,3 +106,17 @@ public struct TargetSummary: Sendable, Equatable {
         names.count <= 6 ? names.joined(separator: ", ") : names.prefix(5).joined(separator: ", ") + ", ..., " + names.last!
     }
 }
+
+/// What the targets' summary, model choice and checks read of a data set, dense or sparse.
+public protocol TargetRows {
+    associatedtype Scalar: VectorScalar
+    var rows: Int { get }
+    var features: Int { get }
+    var targetsPerRow: Int { get }
+    var name: String { get }
+    var labels: [String]? { get }
+    func target(_ row: Int, _ index: Int) -> Scalar
+}
+
+extension Dataset: TargetRows {}
+extension SparseDataset: TargetRows {}

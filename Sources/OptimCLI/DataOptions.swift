@@ -57,6 +57,15 @@ struct DataOptions: ParsableArguments {
     @Flag(help: "libsvm indices start at 1 (LIBSVM's own files).")
     var oneBased = false
 
+    @Flag(help: "Train on the rows as sparse data (CSR: memory and time follow the non-zeros). Default for a libsvm file whose dense form is mostly zeros (under 5% non-zero and over 4M cells) or does not fit in memory. Without --data: synthetic sparse rows (power-law features, --non-zeros per row).")
+    var sparse = false
+
+    @Flag(help: "Expand a libsvm file to dense rows even where it is sparse (standardization and the MLP need them).")
+    var dense = false
+
+    @Option(help: "Synthetic sparse data: the mean non-zeros per row (default 40).")
+    var nonZeros: Int?
+
     @Option(help: "Synthetic task: linear, logistic, multiclass or nonlinear.")
     var task: SyntheticRegression.Task?
 
@@ -82,6 +91,9 @@ struct DataOptions: ParsableArguments {
     var syntheticTask: SyntheticRegression.Task { task ?? .linear }
 
     func validate() throws {
+        if sparse && dense { throw ValidationError("--sparse and --dense contradict each other; give one") }
+        if let nonZeros, nonZeros < 1 || nonZeros > 1 << 20 { throw ValidationError("--non-zeros must be from 1 to 1048576, got \(nonZeros)") }
+        if nonZeros != nil && !(sparse && data == nil) { throw ValidationError("--non-zeros applies to synthetic sparse data (--sparse without --data)") }
         if let maxMemory {
             guard let bytes = parseBytes(maxMemory) else {
                 throw ValidationError("--max-memory takes a size such as 512M, 8G or 1.5GiB (bytes without a unit), got '\(maxMemory)'")
@@ -269,5 +281,74 @@ struct DataOptions: ParsableArguments {
             return LoadedData(dataset: dataset, notes: base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : [],
                               libsvmBase: used)
         }
+    }
+}
+
+/// A sparse data set as loaded, with what the user should know.
+struct LoadedSparse<Scalar: TrainingScalar> {
+    var dataset: SparseDataset<Scalar>
+    var notes: [String] = []
+    var libsvmBase: Int?
+}
+
+/// The rows a command reads: dense, or sparse where the file (or `--sparse`) calls for it.
+enum LoadedRows<Scalar: TrainingScalar> {
+    case dense(LoadedData<Scalar>)
+    case sparse(LoadedSparse<Scalar>)
+}
+
+extension DataOptions {
+    /// Whether a sparse file's rows train as sparse data: `--sparse`, `--dense`, or by themselves
+    /// when the dense form would be mostly zeros and large, or would not fit.
+    func trainsSparse<Scalar>(_ data: SparseDataset<Scalar>) -> (sparse: Bool, reason: String?) {
+        if sparse { return (true, nil) }
+        if dense { return (false, nil) }
+        let cells = data.rows.multipliedReportingOverflow(by: data.features)
+        let denseBytes = cells.overflow ? nil : cells.partialValue.multipliedReportingOverflow(by: MemoryLayout<Scalar>.stride).partialValue
+        guard let denseBytes, fitsInMemory(bytes: denseBytes) else {
+            return (true, "as dense rows it would take \(denseBytes.map(formatBytes) ?? "more than any machine has"): trained as sparse rows")
+        }
+        let density = Double(data.nonZeros) / Double(cells.partialValue)
+        if density < 0.05 && cells.partialValue > 4 << 20 {
+            return (true, "\(Format.percent(density)) of its \(data.rows) × \(data.features) cells are non-zero: trained as sparse rows (--dense to expand them)")
+        }
+        return (false, nil)
+    }
+
+    /// Loads the data as ``load(workers:bind:path:withoutTarget:width:id:dropColumns:libsvmBase:as:)``
+    /// does, except that a libsvm file (or synthetic data with `--sparse`) stays sparse where
+    /// ``trainsSparse(_:)`` says so.
+    func loadRows<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, width: Int? = nil, libsvmBase: Int? = nil,
+                                          forceSparse: Bool = false, as _: Scalar.Type) throws -> LoadedRows<Scalar> {
+        guard let path = path ?? data else {
+            guard sparse else { return .dense(try load(workers: workers, bind: bind, as: Scalar.self)) }
+            let task = syntheticTask
+            let spec = try SyntheticSparse(task: task, rows: rows ?? 1_000_000, features: features ?? 1_000_000, nonZerosPerRow: nonZeros ?? 40,
+                                           outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise ?? 0.1, seed: seed)
+            return .sparse(LoadedSparse(dataset: try spec.generate(workers: workers, bind: bind).converted(to: Scalar.self)))
+        }
+        let plain = path != "-" && !path.lowercased().hasSuffix(".gz")
+        guard plain, (try? format(of: path)) == .libsvm, !(sparse && dense) else {
+            if sparse || forceSparse {
+                throw UsageError(message: "sparse rows are read from libsvm files (\(path) is \((try? format(of: path).rawValue) ?? "not one")); drop --sparse",
+                                 command: Train.self)
+            }
+            return .dense(try load(workers: workers, bind: bind, path: path, width: width, libsvmBase: libsvmBase, as: Scalar.self))
+        }
+        if target != nil { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
+        let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
+        let (dataset, used) = try LibSVM.readSparse(path: path, features: features ?? width, base: base, as: Scalar.self)
+        var notes = base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : []
+        let (isSparse, reason) = forceSparse ? (true, nil) : trainsSparse(dataset)
+        if isSparse {
+            if let reason { notes.append(reason) }
+            return .sparse(LoadedSparse(dataset: dataset, notes: notes, libsvmBase: used))
+        }
+        guard let expanded = dataset.densified() else {
+            throw DataFileError(path, nil, "\(dataset.rows) rows × \(dataset.features) dense values "
+                                + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: dataset.rows, columns: dataset.features, size: MemoryLayout<Scalar>.stride))
+                                + "; train on them as sparse rows (drop --dense)")
+        }
+        return .dense(LoadedData(dataset: expanded, notes: notes, libsvmBase: used))
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 enum Format {
     static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
     static func general(_ x: Double) -> String { String(format: "%.6g", x) }
+    /// A share as a percentage with two significant digits ("0.16%").
+    static func percent(_ x: Double) -> String { String(format: "%.2g%%", x * 100) }
     static func rate(_ x: Double) -> String {
         x >= 1e9 ? fixed(x / 1e9, 2) + "G" : x >= 1e6 ? fixed(x / 1e6, 2) + "M" : x >= 1e3 ? fixed(x / 1e3, 1) + "k" : fixed(x, 0)
     }

@@ -103,7 +103,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The model for `data`, checking that the choices agree with each other and with the data:
     /// the one asked for, or the one the targets call for (synthetic data: its task's).
-    func make<Scalar>(for data: Dataset<Scalar>, task: SyntheticRegression.Task?) throws -> ModelChoice {
+    func make<Data: TargetRows>(for data: Data, task: SyntheticRegression.Task?) throws -> ModelChoice {
         // Read once, and only where the choice depends on it (not for a synthetic regression).
         var cached: TargetSummary?
         var summary: TargetSummary {

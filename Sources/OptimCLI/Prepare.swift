@@ -3,20 +3,56 @@ import DataParallel
 import Datasets
 import Foundation
 import Models
+import Optim
 
 /// Everything between a user's file and a fit: the model the targets call for, the split
 /// (random and stratified for classes, seeded), the shuffled and standardized training rows,
 /// and the defaults that fit the data's size.
 struct PreparedData<Scalar: TrainingScalar> {
-    var loaded: LoadedData<Scalar>
+    var source: DataSource
     var choice: ModelChoice
-    var training: Dataset<Scalar>
-    var validation: Dataset<Scalar>?
+    var training: TrainingRows<Scalar>
+    var validation: TrainingRows<Scalar>?
     var split: RowSplit?
     var standardization: Standardization?
     var shuffled: Bool
     /// What was decided and why, for the user.
     var notes: [String]
+}
+
+/// What was loaded, for messages and the saved weights' notes.
+struct DataSource {
+    var name: String
+    var rows: Int
+    var features: Int
+    var targetName: String?
+    var featureNames: [String]?
+    var libsvmBase: Int?
+    /// What loading decided, for the user.
+    var notes: [String]
+
+    init<Scalar>(_ loaded: LoadedData<Scalar>) {
+        name = loaded.dataset.name; rows = loaded.dataset.rows; features = loaded.dataset.features
+        targetName = loaded.targetName; featureNames = loaded.featureNames; libsvmBase = loaded.libsvmBase; notes = loaded.notes
+    }
+
+    init<Scalar>(_ loaded: LoadedSparse<Scalar>) {
+        name = loaded.dataset.name; rows = loaded.dataset.rows; features = loaded.dataset.features
+        libsvmBase = loaded.libsvmBase; notes = loaded.notes
+    }
+}
+
+/// Rows to train on or score: dense, or sparse (CSR).
+enum TrainingRows<Scalar: TrainingScalar> {
+    case dense(Dataset<Scalar>)
+    case sparse(SparseDataset<Scalar>)
+
+    var rows: Int {
+        switch self {
+        case .dense(let data): data.rows
+        case .sparse(let data): data.rows
+        }
+    }
 }
 
 /// Whether a copy of `bytes` may be made: half the memory budget (shuffling and standardizing
@@ -26,7 +62,11 @@ func fitsInMemory(bytes: Int) -> Bool { bytes >= 0 && bytes <= MemoryBudget.curr
 extension Train {
     /// Loads the data, chooses the model, splits, shuffles and standardizes.
     func prepare<Scalar: TrainingScalar>(workers: Int, as _: Scalar.Type) throws -> PreparedData<Scalar> {
-        var loaded = try data.load(workers: workers, bind: training.bind, as: Scalar.self)
+        var loaded: LoadedData<Scalar>
+        switch try data.loadRows(workers: workers, bind: training.bind, as: Scalar.self) {
+        case .dense(let dense): loaded = dense
+        case .sparse(let sparse): return try prepareSparse(sparse, workers: workers)
+        }
         var dataset = loaded.dataset
         var notes = loaded.notes
         let choice = try model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
@@ -119,7 +159,8 @@ extension Train {
         }
         if standardization != nil { notes.append("features standardized with the training rows' means and scales (--no-standardize to train on them as they are)") }
         loaded.notes = []
-        return PreparedData(loaded: loaded, choice: choice, training: trainingData, validation: validation, split: copies && fraction > 0 ? split : nil,
+        return PreparedData(source: DataSource(loaded), choice: choice, training: .dense(trainingData), validation: validation.map { .dense($0) },
+                            split: copies && fraction > 0 ? split : nil,
                             standardization: standardization, shuffled: shuffle, notes: notes)
     }
 }
@@ -218,5 +259,48 @@ struct RunDefaults {
         if !fullBatch && !steps.overflow && steps.partialValue < 100 {
             warnings.append("only \(steps.partialValue) optimizer steps in all (\(epochs) epoch(s) × \((rows + batchSize - 1) / batchSize) minibatch(es) of \(batchSize) rows): too few to converge; lower --batch-size or raise --epochs, or leave --optimizer out for full-batch lbfgs")
         }
+    }
+}
+
+/// ``DataParallel/fit(_:parameters:data:validation:optimizer:schedule:configuration:cancellation:progress:onBatch:checkpoint:)``
+/// on dense or sparse rows (the model must take sparse rows for the latter).
+func fit<Scalar: TrainingScalar>(
+    _ model: any Model, parameters: Parameters<Scalar>, data: TrainingRows<Scalar>, validation: TrainingRows<Scalar>?,
+    optimizer: any Optimizer<Scalar>, schedule: EpochSchedule?, configuration: FitConfiguration, cancellation: CancellationFlag?,
+    progress: @escaping (EpochReport) -> Void, onBatch: @escaping (BatchProgress) -> Void, checkpoint: @escaping (TrainingPosition) throws -> Void
+) throws(TrainingError) -> TrainingReport {
+    switch data {
+    case .dense(let rows):
+        let held: Dataset<Scalar>?
+        switch validation {
+        case .dense(let other)?: held = other
+        case .sparse?: preconditionFailure("dense training rows with sparse validation rows")
+        case nil: held = nil
+        }
+        return try fit(model, parameters: parameters, data: rows, validation: held, optimizer: optimizer, schedule: schedule,
+                       configuration: configuration, cancellation: cancellation, progress: progress, onBatch: onBatch, checkpoint: checkpoint)
+    case .sparse(let rows):
+        guard let sparseModel = model as? any SparseModel else {
+            throw .invalidConfiguration("\(model.description) does not take sparse rows: --model linear, logistic or softmax does, or --dense expands them")
+        }
+        let held: SparseDataset<Scalar>?
+        switch validation {
+        case .sparse(let other)?: held = other
+        case .dense?: preconditionFailure("sparse training rows with dense validation rows")
+        case nil: held = nil
+        }
+        return try fit(sparseModel, parameters: parameters, data: rows, validation: held, optimizer: optimizer, schedule: schedule,
+                       configuration: configuration, cancellation: cancellation, progress: progress, onBatch: onBatch, checkpoint: checkpoint)
+    }
+}
+
+/// The mean loss of `parameters` on dense or sparse rows.
+func validationLoss<Scalar: TrainingScalar>(_ model: any Model, _ parameters: Parameters<Scalar>, on data: TrainingRows<Scalar>,
+                                            workers: Int) throws -> Double {
+    switch data {
+    case .dense(let rows): return validationLoss(model, parameters, on: rows, workers: workers)
+    case .sparse(let rows):
+        guard let sparseModel = model as? any SparseModel else { throw ValidationError("\(model.description) does not take sparse rows") }
+        return try score(sparseModel, parameters: parameters, data: rows, workers: workers).loss
     }
 }

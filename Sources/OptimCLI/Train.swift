@@ -115,7 +115,7 @@ struct Train: ParsableCommand {
         let loadStart = ContinuousClock.now
         let prepared = try prepare(workers: workers, as: Scalar.self)
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
-        let dataset = prepared.loaded.dataset, model = prepared.choice.model
+        let dataset = prepared.source, model = prepared.choice.model
         let trainingData = prepared.training, validationData = prepared.validation
         let defaults = RunDefaults(options: training, optimizer: optimizer, model: model, trainingRows: trainingData.rows)
         let classifier = prepared.choice.classes != nil
@@ -137,7 +137,7 @@ struct Train: ParsableCommand {
             "seed": "\(data.seed)", "validation": "\(training.validation)",
             "early_stopping": training.earlyStopping.map { "patience \($0)" } ?? "off",
             "penalty": identityPenalty, "shuffle": "\(prepared.shuffled)", "standardize": "\(prepared.standardization != nil)",
-            "target": prepared.loaded.targetName ?? "", "convergence": convergenceText, "epochs": "\(defaults.epochs)",
+            "target": prepared.source.targetName ?? "", "convergence": convergenceText, "epochs": "\(defaults.epochs)",
             "chunk_rows": training.chunkRows.map { "\($0)" } ?? "auto",
             "class_weight": self.model.classWeight ?? "none", "sample_weight": data.sampleWeight ?? "none",
             "dtype": Scalar.dtypeName,
@@ -178,9 +178,9 @@ struct Train: ParsableCommand {
         }
 
         let shape = data.usesFile ? ", \(dataset.rows) rows × \(dataset.features) features" : ""
-        let dataLine = "data: \(dataset.name)\(prepared.loaded.targetName.map { ", target \($0)" } ?? "")\(shape) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))"
+        let dataLine = "data: \(dataset.name)\(prepared.source.targetName.map { ", target \($0)" } ?? "")\(shape) (\(trainingData.rows) training rows\(validationData.map { ", \($0.rows) validation" } ?? "")), loaded in \(Format.seconds(loadSeconds))"
         say(dataLine)
-        for note in prepared.loaded.notes + prepared.notes + defaults.notes { say("  \(note)") }
+        for note in prepared.source.notes + prepared.notes + defaults.notes { say("  \(note)") }
         for warning in defaults.warnings { warn(warning) }
         let modelLine = "model: \(model.description)\(prepared.choice.classes.map { "; classes \(TargetSummaryList.text($0))" } ?? "")\(prepared.choice.reason.map { " (\($0); --model to choose)" } ?? "")"
         say(modelLine)
@@ -200,8 +200,8 @@ struct Train: ParsableCommand {
                 "tol": defaults.convergence?.tolerance ?? 0, "tol_epochs": defaults.convergence?.patience ?? 0,
                 "dtype": Scalar.dtypeName,
             ]
-            if let target = prepared.loaded.targetName { object["target"] = target }
-            if let names = prepared.loaded.featureNames { object["columns"] = names }
+            if let target = prepared.source.targetName { object["target"] = target }
+            if let names = prepared.source.featureNames { object["columns"] = names }
             if let classes = prepared.choice.classes { object["classes"] = classes }
             if let reason = prepared.choice.reason { object["model_reason"] = reason }
             if let path = training.validationData { object["validation_data"] = path }
@@ -274,8 +274,8 @@ struct Train: ParsableCommand {
                 let kind = training.emaDecay.map { "EMA, decay \(Format.general($0)), over \(average.nAveraged) minibatches" }
                     ?? "SWA of \(average.nAveraged) epoch(s) from epoch \(training.swaStart ?? 1)"
                 if let validationData {
-                    let averaged = validationLoss(model, average.averaged, on: validationData, workers: workers)
-                    let last = validationLoss(model, parameters, on: validationData, workers: workers)
+                    let averaged = try validationLoss(model, average.averaged, on: validationData, workers: workers)
+                    let last = try validationLoss(model, parameters, on: validationData, workers: workers)
                     say("averaged weights (\(kind)): validation loss \(Format.general(averaged)); the last weights' \(Format.general(last))")
                 } else {
                     say("averaged weights (\(kind))")
@@ -315,17 +315,17 @@ struct Train: ParsableCommand {
     func savedNotes<Scalar>(_ prepared: PreparedData<Scalar>, optimizer: String, hyperparameters: [String: String], penalty: FitConfiguration.Penalty,
                     report: TrainingReport, startEpoch: Int) -> [String: String] {
         var notes: [String: String] = ["optimizer": optimizer, "epochs": "\(report.epochs.last?.epoch ?? startEpoch - 1)",
-                                       "data": prepared.loaded.dataset.name]
+                                       "data": prepared.source.name]
         if let loss = report.epochs.last?.trainingLoss { notes["training_loss"] = "\(loss)" }
         if let classes = prepared.choice.classes { notes["classes"] = jsonText(classes) }
-        if let target = prepared.loaded.targetName { notes["target"] = target }
-        if let names = prepared.loaded.featureNames { notes["columns"] = jsonText(names) }
-        if let base = prepared.loaded.libsvmBase { notes["libsvm_base"] = "\(base)" }
+        if let target = prepared.source.targetName { notes["target"] = target }
+        if let names = prepared.source.featureNames { notes["columns"] = jsonText(names) }
+        if let base = prepared.source.libsvmBase { notes["libsvm_base"] = "\(base)" }
         if let column = data.sampleWeight { notes["sample_weight"] = column }
         if let classWeight = model.classWeight { notes["class_weight"] = classWeight }
         let heldOut = training.validationData == nil ? training.validation : 0
         notes["split"] = jsonText(["seed": "\(data.seed)", "validation": "\(heldOut)", "shuffle": "\(prepared.shuffled)",
-                                   "stratified": "\(prepared.choice.classes != nil && prepared.shuffled)", "rows": "\(prepared.loaded.dataset.rows)"])
+                                   "stratified": "\(prepared.choice.classes != nil && prepared.shuffled)", "rows": "\(prepared.source.rows)"])
         notes["hyperparameters"] = jsonText(hyperparameters)
         notes["dtype"] = dtype.rawValue
         notes["penalty"] = jsonText(["l2": "\(penalty.l2)", "l1": "\(penalty.l1)", "on": penalty.featureScales != nil ? "raw features" : "features as trained"])
