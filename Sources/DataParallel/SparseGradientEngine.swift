@@ -140,7 +140,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         // This minibatch's ranges, before the kernels (which file their columns by them).
         let previousRanges = ranges
         ranges = columnRanges(data: data, entries: first..<(first + entries), chunks: chunkCount)
-        let ranges = self.ranges, rangeCount = ranges.count, cuts = ranges.map { Int32(clamping: $0.upperBound) }
+        let ranges = self.ranges, cuts = ranges.map { Int32(clamping: $0.upperBound) }
 
         let model = self.model, width = self.width, claims = self.claims, stride = rangeCapacity
         let denseSlots = self.denseSlots, denseStride = self.denseStride, denseCount = self.denseCount, losses = self.losses
@@ -173,34 +173,18 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
                     slots[e - lower] = place[column]
                 }
                 let count = Int(distinct)
-                listValues.base.update(repeating: 0, count: count * width)
+                zero(listValues.base, count * width)
                 let dense = denseSlots.base + c * denseStride
-                dense.update(repeating: 0, count: denseCount)
+                zero(dense, denseCount)
                 let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base, slots: slots.base,
                                            y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
                                            weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
                 losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
                                                      gradient: SparseGradient(columns: listValues.base, dense: dense))
-                // Filed by range into the chunk's region: a count per range, then the entries.
-                let parts = c * stride
-                for r in 0..<rangeCount { partCounts[parts + r] = 0 }
-                for s in 0..<count {
-                    place[Int(list[s])] = -1
-                    partCounts[parts + rangeIndex(list[s], cuts)] += 1
-                }
-                var at = 0
-                for r in 0..<rangeCount {
-                    partStarts[parts + r] = at
-                    at += partCounts[parts + r]
-                    partCounts[parts + r] = 0
-                }
-                let region = lower - first
-                for s in 0..<count {
-                    let r = rangeIndex(list[s], cuts), to = region + partStarts[parts + r] + partCounts[parts + r]
-                    partCounts[parts + r] += 1
-                    partialColumns[to] = list[s]
-                    for row in 0..<width { partialValues[to * width + row] = listValues[s * width + row] }
-                }
+                for s in 0..<count { place[Int(list[s])] = -1 }
+                fileByRange(list.base, listValues.base, count: count, width: width, cuts: cuts,
+                            parts: (starts: partStarts.base + c * stride, counts: partCounts.base + c * stride),
+                            into: (partialColumns.base + (lower - first), partialValues.base + (lower - first) * width))
             }
         }
         var now = ContinuousClock.now
@@ -238,10 +222,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
             while true {
                 let r = claims.value.add(1, ordering: .relaxed).oldValue
                 guard r < previous.count else { break }
-                for i in 0..<counts[r] {
-                    let column = Int(touched[previous[r].lowerBound + i])
-                    for row in 0..<width { grad[row * d + column] = 0 }
-                }
+                zeroColumns(grad.base, touched.base + previous[r].lowerBound, count: counts[r], width: width, features: d)
             }
         }
         if previous.count > 1 { pool.run(body) } else { body(0) }
@@ -262,42 +243,11 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
             while true {
                 let r = claims.value.add(1, ordering: .relaxed).oldValue
                 guard r < ranges.count else { break }
-                // The chunks' parts side by side: node c's list at lists[c].
-                var total = 0
-                for c in 0..<chunkCount { total += partCounts[c * stride + r] }
-                var listColumns = [Int32](repeating: 0, count: total), listValues = [Scalar](repeating: 0, count: total * width)
-                var lists = [(start: Int, count: Int)](repeating: (0, 0), count: chunkCount)
-                var at = 0
-                for c in 0..<chunkCount {
-                    let count = partCounts[c * stride + r], source = regionStarts[c] + partStarts[c * stride + r]
-                    for i in 0..<count { listColumns[at + i] = partialColumns[source + i] }
-                    for i in 0..<count * width { listValues[at * width + i] = partialValues[source * width + i] }
-                    lists[c] = (at, count)
-                    at += count
-                }
-                // The tree: node i takes node i + step at each level, in place (the right node's
-                // list follows the left node's room, so appends never pass what is still unread).
-                listColumns.withUnsafeMutableBufferPointer { cs in
-                    listValues.withUnsafeMutableBufferPointer { vs in
-                        var step = 1
-                        while step < chunkCount {
-                            var i = 0
-                            while i + step < chunkCount {
-                                lists[i].count = mergeInto(cs, vs, lists[i], lists[i + step], width: width, place: place)
-                                i += 2 * step
-                            }
-                            step *= 2
-                        }
-                    }
-                }
-                let result = chunkCount > 0 ? lists[0] : (start: 0, count: 0)
-                let lowest = ranges[r].lowerBound
-                for i in 0..<result.count {
-                    let column = Int(listColumns[result.start + i])
-                    touched[lowest + i] = Int32(column)
-                    for row in 0..<width { grad[row * d + column] = listValues[(result.start + i) * width + row] * factor }
-                }
-                touchedCounts[r] = result.count
+                touchedCounts[r] = mergeRange(parts: (starts: UnsafePointer(partStarts.base + r), counts: UnsafePointer(partCounts.base + r)),
+                                              stride: stride, regions: regionStarts,
+                                              from: (UnsafePointer(partialColumns.base), UnsafePointer(partialValues.base)), width: width,
+                                              place: place, factor: factor, into: grad.base, features: d,
+                                              touched: touched.base + ranges[r].lowerBound)
             }
         }
         if ranges.count > 1 { pool.run(body) } else { body(0) }
@@ -359,4 +309,91 @@ func mergeInto<Scalar: TrainingScalar>(_ columns: UnsafeMutableBufferPointer<Int
     }
     for i in 0..<count { place[Int(columns[a.start + i])] = -1 }
     return count
+}
+
+/// Files a chunk's columns (`count`, with `width` values each) by range into its region: range
+/// r's part at `parts.starts[r]`, `parts.counts[r]` long, in first-seen order within a range.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func fileByRange<Scalar: TrainingScalar>(_ list: UnsafePointer<Int32>, _ listValues: UnsafePointer<Scalar>, count: Int, width: Int,
+                                         cuts: [Int32], parts: (starts: UnsafeMutablePointer<Int>, counts: UnsafeMutablePointer<Int>),
+                                         into region: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Scalar>)) {
+    let ranges = cuts.count
+    for r in 0..<ranges { parts.counts[r] = 0 }
+    if ranges == 1 {
+        region.0.update(from: list, count: count)
+        region.1.update(from: listValues, count: count * width)
+        parts.starts[0] = 0
+        parts.counts[0] = count
+        return
+    }
+    for s in 0..<count { parts.counts[rangeIndex(list[s], cuts)] += 1 }
+    var at = 0
+    for r in 0..<ranges {
+        parts.starts[r] = at
+        at += parts.counts[r]
+        parts.counts[r] = 0
+    }
+    for s in 0..<count {
+        let r = rangeIndex(list[s], cuts), to = parts.starts[r] + parts.counts[r]
+        parts.counts[r] += 1
+        region.0[to] = list[s]
+        for row in 0..<width { region.1[to * width + row] = listValues[s * width + row] }
+    }
+}
+
+/// Columns `columns[0..<count]` of a [width, features] gradient set to 0.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func zeroColumns<Scalar: TrainingScalar>(_ grad: UnsafeMutablePointer<Scalar>, _ columns: UnsafePointer<Int32>, count: Int, width: Int,
+                                         features d: Int) {
+    for i in 0..<count {
+        let column = Int(columns[i])
+        for row in 0..<width { grad[row * d + column] = 0 }
+    }
+}
+
+/// One range's sum over the chunks (steps 2 and 3 of `SparseGradientEngine`): the chunks' parts
+/// of it side by side, the pairwise tree over them, and the result times `factor` written into
+/// the [width, features] gradient, its columns into `touched`. Returns how many columns.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func mergeRange<Scalar: TrainingScalar>(parts: (starts: UnsafePointer<Int>, counts: UnsafePointer<Int>), stride: Int, regions: [Int],
+                                        from partials: (UnsafePointer<Int32>, UnsafePointer<Scalar>), width: Int, place: SharedBuffer<Int32>,
+                                        factor: Scalar, into grad: UnsafeMutablePointer<Scalar>, features d: Int,
+                                        touched: UnsafeMutablePointer<Int32>) -> Int {
+    let chunks = regions.count
+    guard chunks > 0 else { return 0 }
+    var total = 0
+    for c in 0..<chunks { total += parts.counts[c * stride] }
+    let columns = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(total, 1))
+    let values = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: max(total * width, 1))
+    defer { columns.deallocate(); values.deallocate() }
+    var lists = [(start: Int, count: Int)](repeating: (0, 0), count: chunks)
+    var at = 0
+    for c in 0..<chunks {
+        let count = parts.counts[c * stride], source = regions[c] + parts.starts[c * stride]
+        (columns.baseAddress! + at).update(from: partials.0 + source, count: count)
+        (values.baseAddress! + at * width).update(from: partials.1 + source * width, count: count * width)
+        lists[c] = (at, count)
+        at += count
+    }
+    // Node i takes node i + step at each level, in place (the right node's list follows the left
+    // node's room, so appends never pass what is still unread).
+    var step = 1
+    while step < chunks {
+        var i = 0
+        while i + step < chunks {
+            lists[i].count = mergeInto(columns, values, lists[i], lists[i + step], width: width, place: place)
+            i += 2 * step
+        }
+        step *= 2
+    }
+    let result = lists[0]
+    for i in 0..<result.count {
+        let column = Int(columns[result.start + i])
+        touched[i] = Int32(column)
+        for row in 0..<width { grad[row * d + column] = values[(result.start + i) * width + row] * factor }
+    }
+    return result.count
 }

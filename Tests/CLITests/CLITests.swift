@@ -94,7 +94,7 @@ let malformedCases: [MalformedCase] = [
     .init(name: "CSV quote not closed", files: ["q.csv": Data("a,\"b,y\n1,2,3\n".utf8)], arguments: ["train", "--data", "{dir}/q.csv", "--target", "y"],
           status: 1, message: "line 1: a quote opened at byte 3 is not closed on this line"),
     .init(name: "libsvm index too large to hold dense", files: ["h.svm": Data("1 1:0.5 99999999999:0.2\n".utf8)], arguments: ["train", "--data", "{dir}/h.svm"],
-          status: 1, message: "line 1: index 99999999999 makes every row 99999999999 features wide"),
+          status: 1, message: "line 1: index 99999999999 is beyond the 2147483647 features sparse data can have"),
     .init(name: ".npy header not a dict", files: ["d.npy": npyBytes(header: "['descr': '<f4', 'fortran_order': False, 'shape': (2, 2), ]", payload: [0, 0, 0, 0])],
           arguments: ["train", "--data", "{dir}/d.npy"], status: 1, message: "byte 10: the header is not a Python dict literal"),
     .init(name: ".npy shape past any file", files: ["s.npy": npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", payload: [0, 0, 0, 0])],

@@ -145,10 +145,19 @@ struct DatasetsTests {
         defer { directory.remove() }
         let url = directory.url.appendingPathComponent("s.svm")
         try Data("1 1:1\n\n# note\n0 2:1 4000000000000:2\n".utf8).write(to: url)
-        #expect(throws: DataFileError(url.path, "line 4", "index 4000000000000 makes every row 4000000000000 features wide: "
-                                      + "2 rows × 4000000000000 dense floats needs 29.1 TiB, more than " + MemoryBudget.current.source + " allows (--max-memory sets the limit)")) {
+        #expect(throws: DataFileError(url.path, "line 4", "index 4000000000000 is beyond the 2147483647 features sparse data can have")) {
+            try LibSVM.readSparse(path: url.path, as: Float.self)
+        }
+        // The widest index sparse data takes: 16 rows of it are 128 GiB as dense floats, 100 bytes as CSR.
+        try Data(("0 2:1 2147483647:2\n" + String(repeating: "1 1:1\n", count: 15)).utf8).write(to: url)
+        #expect(throws: DataFileError(url.path, "line 1", "index 2147483647 makes every row 2147483647 features wide: "
+                                      + "16 rows × 2147483647 dense floats needs 128.0 GiB, more than " + MemoryBudget.current.source
+                                      + " allows (--max-memory sets the limit); read it as sparse data (`LibSVM.readSparse`, or `optim train --sparse`)")) {
             try LibSVM.load(path: url.path)
         }
+        let (sparse, base) = try LibSVM.readSparse(path: url.path, as: Float.self)
+        #expect(base == 1 && sparse.features == 2_147_483_647 && sparse.rows == 16 && sparse.nonZeros == 17)
+        #expect(sparse.row(0).map(\.column) == [1, 2_147_483_646] && sparse.row(0).map(\.value) == [1, 2] && sparse.target(0) == 0)
         try Data("1 1:1\n\n0 2:1 3:1 # x\n1 1:1\n".utf8).write(to: url)
         #expect(throws: DataFileError(url.path, "line 3", "index 3 is out of range for 2 features (1-based indices)")) {
             try LibSVM.load(path: url.path, features: 2)
