@@ -48,7 +48,8 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     private let denseSlots: SharedBuffer<Scalar>
     private let losses: SharedBuffer<Double>
     private let chunkCapacity: Int
-    /// Ranges per minibatch at most: a few per worker, so that a late worker's share is small.
+    /// Ranges per minibatch at most: a few per worker, so that a late worker's share is small, and
+    /// at least 16.
     private let rangeCapacity: Int
     /// Per worker: column → place in the list being built, −1 when absent (d each, reset after
     /// each use by walking the list).
@@ -85,7 +86,9 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         denseCount = model.parameterCount - width * features
         denseStride = (denseCount + 15) / 16 * 16
         chunkCapacity = (maxRows + chunkRows - 1) / chunkRows
-        rangeCapacity = min(4 * pool.workers, model.inputFeatures)
+        // Ranges keep each merge's column map small (a range of d/16 columns of 4-byte places
+        // stays in a core's cache), besides sharing the merge among the workers.
+        rangeCapacity = min(max(16, 4 * pool.workers), model.inputFeatures)
         denseSlots = .allocate(count: chunkCapacity * denseStride, repeating: 0)
         losses = .allocate(count: chunkCapacity, repeating: 0)
         places = (0..<pool.workers).map { _ in .allocate(count: model.inputFeatures, repeating: -1) }
@@ -140,7 +143,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         // This minibatch's ranges, before the kernels (which file their columns by them).
         let previousRanges = ranges
         ranges = columnRanges(data: data, entries: first..<(first + entries), chunks: chunkCount)
-        let ranges = self.ranges, cuts = ranges.map { Int32(clamping: $0.upperBound) }
+        let ranges = self.ranges, cuts = RangeTable(ranges: ranges, features: features)
 
         let model = self.model, width = self.width, claims = self.claims, stride = rangeCapacity
         let denseSlots = self.denseSlots, denseStride = self.denseStride, denseCount = self.denseCount, losses = self.losses
@@ -254,9 +257,9 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     }
 
     /// Ranges of columns for a minibatch, cut at quantiles of an even sample of its entries (a
-    /// column in many rows weighs more, as it costs more to merge). One range with one worker.
+    /// column in many rows weighs more, as it costs more to merge). One range for one chunk.
     private func columnRanges(data: SparseDataset<Scalar>, entries: Range<Int>, chunks: Int) -> [Range<Int>] {
-        let pieces = pool.workers > 1 && chunks > 1 ? rangeCapacity : 1
+        let pieces = chunks > 1 ? rangeCapacity : 1
         guard pieces > 1, entries.count > 0 else { return [0..<features] }
         let samples = min(entries.count, 64 * pieces)
         var sample = (0..<samples).map { data.columns.base[entries.lowerBound + $0 * entries.count / samples] }
@@ -271,15 +274,35 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     }
 }
 
-/// The range (of those ending at `cuts`, ascending) that holds `column`.
-@inline(__always)
-func rangeIndex(_ column: Int32, _ cuts: [Int32]) -> Int {
-    var low = 0, high = cuts.count - 1
-    while low < high {
-        let mid = (low + high) / 2
-        if cuts[mid] <= column { low = mid + 1 } else { high = mid }
+/// Which of a minibatch's column ranges holds a column, in a step or two: a table over blocks of
+/// 2^shift columns gives the range of each block's first column, and a range that ends inside
+/// the block is stepped past.
+struct RangeTable: Sendable {
+    let ends: [Int32]
+    let shift: Int
+    let first: [UInt16]
+
+    init(ranges: [Range<Int>], features: Int) {
+        ends = ranges.map { Int32(clamping: $0.upperBound) }
+        var shift = 0
+        while features >> shift > 4096 { shift += 1 }
+        self.shift = shift
+        var first = [UInt16](repeating: 0, count: (features >> shift) + 1)
+        var r = 0
+        for block in first.indices {
+            while r < ranges.count - 1 && block << shift >= ranges[r].upperBound { r += 1 }
+            first[block] = UInt16(r)
+        }
+        self.first = first
     }
-    return low
+
+    var count: Int { ends.count }
+
+    @inline(__always) func range(of column: Int32) -> Int {
+        var r = Int(first[Int(column) >> shift])
+        while column >= ends[r] { r += 1 }
+        return r
+    }
 }
 
 /// Adds list `b` into list `a` (columns in `columns`, `width` values each in `values`), `b`
@@ -316,7 +339,7 @@ func mergeInto<Scalar: TrainingScalar>(_ columns: UnsafeMutableBufferPointer<Int
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 func fileByRange<Scalar: TrainingScalar>(_ list: UnsafePointer<Int32>, _ listValues: UnsafePointer<Scalar>, count: Int, width: Int,
-                                         cuts: [Int32], parts: (starts: UnsafeMutablePointer<Int>, counts: UnsafeMutablePointer<Int>),
+                                         cuts: RangeTable, parts: (starts: UnsafeMutablePointer<Int>, counts: UnsafeMutablePointer<Int>),
                                          into region: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Scalar>)) {
     let ranges = cuts.count
     for r in 0..<ranges { parts.counts[r] = 0 }
@@ -327,7 +350,7 @@ func fileByRange<Scalar: TrainingScalar>(_ list: UnsafePointer<Int32>, _ listVal
         parts.counts[0] = count
         return
     }
-    for s in 0..<count { parts.counts[rangeIndex(list[s], cuts)] += 1 }
+    for s in 0..<count { parts.counts[cuts.range(of: list[s])] += 1 }
     var at = 0
     for r in 0..<ranges {
         parts.starts[r] = at
@@ -335,7 +358,7 @@ func fileByRange<Scalar: TrainingScalar>(_ list: UnsafePointer<Int32>, _ listVal
         parts.counts[r] = 0
     }
     for s in 0..<count {
-        let r = rangeIndex(list[s], cuts), to = parts.starts[r] + parts.counts[r]
+        let r = cuts.range(of: list[s]), to = parts.starts[r] + parts.counts[r]
         parts.counts[r] += 1
         region.0[to] = list[s]
         for row in 0..<width { region.1[to * width + row] = listValues[s * width + row] }
