@@ -57,6 +57,18 @@ let package = Package(
             path: "Sources/TrainThroughput",
             swiftSettings: vectorISA
         ),
+        /// Sparse (CSR) training epochs against a triad, rcv1-like and wide, as JSON.
+        .executableTarget(
+            name: "sparse-throughput",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "DataParallel", package: "swift-optim"), .product(name: "Models", package: "swift-optim"),
+                .product(name: "Datasets", package: "swift-optim"), .product(name: "Optim", package: "swift-optim"),
+                .product(name: "Topology", package: "swift-optim"),
+            ],
+            path: "Sources/SparseThroughput",
+            swiftSettings: vectorISA
+        ),
         /// The same workloads timed by hand, medians printed as JSON for tools/compare_step_with_torch.py.
         .executableTarget(
             name: "step-throughput",

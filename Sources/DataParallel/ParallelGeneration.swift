@@ -78,3 +78,34 @@ extension SyntheticSparse {
                                  y: y, trueWeights: weights, validated: true)
     }
 }
+
+extension SyntheticSparse {
+    /// Rows `range` only (a block of a larger data set, row i as in the whole), generated on
+    /// every allowed core.
+    public func generate(rows range: Range<Int>, weights: [String: [Float]], workers: Int? = nil) throws -> SparseDataset<Float> {
+        let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: false)
+        defer { pool.release() }
+        // fill() addresses rows by their global index: offsets and targets shifted back to row 0.
+        let offsets = IndexStorage<Int64>(count: range.count + 1), y = FloatStorage(count: range.count)
+        let starts = SharedBuffer(offsets.base - range.lowerBound, count: range.upperBound + 1)
+        let plan = ShardPlan(rows: range, chunkRows: 1024)
+        let spec = self, count = pool.workers
+        pool.run { w in
+            for c in plan.chunks(worker: w, of: count) {
+                for row in plan.chunk(c) { starts[row + 1] = Int64(spec.entries(row: row)) }
+            }
+        }
+        for i in 0..<range.count { offsets.base[i + 1] += offsets.base[i] }
+        let entries = Int(offsets.base[range.count])
+        let columns = IndexStorage<Int32>(count: entries), values = FloatStorage(count: entries)
+        let cs = SharedBuffer(columns.base, count: entries), vs = SharedBuffer(values.base, count: entries)
+        let ys = SharedBuffer(y.base - range.lowerBound, count: range.upperBound)
+        pool.run { w in
+            for c in plan.chunks(worker: w, of: count) {
+                spec.fill(rows: plan.chunk(c), offsets: starts.base, columns: cs.base, values: vs.base, y: ys.base, weights: weights)
+            }
+        }
+        return try SparseDataset(name: description, rows: range.count, features: features, offsets: offsets, columns: columns, values: values,
+                                 y: y, trueWeights: weights, validated: true)
+    }
+}

@@ -306,11 +306,11 @@ extension DataOptions {
         let cells = data.rows.multipliedReportingOverflow(by: data.features)
         let denseBytes = cells.overflow ? nil : cells.partialValue.multipliedReportingOverflow(by: MemoryLayout<Scalar>.stride).partialValue
         guard let denseBytes, fitsInMemory(bytes: denseBytes) else {
-            return (true, "as dense rows it would take \(denseBytes.map(formatBytes) ?? "more than any machine has"): trained as sparse rows")
+            return (true, "as dense rows it would take \(denseBytes.map(formatBytes) ?? "more than any machine has"): read as sparse rows")
         }
         let density = Double(data.nonZeros) / Double(cells.partialValue)
         if density < 0.05 && cells.partialValue > 4 << 20 {
-            return (true, "\(Format.percent(density)) of its \(data.rows) × \(data.features) cells are non-zero: trained as sparse rows (--dense to expand them)")
+            return (true, "\(Format.percent(density)) of its \(data.rows) × \(data.features) cells are non-zero: read as sparse rows (--dense to expand them)")
         }
         return (false, nil)
     }
@@ -319,7 +319,7 @@ extension DataOptions {
     /// does, except that a libsvm file (or synthetic data with `--sparse`) stays sparse where
     /// ``trainsSparse(_:)`` says so.
     func loadRows<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, width: Int? = nil, libsvmBase: Int? = nil,
-                                          forceSparse: Bool = false, as _: Scalar.Type) throws -> LoadedRows<Scalar> {
+                                          forceSparse: Bool = false, sparseModel: Bool = true, as _: Scalar.Type) throws -> LoadedRows<Scalar> {
         guard let path = path ?? data else {
             guard sparse else { return .dense(try load(workers: workers, bind: bind, as: Scalar.self)) }
             let task = syntheticTask
@@ -339,7 +339,7 @@ extension DataOptions {
         let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
         let (dataset, used) = try LibSVM.readSparse(path: path, features: features ?? width, base: base, as: Scalar.self)
         var notes = base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : []
-        let (isSparse, reason) = forceSparse ? (true, nil) : trainsSparse(dataset)
+        let (isSparse, reason) = forceSparse ? (true, nil) : sparseModel ? trainsSparse(dataset) : (false, nil)
         if isSparse {
             if let reason { notes.append(reason) }
             return .sparse(LoadedSparse(dataset: dataset, notes: notes, libsvmBase: used))

@@ -48,9 +48,20 @@ struct Evaluate: ParsableCommand {
            (try? CSV.columnNames(path: path, separator: path.lowercased().hasSuffix(".tsv") ? 0x09 : UInt8(ascii: ",")))?.contains(column) == true {
             options.ignore.append(column)  // the training's weights, not a feature
         }
-        let loaded = try options.load(workers: defaultWorkerCount(), bind: true, width: saved.model.inputFeatures, libsvmBase: saved.libsvmBase)
-        for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
-        var dataset = try saved.indexed(loaded.dataset)
+        switch try options.loadRows(workers: defaultWorkerCount(), bind: true, width: saved.model.inputFeatures, libsvmBase: saved.libsvmBase,
+                                    sparseModel: saved.model is any SparseModel, as: Float.self) {
+        case .dense(let loaded):
+            for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
+            try evaluate(saved, loaded.dataset)
+        case .sparse(let loaded):
+            for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
+            try evaluate(saved, loaded.dataset)
+        }
+    }
+
+    /// The rest of `run`, on dense or sparse rows.
+    func evaluate<Rows: ScoredRows>(_ saved: SavedModel, _ loaded: Rows) throws {
+        var dataset = try saved.indexed(loaded)
         if heldOut {
             guard let split = saved.split else {
                 throw DataFileError(weights, nil, "has no record of a held-out split (trained with --validation 0, or by an older optim)")
@@ -58,19 +69,19 @@ struct Evaluate: ParsableCommand {
             guard split.rows == dataset.rows else {
                 throw DataFileError(dataset.name, nil, "has \(dataset.rows) rows; the weights were trained on a file of \(split.rows): not the same data")
             }
-            let classes = saved.classes != nil && split.stratified ? (0..<dataset.rows).map { Int(dataset.target($0)) } : nil
+            let classes = saved.classes != nil && split.stratified ? (0..<dataset.rows).map { Int(dataset.target($0, 0)) } : nil
             let rows = RowSplit(rows: dataset.rows, validationFraction: split.validation, seed: split.seed, classes: classes,
                                 shuffle: split.shuffle).validation
             guard !rows.isEmpty else { throw DataFileError(weights, nil, "its split held out no rows") }
-            dataset = try dataset.gathered(rows: rows, name: "\(dataset.name) (the \(rows.count) held-out rows)")
+            dataset = try dataset.subset(rows: rows, name: "\(dataset.name) (the \(rows.count) held-out rows)", targetIndex: nil)
         }
         let model = saved.model
         guard dataset.features == model.inputFeatures else {
             throw DataFileError(dataset.name, nil, "rows have \(dataset.features) features; the weights take \(model.inputFeatures)"
                 + (saved.columns.map { " (trained on the columns \($0.joined(separator: ", ")))" } ?? ""))
         }
-        let metrics = try scoreAny(saved, dataset)
-        let outputs = try predictAny(saved, dataset)
+        let metrics = try dataset.scored(by: saved)
+        let outputs = try dataset.outputs(of: saved)
         let report = DetailedMetrics(model: model, outputs: outputs, data: dataset, classes: saved.classes)
         if json {
             var object: [String: Any] = ["event": "evaluation", "data": dataset.name, "rows": dataset.rows, "loss": metrics.loss]
@@ -145,7 +156,7 @@ struct SavedModel {
     }
 
     /// `data` with its labels as this model's class indices (text or numbers, by name).
-    func indexed(_ data: Dataset<Float>) throws -> Dataset<Float> {
+    func indexed<Rows: ScoredRows>(_ data: Rows) throws -> Rows {
         guard let classes else { return data }
         let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
         let table: [Float]
@@ -154,14 +165,14 @@ struct SavedModel {
                 throw DataFileError(data.name, nil, "class '\(unknown)' is not one the model knows (\(classes.joined(separator: ", ")))")
             }
             table = labels.map { position[$0]! }
-            return try data.gathered(rows: Array(0..<data.rows), name: data.name, targetIndex: { table[Int($0)] })
+            return try data.subset(rows: Array(0..<data.rows), name: data.name, targetIndex: { table[Int($0)] })
         }
-        for row in 0..<data.rows where position[TargetSummary.name(data.target(row))] == nil {
-            throw DataFileError(data.name, "row \(row)", "target \(TargetSummary.name(data.target(row))) is not a class the model knows (\(classes.joined(separator: ", ")))")
+        for row in 0..<data.rows where position[TargetSummary.name(data.target(row, 0))] == nil {
+            throw DataFileError(data.name, "row \(row)", "target \(TargetSummary.name(data.target(row, 0))) is not a class the model knows (\(classes.joined(separator: ", ")))")
         }
         if classes.enumerated().allSatisfy({ $0.element == "\($0.offset)" }) { return data }
-        return try data.gathered(rows: Array(0..<data.rows), name: data.name,
-                                 targetIndex: { position[TargetSummary.name($0)] ?? 0 })
+        return try data.subset(rows: Array(0..<data.rows), name: data.name,
+                               targetIndex: { position[TargetSummary.name($0)] ?? 0 })
     }
 }
 
@@ -182,4 +193,44 @@ func predictAny(_ saved: SavedModel, _ data: Dataset<Float>) throws -> [Float] {
         return predict(m, parameters: saved.parameters, data: data)
     }
     return try open(saved.model)
+}
+
+/// Dense or sparse rows as `evaluate` and `predict` read them.
+protocol ScoredRows: TargetRows where Scalar == Float {
+    /// Rows `rows` in that order, targets mapped by `targetIndex`.
+    func subset(rows: [Int], name: String, targetIndex: (@Sendable (Float) -> Float)?) throws -> Self
+    /// The saved model's metrics on these rows, in the precision it was trained in.
+    func scored(by saved: SavedModel) throws -> Metrics
+    /// The saved model's outputs for these rows.
+    func outputs(of saved: SavedModel) throws -> [Float]
+}
+
+extension Dataset: ScoredRows where Scalar == Float {
+    func subset(rows: [Int], name: String, targetIndex: (@Sendable (Float) -> Float)?) throws -> Dataset<Float> {
+        try gathered(rows: rows, name: name, targetIndex: targetIndex)
+    }
+    func scored(by saved: SavedModel) throws -> Metrics { try scoreAny(saved, self) }
+    func outputs(of saved: SavedModel) throws -> [Float] { try predictAny(saved, self) }
+}
+
+extension SparseDataset: ScoredRows where Scalar == Float {
+    func subset(rows: [Int], name: String, targetIndex: (@Sendable (Float) -> Float)?) throws -> SparseDataset<Float> {
+        try gathered(rows: rows, name: name, targetIndex: targetIndex)
+    }
+    func scored(by saved: SavedModel) throws -> Metrics {
+        guard let model = saved.model as? any SparseModel else { throw ValidationError("\(saved.model.description) does not take sparse rows") }
+        func open<M: SparseModel>(_ m: M) throws -> Metrics {
+            if let exact = saved.doubleParameters { return try score(m, parameters: exact, data: converted(to: Double.self)) }
+            return try score(m, parameters: saved.parameters, data: self)
+        }
+        return try open(model)
+    }
+    func outputs(of saved: SavedModel) throws -> [Float] {
+        guard let model = saved.model as? any SparseModel else { throw ValidationError("\(saved.model.description) does not take sparse rows") }
+        func open<M: SparseModel>(_ m: M) throws -> [Float] {
+            if let exact = saved.doubleParameters { return predict(m, parameters: exact, data: try converted(to: Double.self)).map { Float($0) } }
+            return predict(m, parameters: saved.parameters, data: self)
+        }
+        return try open(model)
+    }
 }

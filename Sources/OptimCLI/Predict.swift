@@ -47,6 +47,15 @@ struct Predict: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let saved = try SavedModel.load(weights)
         let model = saved.model
+        // A libsvm file mostly of zeros is predicted from its sparse rows (the same outputs, in
+        // memory and time that follow its non-zeros).
+        if data.format != .csv, data.format != .tsv, model is any SparseModel,
+           case .sparse(let loaded) = try data.loadRows(workers: defaultWorkerCount(), bind: true, width: model.inputFeatures,
+                                                        libsvmBase: saved.libsvmBase, as: Float.self) {
+            for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
+            try write(try loaded.dataset.outputs(of: saved), rows: loaded.dataset.rows, saved: saved, ids: nil)
+            return
+        }
         let loaded = try data.load(workers: defaultWorkerCount(), bind: true, withoutTarget: true, width: model.inputFeatures, id: id,
                                    dropColumns: [saved.target, saved.sampleWeightColumn].compactMap { $0 }, libsvmBase: saved.libsvmBase)
         for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
@@ -69,15 +78,19 @@ struct Predict: ParsableCommand {
                 + (saved.columns.map { " (the training columns: \($0.joined(separator: ", ")))" } ?? ""))
         }
         try dataset.validateFinite()
-        let outputs = try predictAny(saved, dataset)
-        let table = PredictionTable(model: model, outputs: outputs, rows: dataset.rows, classes: saved.classes, logits: logits, ids: loaded.ids)
+        try write(try predictAny(saved, dataset), rows: dataset.rows, saved: saved, ids: loaded.ids)
+    }
+
+    /// The predictions as CSV on standard output, or into `--output` (CSV or .npy).
+    func write(_ outputs: [Float], rows: Int, saved: SavedModel, ids: [String]?) throws {
+        let table = PredictionTable(model: saved.model, outputs: outputs, rows: rows, classes: saved.classes, logits: logits, ids: ids)
         guard let output else {
             FileHandle.standardOutput.write(Data(table.csv.utf8))
             return
         }
         if output.lowercased().hasSuffix(".npy") {
             let (values, columns) = table.matrix
-            var writer = try NPY.Writer(path: output, rows: dataset.rows, columns: columns)
+            var writer = try NPY.Writer(path: output, rows: rows, columns: columns)
             do {
                 try values.withUnsafeBufferPointer { try writer.append($0) }
                 try writer.finish()
@@ -88,7 +101,7 @@ struct Predict: ParsableCommand {
         } else {
             try writeAtomically(Data(table.csv.utf8), to: output)
         }
-        FileHandle.standardError.write(Data("optim: wrote \(dataset.rows) predictions to \(output)\n".utf8))
+        FileHandle.standardError.write(Data("optim: wrote \(rows) predictions to \(output)\n".utf8))
     }
 }
 
@@ -179,7 +192,7 @@ struct DetailedMetrics {
     var object: [String: Any] = [:]
     var lines: [String] = []
 
-    init(model: any Model, outputs: [Float], data: Dataset<Float>, classes: [String]?) {
+    init<Rows: TargetRows>(model: any Model, outputs: [Float], data: Rows, classes: [String]?) {
         let k = model.outputsPerRow, n = data.rows
         if model.loss.isRegression {
             var absolute = 0.0
@@ -193,7 +206,7 @@ struct DetailedMetrics {
         let names = table.classNames, c = names.count
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: c), count: c)
         for row in 0..<n {
-            let truth = Int(data.target(row))
+            let truth = Int(data.target(row, 0))
             guard truth >= 0 && truth < c else { continue }
             confusion[truth][table.predictedClass(row)] += 1
         }
@@ -223,7 +236,7 @@ struct DetailedMetrics {
         lines.append(String(repeating: " ", count: width) + names.map { Format.pad($0, cell, right: true) }.joined())
         for i in 0..<c { lines.append(Format.pad(names[i], width) + confusion[i].map { Format.pad("\($0)", cell, right: true) }.joined()) }
         if k == 1 {
-            let auc = rocAUC(scores: outputs, labels: (0..<n).map { data.target($0) == 1 })
+            let auc = rocAUC(scores: outputs, labels: (0..<n).map { data.target($0, 0) == 1 })
             if let auc {
                 object["roc_auc"] = auc
                 lines.append("roc_auc \(Format.fixed(auc, 4))")
