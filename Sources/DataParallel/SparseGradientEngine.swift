@@ -14,8 +14,9 @@ import Optim
 /// features. Here:
 ///
 /// 1. **Compact chunk partials.** A chunk's worker lists the distinct columns its rows touch,
-///    in first-seen order (a per-worker map from column to place, reset after use, so no pass
-///    over d), and the kernel adds the weight's gradient into those places only, rows in order:
+///    in first-seen order (a bit per column, or a map from column to place, reset after use, so
+///    no pass over d), and the kernel adds the weight's gradient into those columns only (in the
+///    worker's accumulator, or in the compact list), rows in order:
 ///    the chunk's partial is (columns, `width` values per column) plus the dense parameters (the
 ///    biases), the same whichever worker has the chunk.
 /// 2. **Feature-range ownership.** Before the kernels run, the columns are cut into ranges at
@@ -23,17 +24,17 @@ import Optim
 ///    chunk's worker files its partial's columns by range. A worker then claims a range and sums
 ///    the chunks' parts of it, writing the result into `parameters.grad`. Ranges never change a
 ///    column's arithmetic, so they may depend on the data and the worker count.
-/// 3. **The same tree, merged.** Within a range the parts are summed in the dense engine's
-///    pairwise tree over the chunk index, ((p0 + p1) + (p2 + p3)) + …: node i takes node i + step
-///    by a map from column to place (a column in both is added, a column only in the right one is
-///    appended; the dense tree would add 0). So every column's sum is the same additions in the
-///    same order for any worker count, and no list is ever sorted.
+/// 3. **A fixed order, folded.** Within a range the chunks' parts are added in chunk order,
+///    ((p0 + p1) + p2) + …, into the worker's column-major accumulator (or, for a model too
+///    wide for one per worker, a compact list found through a column map); a column's first part
+///    is added to 0. So every column's sum is the same additions in the same order for any worker
+///    count, no list is ever sorted, and each part is read once.
 /// 4. **Sparse writes to the dense gradient.** The gradient stays a dense tensor (what every
 ///    optimizer reads, as torch's `nn.Linear` gives on sparse input), zero where no row touched a
 ///    column: each step zeroes the columns the previous step wrote, then writes the new ones. The
 ///    touched columns are kept (``touchedColumns``), for optimizers that update only them.
 ///
-/// The cost of a step is then O(entries · width + partials · log(chunks)), never O(d), apart from
+/// The cost of a step is then O(entries · width), never O(d), apart from
 /// the first step, which zeroes the gradient once.
 final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     let model: M
@@ -72,6 +73,11 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     private let touched: SharedBuffer<Int32>
     private var ranges: [Range<Int>] = []
     private let touchedCounts: SharedBuffer<Int>
+    /// Per worker, where d × width values take at most 32 MiB: a column-major accumulator (all
+    /// zero between chunks) and a bit per column, which spare the kernel the map from column to
+    /// place; the same additions in the same order as the compact lists.
+    private let accumulators: [SharedBuffer<Scalar>]?
+    private let marks: [SharedBuffer<UInt64>]
     private var gradientOwner: ObjectIdentifier?
     private let claims = Counter()
     private(set) var computeSeconds = 0.0
@@ -99,6 +105,9 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         partCounts = .allocate(count: chunkCapacity * rangeCapacity, repeating: 0)
         touched = .allocate(count: model.inputFeatures, repeating: 0)
         touchedCounts = .allocate(count: rangeCapacity, repeating: 0)
+        let direct = model.inputFeatures * model.sparseWidth * MemoryLayout<Scalar>.stride <= 32 << 20
+        accumulators = direct ? (0..<pool.workers).map { _ in .allocate(count: model.inputFeatures * model.sparseWidth, repeating: 0) } : nil
+        marks = direct ? (0..<pool.workers).map { _ in .allocate(count: model.inputFeatures / 64 + 1, repeating: 0) } : []
     }
 
     deinit {
@@ -106,6 +115,8 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         partStarts.deallocate(); partCounts.deallocate(); touched.deallocate(); touchedCounts.deallocate()
         for buffer in places + entrySlots + seen { buffer.deallocate() }
         for buffer in seenValues { buffer.deallocate() }
+        for buffer in accumulators ?? [] { buffer.deallocate() }
+        for buffer in marks { buffer.deallocate() }
     }
 
     /// The columns the last ``gradient(of:data:rows:clearingAll:)`` wrote (ascending by range, in
@@ -157,6 +168,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         let y = SharedBuffer(data.y.base, count: data.y.count), yStride = data.targetsPerRow
         let weights = data.weights.map { SharedBuffer($0.base, count: $0.count) }
         claims.value.store(0, ordering: .relaxed)
+        let accumulators = self.accumulators, marks = self.marks
         pool.run { w in
             let place = places[w], slots = entrySlots[w], list = seen[w], listValues = seenValues[w]
             while true {
@@ -164,27 +176,46 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
                 guard c < chunkCount else { break }
                 let chunk = plan.chunk(c)
                 let lower = Int(offsets[chunk.lowerBound]), upper = Int(offsets[chunk.upperBound])
-                // The distinct columns in first-seen order, and each entry's place among them.
-                var distinct: Int32 = 0
-                for e in lower..<upper {
-                    let column = Int(columns[e])
-                    if place[column] < 0 {
-                        place[column] = distinct
-                        list[Int(distinct)] = Int32(column)
-                        distinct += 1
-                    }
-                    slots[e - lower] = place[column]
-                }
-                let count = Int(distinct)
-                zero(listValues.base, count * width)
                 let dense = denseSlots.base + c * denseStride
                 zero(dense, denseCount)
-                let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base, slots: slots.base,
-                                           y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
-                                           weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
-                losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
-                                                     gradient: SparseGradient(columns: listValues.base, dense: dense))
-                for s in 0..<count { place[Int(list[s])] = -1 }
+                var count = 0
+                if let accumulators {
+                    // The worker's column-major accumulator: each entry's place is its column; a
+                    // bit per column marks the distinct ones, in first-seen order.
+                    let bits = marks[w]
+                    for e in lower..<upper {
+                        let column = Int(columns[e]), word = column >> 6, bit = UInt64(1) << UInt64(column & 63)
+                        if bits[word] & bit == 0 {
+                            bits[word] |= bit
+                            list[count] = Int32(column)
+                            count += 1
+                        }
+                    }
+                    let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base,
+                                               slots: columns.base + lower, y: y.base + chunk.lowerBound * yStride, yStride: yStride,
+                                               count: chunk.count, weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
+                    losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
+                                                         gradient: SparseGradient(columns: accumulators[w].base, dense: dense))
+                    takeColumns(accumulators[w].base, list.base, count: count, width: width, into: listValues.base, marks: bits.base)
+                } else {
+                    // The distinct columns in first-seen order, and each entry's place among them.
+                    for e in lower..<upper {
+                        let column = Int(columns[e])
+                        if place[column] < 0 {
+                            place[column] = Int32(count)
+                            list[count] = Int32(column)
+                            count += 1
+                        }
+                        slots[e - lower] = place[column]
+                    }
+                    zero(listValues.base, count * width)
+                    let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base, slots: slots.base,
+                                               y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
+                                               weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
+                    losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
+                                                         gradient: SparseGradient(columns: listValues.base, dense: dense))
+                    for s in 0..<count { place[Int(list[s])] = -1 }
+                }
                 fileByRange(list.base, listValues.base, count: count, width: width, cuts: cuts,
                             parts: (starts: partStarts.base + c * stride, counts: partCounts.base + c * stride),
                             into: (partialColumns.base + (lower - first), partialValues.base + (lower - first) * width))
@@ -239,18 +270,18 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         for c in 0..<chunkCount { regions[c] = data.entryStart(plan.chunk(c).lowerBound) - first }
         let regionStarts = regions, ranges = self.ranges, touched = self.touched, touchedCounts = self.touchedCounts
         let partialColumns = self.partialColumns, partialValues = self.partialValues, partStarts = self.partStarts, partCounts = self.partCounts
-        let places = self.places, claims = self.claims
+        let places = self.places, claims = self.claims, accumulators = self.accumulators, marks = self.marks
         claims.value.store(0, ordering: .relaxed)
         let body: @Sendable (Int) -> Void = { w in
-            let place = places[w]
+            let direct = accumulators.map { ($0[w].base, marks[w].base) }
             while true {
                 let r = claims.value.add(1, ordering: .relaxed).oldValue
                 guard r < ranges.count else { break }
-                touchedCounts[r] = mergeRange(parts: (starts: UnsafePointer(partStarts.base + r), counts: UnsafePointer(partCounts.base + r)),
-                                              stride: stride, regions: regionStarts,
-                                              from: (UnsafePointer(partialColumns.base), UnsafePointer(partialValues.base)), width: width,
-                                              place: place, factor: factor, into: grad.base, features: d,
-                                              touched: touched.base + ranges[r].lowerBound)
+                touchedCounts[r] = foldRange(parts: (starts: UnsafePointer(partStarts.base + r), counts: UnsafePointer(partCounts.base + r)),
+                                             stride: stride, regions: regionStarts,
+                                             from: (UnsafePointer(partialColumns.base), UnsafePointer(partialValues.base)), width: width,
+                                             direct: direct, place: places[w].base, factor: factor, into: grad.base, features: d,
+                                             touched: touched.base + ranges[r].lowerBound)
             }
         }
         if ranges.count > 1 { pool.run(body) } else { body(0) }
@@ -305,35 +336,6 @@ struct RangeTable: Sendable {
     }
 }
 
-/// Adds list `b` into list `a` (columns in `columns`, `width` values each in `values`), `b`
-/// starting at or after `a`'s end: a column of `b` that `a` has is added to it (a + b), any other
-/// is appended to `a`. Returns `a`'s new count. `place` is the worker's column map (all −1, and
-/// left so).
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
-func mergeInto<Scalar: TrainingScalar>(_ columns: UnsafeMutableBufferPointer<Int32>, _ values: UnsafeMutableBufferPointer<Scalar>,
-                                       _ a: (start: Int, count: Int), _ b: (start: Int, count: Int), width: Int,
-                                       place: SharedBuffer<Int32>) -> Int {
-    for i in 0..<a.count { place[Int(columns[a.start + i])] = Int32(i) }
-    var count = a.count
-    for j in b.start..<(b.start + b.count) {
-        let column = Int(columns[j]), existing = place[column]
-        if existing >= 0 {
-            let to = (a.start + Int(existing)) * width
-            for row in 0..<width { values[to + row] += values[j * width + row] }
-        } else {
-            // The write lands at or before entry j, which has been read.
-            let to = a.start + count
-            columns[to] = Int32(column)
-            for row in 0..<width { values[to * width + row] = values[j * width + row] }
-            place[column] = Int32(count)
-            count += 1
-        }
-    }
-    for i in 0..<count { place[Int(columns[a.start + i])] = -1 }
-    return count
-}
-
 /// Files a chunk's columns (`count`, with `width` values each) by range into its region: range
 /// r's part at `parts.starts[r]`, `parts.counts[r]` long, in first-seen order within a range.
 @_specialize(where Scalar == Float)
@@ -377,46 +379,81 @@ func zeroColumns<Scalar: TrainingScalar>(_ grad: UnsafeMutablePointer<Scalar>, _
 }
 
 /// One range's sum over the chunks (steps 2 and 3 of `SparseGradientEngine`): the chunks' parts
-/// of it side by side, the pairwise tree over them, and the result times `factor` written into
-/// the [width, features] gradient, its columns into `touched`. Returns how many columns.
+/// of it added in chunk order, ((p0 + p1) + p2) + ..., into the worker's column-major accumulator
+/// (`direct`) or a compact list found through `place`, then written times `factor` into the
+/// [width, features] gradient, the columns into `touched`. Returns how many columns. Both ways
+/// make the same additions: a column's first part is added to 0.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
-func mergeRange<Scalar: TrainingScalar>(parts: (starts: UnsafePointer<Int>, counts: UnsafePointer<Int>), stride: Int, regions: [Int],
-                                        from partials: (UnsafePointer<Int32>, UnsafePointer<Scalar>), width: Int, place: SharedBuffer<Int32>,
-                                        factor: Scalar, into grad: UnsafeMutablePointer<Scalar>, features d: Int,
-                                        touched: UnsafeMutablePointer<Int32>) -> Int {
-    let chunks = regions.count
-    guard chunks > 0 else { return 0 }
-    var total = 0
-    for c in 0..<chunks { total += parts.counts[c * stride] }
-    let columns = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(total, 1))
-    let values = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: max(total * width, 1))
-    defer { columns.deallocate(); values.deallocate() }
-    var lists = [(start: Int, count: Int)](repeating: (0, 0), count: chunks)
-    var at = 0
-    for c in 0..<chunks {
-        let count = parts.counts[c * stride], source = regions[c] + parts.starts[c * stride]
-        (columns.baseAddress! + at).update(from: partials.0 + source, count: count)
-        (values.baseAddress! + at * width).update(from: partials.1 + source * width, count: count * width)
-        lists[c] = (at, count)
-        at += count
-    }
-    // Node i takes node i + step at each level, in place (the right node's list follows the left
-    // node's room, so appends never pass what is still unread).
-    var step = 1
-    while step < chunks {
-        var i = 0
-        while i + step < chunks {
-            lists[i].count = mergeInto(columns, values, lists[i], lists[i + step], width: width, place: place)
-            i += 2 * step
+func foldRange<Scalar: TrainingScalar>(parts: (starts: UnsafePointer<Int>, counts: UnsafePointer<Int>), stride: Int, regions: [Int],
+                                       from partials: (UnsafePointer<Int32>, UnsafePointer<Scalar>), width: Int,
+                                       direct: (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<UInt64>)?, place: UnsafeMutablePointer<Int32>,
+                                       factor: Scalar, into grad: UnsafeMutablePointer<Scalar>, features d: Int,
+                                       touched: UnsafeMutablePointer<Int32>) -> Int {
+    let (columns, values) = partials
+    var count = 0
+    if let (accumulator, bits) = direct {
+        for (c, region) in regions.enumerated() {
+            let start = region + parts.starts[c * stride]
+            for i in start..<(start + parts.counts[c * stride]) {
+                let column = Int(columns[i]), word = column >> 6, bit = UInt64(1) << UInt64(column & 63)
+                if bits[word] & bit == 0 {
+                    bits[word] |= bit
+                    touched[count] = Int32(column)
+                    count += 1
+                }
+                for row in 0..<width { accumulator[column * width + row] += values[i * width + row] }
+            }
         }
-        step *= 2
+        for s in 0..<count {
+            let column = Int(touched[s])
+            for row in 0..<width {
+                grad[row * d + column] = accumulator[column * width + row] * factor
+                accumulator[column * width + row] = 0
+            }
+            bits[column >> 6] &= ~(UInt64(1) << UInt64(column & 63))
+        }
+        return count
     }
-    let result = lists[0]
-    for i in 0..<result.count {
-        let column = Int(columns[result.start + i])
-        touched[i] = Int32(column)
-        for row in 0..<width { grad[row * d + column] = values[(result.start + i) * width + row] * factor }
+    var total = 0
+    for c in regions.indices { total += parts.counts[c * stride] }
+    let sums = UnsafeMutablePointer<Scalar>.allocate(capacity: max(total * width, 1))
+    defer { sums.deallocate() }
+    for (c, region) in regions.enumerated() {
+        let start = region + parts.starts[c * stride]
+        for i in start..<(start + parts.counts[c * stride]) {
+            let column = Int(columns[i])
+            var at = Int(place[column])
+            if at < 0 {
+                at = count
+                place[column] = Int32(count)
+                touched[count] = Int32(column)
+                for row in 0..<width { sums[count * width + row] = 0 }
+                count += 1
+            }
+            for row in 0..<width { sums[at * width + row] += values[i * width + row] }
+        }
     }
-    return result.count
+    for s in 0..<count {
+        let column = Int(touched[s])
+        for row in 0..<width { grad[row * d + column] = sums[s * width + row] * factor }
+        place[column] = -1
+    }
+    return count
+}
+
+/// Moves columns `list[0..<count]` (`width` values each, column-major) out of a worker's
+/// accumulator into `out`, leaving zeros and clearing their bits.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func takeColumns<Scalar: TrainingScalar>(_ accumulator: UnsafeMutablePointer<Scalar>, _ list: UnsafePointer<Int32>, count: Int, width: Int,
+                                         into out: UnsafeMutablePointer<Scalar>, marks: UnsafeMutablePointer<UInt64>) {
+    for s in 0..<count {
+        let column = Int(list[s])
+        for row in 0..<width {
+            out[s * width + row] = accumulator[column * width + row]
+            accumulator[column * width + row] = 0
+        }
+        marks[column >> 6] &= ~(UInt64(1) << UInt64(column & 63))
+    }
 }

@@ -28,15 +28,19 @@ let triadBytes = Double(triad.bytes)
 
 func peakResidentBytes() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) * 1024
 }
 
 @MainActor func measure(_ name: String, rows: Int, features: Int, nonZeros: Int) throws {
-    let start = ContinuousClock.now
-    let data = try SyntheticSparse(task: .logistic, rows: rows, features: features, nonZerosPerRow: nonZeros, seed: 1)
-        .generate(workers: allWorkers)
-    results["\(name)_generate_seconds"] = seconds(ContinuousClock.now - start)
+    let spec = try SyntheticSparse(task: .logistic, rows: rows, features: features, nonZerosPerRow: nonZeros, seed: 1)
+    var generated: SparseDataset<Float>?
+    var failure: (any Error)?
+    results["\(name)_generate_seconds"] = BenchmarkSupport.seconds {
+        do { generated = try spec.generate(workers: allWorkers) } catch { failure = error }
+    }
+    if let failure { throw failure }
+    let data = generated!
     results["\(name)_nonzeros"] = Double(data.nonZeros)
     let model = LogisticRegression(features: features)
     for (label, workers) in [("1", 1), ("all", allWorkers)] {
