@@ -83,7 +83,9 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
     private(set) var computeSeconds = 0.0
     private(set) var reduceSeconds = 0.0
 
-    init(model: M, pool: WorkerPool, chunkRows: Int, maxRows: Int) {
+    /// - Parameter directBytes: the most bytes of a per-worker accumulator (d × width values); a
+    ///   wider model takes compact lists (the same sums).
+    init(model: M, pool: WorkerPool, chunkRows: Int, maxRows: Int, directBytes: Int = 32 << 20) {
         self.model = model
         self.pool = pool
         self.chunkRows = chunkRows
@@ -105,7 +107,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         partCounts = .allocate(count: chunkCapacity * rangeCapacity, repeating: 0)
         touched = .allocate(count: model.inputFeatures, repeating: 0)
         touchedCounts = .allocate(count: rangeCapacity, repeating: 0)
-        let direct = model.inputFeatures * model.sparseWidth * MemoryLayout<Scalar>.stride <= 32 << 20
+        let direct = model.inputFeatures * model.sparseWidth * MemoryLayout<Scalar>.stride <= directBytes
         accumulators = direct ? (0..<pool.workers).map { _ in .allocate(count: model.inputFeatures * model.sparseWidth, repeating: 0) } : nil
         marks = direct ? (0..<pool.workers).map { _ in .allocate(count: model.inputFeatures / 64 + 1, repeating: 0) } : []
     }

@@ -1,4 +1,4 @@
-import DataParallel
+@testable import DataParallel
 import Datasets
 import Models
 import Optim
@@ -125,6 +125,30 @@ struct SparseTests {
                         return
                     }
                 }
+            }
+            try open(model)
+        }
+    }
+
+    @Test("The compact lists (for models too wide for an accumulator per worker) give the accumulators' gradient bitwise, for any workers")
+    func compactMatchesDirect() throws {
+        for (model, task) in sparseModels {
+            func open<M: SparseModel>(_ model: M) throws {
+                let data = try SyntheticSparse(task: task, rows: 1000, features: model.inputFeatures, nonZerosPerRow: 9,
+                                               outputs: model.loss == .crossEntropy ? model.outputsPerRow : 1, seed: 3).generate(workers: 1)
+                var gradients: [[Float]] = []
+                for (workers, directBytes) in [(1, Int.max), (3, Int.max), (1, 0), (2, 0), (4, 0)] {
+                    let pool = WorkerPool(workers: workers, bind: false)
+                    defer { pool.release() }
+                    let engine = SparseGradientEngine<M, Float>(model: model, pool: pool, chunkRows: 64, maxRows: 1000, directBytes: directBytes)
+                    let parameters = model.makeParameters(seed: 2)
+                    // Two minibatches: the second zeroes what the first wrote.
+                    _ = engine.gradient(of: parameters, data: data, rows: 0..<1000)
+                    _ = engine.gradient(of: parameters, data: data, rows: 100..<612)
+                    gradients.append(parameters.grad.array)
+                }
+                #expect(gradients.allSatisfy { $0 == gradients[0] }, "\(model.description)")
+                #expect(gradients[0].contains { $0 != 0 })
             }
             try open(model)
         }
