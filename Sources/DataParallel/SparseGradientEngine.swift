@@ -244,6 +244,18 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
             scale(denseSlots.base, by: factor, into: grad.base + weightCount, denseCount)
         }
         parameters.markAllGradientsDefined()
+        // The weight's gradient is sparse unless something writes everywhere (a penalty): lazy
+        // optimizers (SparseAdam, Adagrad) then update only the touched columns.
+        if !clearingAll {
+            var indices: [Int] = []
+            indices.reserveCapacity(ranges.indices.reduce(0) { $0 + touchedCounts[$1] } * width)
+            for row in 0..<width {
+                for r in ranges.indices {
+                    for i in 0..<touchedCounts[r] { indices.append(row * features + Int(touched[ranges[r].lowerBound + i])) }
+                }
+            }
+            parameters.markSparseGradient(at: 0, indices: indices)
+        }
         let lossSum = reduceTree(losses, count: chunkCount)
         now = ContinuousClock.now
         reduceSeconds += seconds(now - reduceStart)

@@ -68,7 +68,36 @@ public struct AdagradOptions: ElementwiseRule {
     }
 }
 
-/// Adagrad (torch: `torch.optim.Adagrad`); see ``AdagradOptions`` for the update.
+extension AdagradOptions {
+    /// torch's sparse rule: on the elements a sparse gradient has, `sum += g²` and
+    /// `θ += −clr · g / (√sum + ε)`; the others keep their sum and value (a step costs what the
+    /// gradient has). torch refuses a sparse
+    /// gradient with weight decay; here that gradient is read as dense instead (returns false).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func sparseUpdate<S: OptimScalar>(_ run: UpdateRun<S>, indices: [Int], state: inout TensorStepState<S>) -> Bool {
+        guard weightDecay == 0 else { return false }
+        state.step += 1
+        let t = state.step.doubleValue
+        let negClr = S(-(lr / (1 + (t - 1) * lrDecay)))
+        let epsilon = S(eps), sign: S = maximize ? -1 : 1
+        let p = run.param, g = run.grad, sum = run.buffers[0]
+        // torch adds the sparse update with alpha = −clr: fused (fma(α, u, θ)) for several
+        // elements, α·u rounded first for one (measured against torch 2.15's trajectories).
+        let fused = indices.count > 1
+        for i in indices {
+            let grad = g[i] * sign
+            sum[i] = sum[i] + grad * grad
+            let std = sum[i].squareRootValue() + epsilon
+            let update = grad / std
+            p[i] = fused ? p[i].addingProduct(negClr, update) : p[i] + negClr * update
+        }
+        return true
+    }
+}
+
+/// Adagrad (torch: `torch.optim.Adagrad`); see ``AdagradOptions`` for the update. On a sparse
+/// gradient (``Parameters/sparseIndices``) it takes torch's lazy rule.
 public final class Adagrad<Scalar: OptimScalar>: ElementwiseOptimizer<Scalar, AdagradOptions> {
     /// - Parameters: torch's, under their Swift names: `lr` (1e-2), `lrDecay` (torch `lr_decay`, 0),
     ///   `weightDecay` (0), `initialAccumulatorValue` (torch `initial_accumulator_value`, 0),

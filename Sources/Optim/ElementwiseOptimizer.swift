@@ -119,8 +119,20 @@ open class ElementwiseOptimizer<Scalar: OptimScalar, Options: ElementwiseRule>: 
         while i < tensors.count {
             guard p.hasGrad[i] else { i += 1; continue }
             if state.tensors[i] == nil { createTensorState(i, of: p, in: state, options: options) }
+            if let indices = p.sparseIndices[i] {
+                // A sparse gradient: the rule's sparse update where it has one, tensor by tensor.
+                let lo = tensors[i].offset
+                let run = UpdateRun<Scalar>(count: tensors[i].count, param: p.values.base + lo, grad: UnsafePointer(p.grad.base + lo),
+                                            buffers: buffers.map { $0.base + lo })
+                var tensorState = state.tensors[i]!
+                if !options.sparseUpdate(run, indices: indices, state: &tensorState) { options.update(run, state: &tensorState) }
+                tensorState.isFresh = false
+                state.tensors[i] = tensorState
+                i += 1
+                continue
+            }
             var end = i + 1
-            while end < tensors.count, p.hasGrad[end] {
+            while end < tensors.count, p.hasGrad[end], p.sparseIndices[end] == nil {
                 if state.tensors[end] == nil { createTensorState(end, of: p, in: state, options: options) }
                 guard state.tensors[end] == state.tensors[i] else { break }
                 end += 1

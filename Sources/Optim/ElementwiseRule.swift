@@ -29,9 +29,14 @@ public protocol ElementwiseRule: Hyperparameters {
     /// One step over `run`: reads and writes the parameters and state buffers, never the gradient.
     /// `state.step` still holds the previous step's count on entry.
     func update<S: OptimScalar>(_ run: UpdateRun<S>, state: inout TensorStepState<S>)
+    /// torch's rule for a sparse gradient, where it has one (Adagrad's): updates only the
+    /// elements `indices` of `run` (one tensor) and returns true; false (the default) when the
+    /// rule has none, and the gradient is then read as dense (zeros elsewhere).
+    func sparseUpdate<S: OptimScalar>(_ run: UpdateRun<S>, indices: [Int], state: inout TensorStepState<S>) -> Bool
 }
 
 extension ElementwiseRule {
+    public func sparseUpdate<S: OptimScalar>(_ run: UpdateRun<S>, indices: [Int], state: inout TensorStepState<S>) -> Bool { false }
     public var scalarStateNames: [String] { [] }
     public static var countsSteps: Bool { true }
     public static var createsStateEagerly: Bool { false }

@@ -80,6 +80,7 @@ public protocol LearningRateOptions: Hyperparameters {
 
 extension AdafactorOptions: LearningRateOptions {}
 extension MuonOptions: LearningRateOptions {}
+extension SparseAdamOptions: LearningRateOptions {}
 
 /// An optimizer that keeps torch's param groups itself: schedules, `zeroGrad` and the checks of
 /// new groups and loaded state dicts come from here.

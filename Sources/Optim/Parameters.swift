@@ -37,6 +37,11 @@ public final class Parameters<Scalar: OptimScalar> {
     public let grad: AlignedStorage<Scalar>
     /// Whether each tensor's gradient is defined (torch: `p.grad is not None`).
     public private(set) var hasGrad: [Bool]
+    /// Each tensor's sparse gradient, when it is one (torch: `p.grad.is_sparse`, coalesced): the
+    /// offsets within the tensor, ascending, of the elements it has; the others are zero in
+    /// `grad`. nil for a dense gradient. Optimizers with a sparse rule (``SparseAdam``,
+    /// ``Adagrad``) update only these elements; the others read `grad` as dense.
+    public private(set) var sparseIndices: [[Int]?]
 
     /// Creates named tensors with the given shapes, all values `initial`, gradients absent.
     public init(shapes: [(name: String, shape: [Int])], initial: Scalar = 0) {
@@ -53,6 +58,7 @@ public final class Parameters<Scalar: OptimScalar> {
         values = AlignedStorage(count: offset, repeating: initial)
         grad = AlignedStorage(count: offset)
         hasGrad = Array(repeating: false, count: tensors.count)
+        sparseIndices = Array(repeating: nil, count: tensors.count)
     }
 
     /// Creates one 1-D tensor per entry, with the given values, in the given order.
@@ -111,19 +117,42 @@ public final class Parameters<Scalar: OptimScalar> {
     /// Sets the gradient of tensor `index`; nil makes it absent.
     public func setGrad(_ gradient: [Scalar]?, at index: Int) {
         let t = tensors[index]
+        sparseIndices[index] = nil
         guard let gradient else { hasGrad[index] = false; return }
         precondition(gradient.count == t.count, "\(t.name) has \(t.count) elements, got a gradient of \(gradient.count)")
         grad.assign(gradient, at: t.offset)
         hasGrad[index] = true
     }
 
-    /// Declares every tensor's gradient defined, after a kernel wrote the whole `grad` buffer.
+    /// Sets tensor `index`'s gradient to a sparse one (torch: `p.grad = torch.sparse_coo_tensor(...)`,
+    /// coalesced): `values` at element offsets `indices` (within the tensor, ascending, distinct),
+    /// zeros elsewhere.
+    public func setSparseGrad(indices: [Int], values: [Scalar], at index: Int) {
+        let t = tensors[index]
+        precondition(indices.count == values.count, "\(indices.count) indices for \(values.count) values")
+        precondition(zip(indices, indices.dropFirst()).allSatisfy { $0 < $1 } && indices.allSatisfy { $0 >= 0 && $0 < t.count },
+                     "sparse gradient indices must ascend within 0..<\(t.count)")
+        grad.fill(0, range: t.range)
+        grad.withUnsafeMutableBufferPointer { g in for (i, v) in zip(indices, values) { g[t.offset + i] = v } }
+        hasGrad[index] = true
+        sparseIndices[index] = indices
+    }
+
+    /// Declares tensor `index`'s gradient sparse, at element offsets `indices` (ascending), after
+    /// a kernel wrote them into `grad` and left zeros elsewhere.
+    public func markSparseGradient(at index: Int, indices: [Int]) {
+        hasGrad[index] = true
+        sparseIndices[index] = indices
+    }
+
+    /// Declares every tensor's gradient defined and dense, after a kernel wrote the whole `grad` buffer.
     public func markAllGradientsDefined() {
-        for i in hasGrad.indices { hasGrad[i] = true }
+        for i in hasGrad.indices { hasGrad[i] = true; sparseIndices[i] = nil }
     }
 
     /// torch's `zero_grad`: absent gradients by default (`set_to_none=True`), else defined zeros.
     public func zeroGrad(setToNone: Bool = true) {
+        for i in sparseIndices.indices { sparseIndices[i] = nil }
         if setToNone {
             for i in hasGrad.indices { hasGrad[i] = false }
         } else {

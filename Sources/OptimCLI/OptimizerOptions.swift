@@ -7,7 +7,7 @@ import Optim
 
 /// The optimizers, by torch's class names in lower case.
 enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
-    case sgd, adam, adamw, adagrad, rmsprop, adadelta, adamax, asgd, nadam, radam, rprop, lbfgs, adafactor, muon
+    case sgd, adam, adamw, adagrad, rmsprop, adadelta, adamax, asgd, nadam, radam, rprop, lbfgs, adafactor, muon, sparseadam
 
     /// The hyperparameter flags each optimizer takes (torch's constructor arguments).
     var flags: Set<String> {
@@ -26,6 +26,7 @@ enum OptimizerKind: String, ExpressibleByArgument, CaseIterable {
         case .lbfgs: ["lr", "max-iter", "max-eval", "tolerance-grad", "tolerance-change", "history-size", "line-search-fn", "maximize"]
         case .adafactor: ["lr", "beta2-decay", "eps", "d", "weight-decay", "maximize"]
         case .muon: ["lr", "momentum", "weight-decay"]
+        case .sparseadam: ["lr", "betas", "eps", "maximize"]
         }
     }
 }
@@ -158,6 +159,10 @@ struct OptimizerOptions: ParsableArguments {
                 // torch's recipe: Muon for the 2-D weights, AdamW (torch's defaults) for the biases.
                 return try Muon(p, lr: lr ?? 1e-3, weightDecay: wd ?? 0.1, momentum: momentum ?? 0.95,
                                 others: AdamOptions(lr: 1e-3, weightDecay: 1e-2, decoupledWeightDecay: true))
+            case .sparseadam:
+                // Adam's moments updated only at the columns a minibatch's sparse rows touch (the
+                // bias, which every row touches, at every step).
+                return try SparseAdam(p, lr: lr ?? 1e-3, betas: betas?.value ?? (0.9, 0.999), eps: eps ?? 1e-8, maximize: m)
             case .adafactor:
                 return try Adafactor(p, lr: lr ?? 1e-2, beta2Decay: beta2Decay ?? -0.8, eps: (nil, eps ?? 1e-3), d: clippingThreshold ?? 1,
                                      weightDecay: wd ?? 0, maximize: m)

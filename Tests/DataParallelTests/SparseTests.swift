@@ -20,6 +20,8 @@ struct SparseCase: CustomTestStringConvertible, Sendable {
         switch optimizer {
         case "SGD": try SGD([parameters], lr: 0.5, momentum: 0.9)
         case "Adam": try Adam([parameters], lr: 0.05)
+        case "SparseAdam": try SparseAdam([parameters], lr: 0.05)
+        case "Adagrad": try Adagrad([parameters], lr: 0.5)
         default: try LBFGS([parameters], lr: 1, maxIter: 4, historySize: 5, lineSearchFn: .strongWolfe)
         }
     }
@@ -32,7 +34,7 @@ let sparseModels: [(any SparseModel, SyntheticSparse.Task)] = [
 ]
 
 let sparseCases: [SparseCase] = sparseModels.flatMap { model, task in
-    ["SGD", "Adam", "LBFGS"].map { SparseCase(model: model, task: task, optimizer: $0) }
+    ["SGD", "Adam", "SparseAdam", "Adagrad", "LBFGS"].map { SparseCase(model: model, task: task, optimizer: $0) }
 }
 
 func trainSparse<M: SparseModel, Scalar: TrainingScalar>(_ model: M, _ testCase: SparseCase, workers: Int, data: SparseDataset<Scalar>,
@@ -71,7 +73,10 @@ struct SparseTests {
         #expect(try trainSparse(testCase, workers: 3, data: wide, penalty: penalty) == double1)
     }
 
-    @Test("The sparse path trains to the dense path's weights on the same data densified", arguments: sparseCases)
+    // SparseAdam is left out: on the sparse path its update is lazy (only touched columns), by
+    // design unlike the dense path's; its rule is checked against torch in SparseParityTests.
+    @Test("The sparse path trains to the dense path's weights on the same data densified",
+          arguments: sparseCases.filter { $0.optimizer != "SparseAdam" })
     func matchesDensePath(testCase: SparseCase) throws {
         let sparse = try testCase.data(rows: 800).converted(to: Double.self)
         let dense = try #require(sparse.densified())
