@@ -49,7 +49,7 @@ struct Predict: ParsableCommand {
         let model = saved.model
         // A libsvm file mostly of zeros is predicted from its sparse rows (the same outputs, in
         // memory and time that follow its non-zeros).
-        if data.format != .csv, data.format != .tsv, model is any SparseModel,
+        if let path = data.data, path != "-", (try? data.format(of: path)) == .libsvm, model is any SparseModel,
            case .sparse(let loaded) = try data.loadRows(workers: defaultWorkerCount(), bind: true, width: model.inputFeatures,
                                                         libsvmBase: saved.libsvmBase, as: Float.self) {
             for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }

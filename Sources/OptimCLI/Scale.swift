@@ -14,6 +14,8 @@ struct Scale: ParsableCommand {
               optim scale                       # 1, 2, ..., every allowed core
               optim scale --workers 1,2,4,8 --repetitions 5 --output scaling
               optim scale --dtype float64       # in double precision
+              optim scale --sparse --task logistic --rows 700000 \\
+                  --features 47236 --non-zeros 75   # sparse rows, rcv1-like
             """
     )
 
@@ -72,9 +74,20 @@ struct Scale: ParsableCommand {
         try files.check(Scale.self)
         let counts = try workerCounts()
         let cores = defaultWorkerCount()
-        let (model, dataset) = try self.model.makeIndexed(for: data.load(workers: cores, bind: bind, as: Scalar.self).dataset,
-                                                         task: data.usesFile ? nil : data.syntheticTask)
-        print("scaling: \(dataset.name); \(model.description); \(optimizer.summary); \(Scalar.dtypeName); \(epochs) epoch(s) × \(repetitions) run(s) per count")
+        let model: any Model, rowsToTrain: TrainingRows<Scalar>, name: String, bytesPerEpoch: Int, rowCount: Int
+        switch try data.loadRows(workers: cores, bind: bind, as: Scalar.self) {
+        case .dense(let loaded):
+            let (chosen, dataset) = try self.model.makeIndexed(for: loaded.dataset, task: data.usesFile ? nil : data.syntheticTask)
+            (model, rowsToTrain, name, rowCount) = (chosen, .dense(dataset), dataset.name, dataset.rows)
+            bytesPerEpoch = dataset.rows * (dataset.features + dataset.targetsPerRow) * MemoryLayout<Scalar>.stride
+        case .sparse(let loaded):
+            let dataset = loaded.dataset
+            let choice = try self.model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
+            let indexed = try choice.classIndex.map { try dataset.gathered(rows: Array(0..<dataset.rows), name: dataset.name, targetIndex: $0) } ?? dataset
+            (model, rowsToTrain, name, rowCount) = (choice.model, .sparse(indexed), dataset.name, dataset.rows)
+            bytesPerEpoch = dataset.bytesPerPass
+        }
+        print("scaling: \(name); \(model.description); \(optimizer.summary); \(Scalar.dtypeName); \(epochs) epoch(s) × \(repetitions) run(s) per count")
         if let most = counts.max(), most > cores {
             print("warning: \(most) workers on \(cores) allowed cores: workers beyond \(cores) share cores")
         }
@@ -83,15 +96,16 @@ struct Scale: ParsableCommand {
             var times: [Double] = []
             for _ in 0..<repetitions {
                 let parameters = model.makeParameters(seed: data.seed, as: Scalar.self)
-                let report = try fit(model, parameters: parameters, data: dataset, optimizer: optimizer.make(parameters),
+                let report = try fit(model, parameters: parameters, data: rowsToTrain, validation: nil, optimizer: optimizer.make(parameters),
+                                     schedule: nil,
                                      configuration: FitConfiguration(batchSize: batchSize, epochs: epochs, workers: count, bind: bind,
-                                                                     seed: data.seed, scoreTrainingData: false))
+                                                                     seed: data.seed, scoreTrainingData: false),
+                                     cancellation: nil, progress: { _ in }, onBatch: { _ in }, checkpoint: { _ in })
                 times.append(report.trainingSeconds / Double(report.epochs.count))
             }
             let epoch = times.sorted()[times.count / 2]
-            let rowRate = Double(dataset.rows) / epoch
-            rows.append(Row(workers: count, epochSeconds: epoch, rowsPerSecond: rowRate,
-                            bytesPerSecond: Double(dataset.rows * (dataset.features + dataset.targetsPerRow) * MemoryLayout<Scalar>.stride) / epoch,
+            let rowRate = Double(rowCount) / epoch
+            rows.append(Row(workers: count, epochSeconds: epoch, rowsPerSecond: rowRate, bytesPerSecond: Double(bytesPerEpoch) / epoch,
                             speedup: 0, efficiency: 0))
         }
         let base = rows[0].epochSeconds * Double(rows[0].workers)
@@ -105,7 +119,7 @@ struct Scale: ParsableCommand {
                   + Format.pad(Format.rate(r.rowsPerSecond), 9) + " " + Format.pad(Format.fixed(r.bytesPerSecond / 1e9, 2), 6, right: true) + "  "
                   + Format.pad(Format.fixed(r.speedup, 2), 7, right: true) + "  " + Format.pad(Format.fixed(r.efficiency, 2), 10, right: true))
         }
-        if let output { try write(rows, prefix: output, plotTitle: "Speedup by workers: \(dataset.name); \(model.description)") }
+        if let output { try write(rows, prefix: output, plotTitle: "Speedup by workers: \(name); \(model.description)") }
     }
 
     func write(_ rows: [Row], prefix: String, plotTitle: String = "Speedup by worker count") throws {
