@@ -135,11 +135,7 @@ public final class Dataset<Scalar: VectorScalar> {
     /// Splits off the last `fraction` of the rows as validation data: (training, validation).
     /// Synthetic rows are independent draws, so the tail is as good a sample as any.
     public func split(validationFraction fraction: Double) throws(DatasetError) -> (training: Dataset, validation: Dataset?) {
-        guard fraction >= 0, fraction < 1 else { throw .shape("validation fraction must be in [0, 1), got \(fraction)") }
-        let validationRows = Int((Double(rows) * fraction).rounded())
-        guard validationRows > 0 else { return (self, nil) }
-        guard validationRows < rows else { throw .shape("\(name): a validation fraction of \(fraction) leaves no training rows") }
-        let cut = rows - validationRows
+        guard let cut = try validationCut(rows: rows, fraction: fraction, name: name) else { return (self, nil) }
         return (try slice(0..<cut, name: "\(name) (training)"), try slice(cut..<rows, name: "\(name) (validation)"))
     }
 
@@ -174,4 +170,14 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(name): target at row \(row) is \(value), expected \(expected)"
         }
     }
+}
+
+/// Where a split of `rows` rows that holds out `fraction` of them cuts (the first validation row),
+/// or nil when it holds out none.
+func validationCut(rows: Int, fraction: Double, name: String) throws(DatasetError) -> Int? {
+    guard fraction >= 0, fraction < 1 else { throw .shape("validation fraction must be in [0, 1), got \(fraction)") }
+    let validationRows = Int((Double(rows) * fraction).rounded())
+    guard validationRows > 0 else { return nil }
+    guard validationRows < rows else { throw .shape("\(name): a validation fraction of \(fraction) leaves no training rows") }
+    return rows - validationRows
 }

@@ -162,11 +162,7 @@ public final class SparseDataset<Scalar: VectorScalar> {
 
     /// Splits off the last `fraction` of the rows as validation data: (training, validation).
     public func split(validationFraction fraction: Double) throws(DatasetError) -> (training: SparseDataset, validation: SparseDataset?) {
-        guard fraction >= 0, fraction < 1 else { throw .shape("validation fraction must be in [0, 1), got \(fraction)") }
-        let validationRows = Int((Double(rows) * fraction).rounded())
-        guard validationRows > 0 else { return (self, nil) }
-        guard validationRows < rows else { throw .shape("\(name): a validation fraction of \(fraction) leaves no training rows") }
-        let cut = rows - validationRows
+        guard let cut = try validationCut(rows: rows, fraction: fraction, name: name) else { return (self, nil) }
         return (try slice(0..<cut, name: "\(name) (training)"), try slice(cut..<rows, name: "\(name) (validation)"))
     }
 
