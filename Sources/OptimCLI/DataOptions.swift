@@ -304,7 +304,8 @@ extension DataOptions {
         if sparse { return (true, nil) }
         if dense { return (false, nil) }
         let cells = data.rows.multipliedReportingOverflow(by: data.features)
-        let denseBytes = cells.overflow ? nil : cells.partialValue.multipliedReportingOverflow(by: MemoryLayout<Scalar>.stride).partialValue
+        let bytes = cells.partialValue.multipliedReportingOverflow(by: MemoryLayout<Scalar>.stride)
+        let denseBytes = cells.overflow || bytes.overflow ? nil : bytes.partialValue
         guard let denseBytes, fitsInMemory(bytes: denseBytes) else {
             return (true, "as dense rows it would take \(denseBytes.map(formatBytes) ?? "more than any machine has"): read as sparse rows")
         }
@@ -330,8 +331,8 @@ extension DataOptions {
         let plain = path != "-" && !path.lowercased().hasSuffix(".gz")
         guard plain, (try? format(of: path)) == .libsvm, !(sparse && dense) else {
             if sparse || forceSparse {
-                throw UsageError(message: "sparse rows are read from libsvm files (\(path) is \((try? format(of: path).rawValue) ?? "not one")); drop --sparse",
-                                 command: Train.self)
+                let what = plain ? "\(path) is \((try? format(of: path).rawValue) ?? "not one")" : "not compressed or standard input, for now"
+                throw UsageError(message: "sparse rows are read from plain libsvm files (\(what)); drop --sparse", command: Train.self)
             }
             return .dense(try load(workers: workers, bind: bind, path: path, width: width, libsvmBase: libsvmBase, as: Scalar.self))
         }
