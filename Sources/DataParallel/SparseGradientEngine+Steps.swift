@@ -35,23 +35,35 @@ struct RangeTable: Sendable {
     }
 }
 
-/// Files a chunk's columns (`count`, with `width` values each) by range into its region: range
+/// Where a chunk's column values are before they are filed: in a compact list, `width` per
+/// column in list order, or in the worker's column-major accumulator (which is left zero, its
+/// marks cleared).
+enum ChunkValues<Scalar: TrainingScalar> {
+    case list(UnsafePointer<Scalar>)
+    case accumulator(UnsafeMutablePointer<Scalar>, marks: UnsafeMutablePointer<UInt64>)
+}
+
+/// Files a chunk's columns (`count` of them, `width` values each) by range into its region: range
 /// r's part at `parts.starts[r]`, `parts.counts[r]` long, in first-seen order within a range.
+/// `scratch` holds each column's range between the two passes.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
-func fileByRange<Scalar: TrainingScalar>(_ list: UnsafePointer<Int32>, _ listValues: UnsafePointer<Scalar>, count: Int, width: Int,
-                                         cuts: RangeTable, parts: (starts: UnsafeMutablePointer<Int>, counts: UnsafeMutablePointer<Int>),
-                                         into region: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Scalar>)) {
+func fileByRange<Scalar: TrainingScalar>(_ list: UnsafePointer<Int32>, count: Int, width: Int, cuts: RangeTable,
+                                         parts: (starts: UnsafeMutablePointer<Int>, counts: UnsafeMutablePointer<Int>),
+                                         into region: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Scalar>),
+                                         scratch: UnsafeMutablePointer<Int32>, from source: ChunkValues<Scalar>) {
     let ranges = cuts.count
     for r in 0..<ranges { parts.counts[r] = 0 }
-    if ranges == 1 {
-        region.0.update(from: list, count: count)
-        region.1.update(from: listValues, count: count * width)
-        parts.starts[0] = 0
+    if ranges > 1 {
+        for s in 0..<count {
+            let r = cuts.range(of: list[s])
+            scratch[s] = Int32(r)
+            parts.counts[r] += 1
+        }
+    } else {
+        for s in 0..<count { scratch[s] = 0 }
         parts.counts[0] = count
-        return
     }
-    for s in 0..<count { parts.counts[cuts.range(of: list[s])] += 1 }
     var at = 0
     for r in 0..<ranges {
         parts.starts[r] = at
@@ -59,10 +71,19 @@ func fileByRange<Scalar: TrainingScalar>(_ list: UnsafePointer<Int32>, _ listVal
         parts.counts[r] = 0
     }
     for s in 0..<count {
-        let r = cuts.range(of: list[s]), to = parts.starts[r] + parts.counts[r]
+        let r = Int(scratch[s]), to = parts.starts[r] + parts.counts[r], column = Int(list[s])
         parts.counts[r] += 1
         region.0[to] = list[s]
-        for row in 0..<width { region.1[to * width + row] = listValues[s * width + row] }
+        switch source {
+        case .list(let values):
+            for row in 0..<width { region.1[to * width + row] = values[s * width + row] }
+        case .accumulator(let accumulator, let marks):
+            for row in 0..<width {
+                region.1[to * width + row] = accumulator[column * width + row]
+                accumulator[column * width + row] = 0
+            }
+            marks[column >> 6] &= ~(UInt64(1) << UInt64(column & 63))
+        }
     }
 }
 
@@ -91,13 +112,13 @@ func foldRange<Scalar: TrainingScalar>(parts: (starts: UnsafePointer<Int>, count
                                        touched: UnsafeMutablePointer<Int32>) -> Int {
     let (columns, values) = partials
     var count = 0
-    if let (accumulator, bits) = direct {
+    if let (accumulator, marks) = direct {
         for (c, region) in regions.enumerated() {
             let start = region + parts.starts[c * stride]
             for i in start..<(start + parts.counts[c * stride]) {
                 let column = Int(columns[i]), word = column >> 6, bit = UInt64(1) << UInt64(column & 63)
-                if bits[word] & bit == 0 {
-                    bits[word] |= bit
+                if marks[word] & bit == 0 {
+                    marks[word] |= bit
                     touched[count] = Int32(column)
                     count += 1
                 }
@@ -110,7 +131,7 @@ func foldRange<Scalar: TrainingScalar>(parts: (starts: UnsafePointer<Int>, count
                 grad[row * d + column] = accumulator[column * width + row] * factor
                 accumulator[column * width + row] = 0
             }
-            bits[column >> 6] &= ~(UInt64(1) << UInt64(column & 63))
+            marks[column >> 6] &= ~(UInt64(1) << UInt64(column & 63))
         }
         return count
     }
@@ -139,20 +160,4 @@ func foldRange<Scalar: TrainingScalar>(parts: (starts: UnsafePointer<Int>, count
         place[column] = -1
     }
     return count
-}
-
-/// Moves columns `list[0..<count]` (`width` values each, column-major) out of a worker's
-/// accumulator into `out`, leaving zeros and clearing their bits.
-@_specialize(where Scalar == Float)
-@_specialize(where Scalar == Double)
-func takeColumns<Scalar: TrainingScalar>(_ accumulator: UnsafeMutablePointer<Scalar>, _ list: UnsafePointer<Int32>, count: Int, width: Int,
-                                         into out: UnsafeMutablePointer<Scalar>, marks: UnsafeMutablePointer<UInt64>) {
-    for s in 0..<count {
-        let column = Int(list[s])
-        for row in 0..<width {
-            out[s * width + row] = accumulator[column * width + row]
-            accumulator[column * width + row] = 0
-        }
-        marks[column >> 6] &= ~(UInt64(1) << UInt64(column & 63))
-    }
 }

@@ -181,14 +181,17 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
                 let dense = denseSlots.base + c * denseStride
                 zero(dense, denseCount)
                 var count = 0
+                let parts = (starts: partStarts.base + c * stride, counts: partCounts.base + c * stride)
+                let region = (partialColumns.base + (lower - first), partialValues.base + (lower - first) * width)
                 if let accumulators {
                     // The worker's column-major accumulator: each entry's place is its column; a
-                    // bit per column marks the distinct ones, in first-seen order.
-                    let bits = marks[w]
+                    // bit per column marks the distinct ones, in first-seen order (bits, not bytes:
+                    // a million columns' marks stay in a core's cache).
+                    let marked = marks[w]
                     for e in lower..<upper {
                         let column = Int(columns[e]), word = column >> 6, bit = UInt64(1) << UInt64(column & 63)
-                        if bits[word] & bit == 0 {
-                            bits[word] |= bit
+                        if marked[word] & bit == 0 {
+                            marked[word] |= bit
                             list[count] = Int32(column)
                             count += 1
                         }
@@ -198,7 +201,8 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
                                                count: chunk.count, weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
                     losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
                                                          gradient: SparseGradient(columns: accumulators[w].base, dense: dense))
-                    takeColumns(accumulators[w].base, list.base, count: count, width: width, into: listValues.base, marks: bits.base)
+                    fileByRange(list.base, count: count, width: width, cuts: cuts, parts: parts, into: region, scratch: slots.base,
+                                from: .accumulator(accumulators[w].base, marks: marked.base))
                 } else {
                     // The distinct columns in first-seen order, and each entry's place among them.
                     for e in lower..<upper {
@@ -217,10 +221,9 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
                     losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
                                                          gradient: SparseGradient(columns: listValues.base, dense: dense))
                     for s in 0..<count { place[Int(list[s])] = -1 }
+                    fileByRange(list.base, count: count, width: width, cuts: cuts, parts: parts, into: region, scratch: slots.base,
+                                from: .list(listValues.base))
                 }
-                fileByRange(list.base, listValues.base, count: count, width: width, cuts: cuts,
-                            parts: (starts: partStarts.base + c * stride, counts: partCounts.base + c * stride),
-                            into: (partialColumns.base + (lower - first), partialValues.base + (lower - first) * width))
             }
         }
         var now = ContinuousClock.now
