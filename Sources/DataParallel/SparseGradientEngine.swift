@@ -31,8 +31,9 @@ import Optim
 ///    count, no list is ever sorted, and each part is read once.
 /// 4. **Sparse writes to the dense gradient.** The gradient stays a dense tensor (what every
 ///    optimizer reads, as torch's `nn.Linear` gives on sparse input), zero where no row touched a
-///    column: each step zeroes the columns the previous step wrote, then writes the new ones. The
-///    touched columns are kept (``touchedColumns``), for optimizers that update only them.
+///    column: each step zeroes the columns the previous step wrote, then writes the new ones, and
+///    declares the weight's gradient sparse at them (`Parameters.sparseIndices`), for optimizers
+///    that update only those (SparseAdam, Adagrad).
 ///
 /// The cost of a step is then O(entries · width), never O(d), apart from
 /// the first step, which zeroes the gradient once.
@@ -119,12 +120,6 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         for buffer in seenValues { buffer.deallocate() }
         for buffer in accumulators ?? [] { buffer.deallocate() }
         for buffer in marks { buffer.deallocate() }
-    }
-
-    /// The columns the last ``gradient(of:data:rows:clearingAll:)`` wrote (ascending by range, in
-    /// merge order within one).
-    var touchedColumns: [Int32] {
-        ranges.indices.flatMap { r in (0..<touchedCounts[r]).map { touched[ranges[r].lowerBound + $0] } }
     }
 
     /// Writes ∂(mean loss)/∂θ over `rows` of `data` into `parameters.grad` and returns the mean
