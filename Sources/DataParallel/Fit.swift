@@ -218,25 +218,23 @@ extension Model {
 
     /// Throws, naming the problem, when `data` cannot train this model.
     public func check<Scalar>(_ data: Dataset<Scalar>) throws(TrainingError) {
-        guard data.features == inputFeatures else {
-            throw .incompatibleData("\(data.name): rows have \(data.features) features, the model takes \(inputFeatures)")
-        }
-        guard data.targetsPerRow == targetsPerRow else {
-            throw .incompatibleData("\(data.name): rows have \(data.targetsPerRow) target(s), the model needs \(targetsPerRow)")
-        }
-        do { try data.validateFinite() } catch { throw .incompatibleData(error.description) }
-        try checkTargets(data.name, rows: data.rows, target: data.target)
+        try checkShape(data) { () throws(DatasetError) in try data.validateFinite() }
     }
 
     /// Throws, naming the problem, when sparse `data` cannot train this model.
     public func check<Scalar>(_ data: SparseDataset<Scalar>) throws(TrainingError) {
+        try checkShape(data) { () throws(DatasetError) in try data.validateFinite() }
+    }
+
+    /// The width and the targets per row, then `finite`, then the targets' values.
+    private func checkShape<Data: TargetRows>(_ data: Data, finite: () throws(DatasetError) -> Void) throws(TrainingError) {
         guard data.features == inputFeatures else {
             throw .incompatibleData("\(data.name): rows have \(data.features) features, the model takes \(inputFeatures)")
         }
         guard data.targetsPerRow == targetsPerRow else {
             throw .incompatibleData("\(data.name): rows have \(data.targetsPerRow) target(s), the model needs \(targetsPerRow)")
         }
-        do { try data.validateFinite() } catch { throw .incompatibleData(error.description) }
+        do { try finite() } catch { throw .incompatibleData(error.description) }
         try checkTargets(data.name, rows: data.rows, target: data.target)
     }
 

@@ -121,7 +121,7 @@ public final class Muon<Scalar: OptimScalar>: SchedulableOptimizer {
         let options = MuonOptions(lr: lr, weightDecay: weightDecay, momentum: momentum, nesterov: nesterov, nsCoefficients: nsCoefficients,
                                   eps: eps, nsSteps: nsSteps, adjustLRFn: adjustLRFn)
         try options.validate()
-        guard !params.isEmpty, params.contains(where: { !$0.tensors.isEmpty }) else { throw OptimError("optimizer got an empty parameter list") }
+        try Self.checkNotEmpty(params)
         defaults = options
         try addParamGroup(params)
     }

@@ -76,6 +76,8 @@ extension LBFGS: Optimizer {}
 /// Hyperparameters with a learning rate, the one value every schedule sets.
 public protocol LearningRateOptions: Hyperparameters {
     var lr: Double { get set }
+    /// torch's checks of the values, in its order and words.
+    func validate() throws
 }
 
 extension AdafactorOptions: LearningRateOptions {}
@@ -100,6 +102,25 @@ extension GroupedOptimizer {
     /// torch's `zero_grad`: makes every gradient absent (default), or zero.
     public func zeroGrad(setToNone: Bool = true) {
         for group in paramGroups { for p in group.params { p.zeroGrad(setToNone: setToNone) } }
+    }
+
+    /// torch's `add_param_group` after its checks: a group over `params` with `defaults` changed by
+    /// `configure`, checked.
+    func newGroup(_ params: [Parameters<Scalar>], defaults: GroupOptions, _ configure: (inout GroupOptions) -> Void) throws
+        -> ParamGroup<Scalar, GroupOptions>
+    {
+        try checkNewGroup(params)
+        var options = defaults
+        configure(&options)
+        try options.validate()
+        return ParamGroup(params: params, options: options)
+    }
+
+    /// torch's check of a constructor's params: some tensor to optimize.
+    static func checkNotEmpty(_ params: [Parameters<Scalar>]) throws {
+        guard !params.isEmpty, params.contains(where: { !$0.tensors.isEmpty }) else {
+            throw OptimError("optimizer got an empty parameter list")
+        }
     }
 
     /// torch's checks of `add_param_group`: no buffer twice, none already in another group.

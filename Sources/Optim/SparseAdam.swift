@@ -73,20 +73,14 @@ public final class SparseAdam<Scalar: OptimScalar>: SchedulableOptimizer {
                 maximize: Bool = false) throws {
         let options = SparseAdamOptions(lr: lr, betas: betas, eps: eps, maximize: maximize)
         try options.validate()
-        guard !params.isEmpty, params.contains(where: { !$0.tensors.isEmpty }) else {
-            throw OptimError("optimizer got an empty parameter list")
-        }
+        try Self.checkNotEmpty(params)
         defaults = options
         try addParamGroup(params)
     }
 
     /// torch's `add_param_group`: a new group over `params`, with the defaults changed by `configure`.
     public func addParamGroup(_ params: [Parameters<Scalar>], _ configure: (inout SparseAdamOptions) -> Void = { _ in }) throws {
-        try checkNewGroup(params)
-        var options = defaults
-        configure(&options)
-        try options.validate()
-        paramGroups.append(ParamGroup(params: params, options: options))
+        paramGroups.append(try newGroup(params, defaults: defaults, configure))
     }
 
     /// Calls `closure` (which should recompute the loss and the gradients), then steps; returns its loss.
