@@ -116,6 +116,8 @@ func strongWolfe<S: OptimScalar>(
 /// The dot product in the vectors' precision, multiply then add in index order: what torch's
 /// `dot` computes for short vectors. (For long ones BLAS reorders the sum; results then agree to
 /// rounding, not bit for bit.)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func dot<S: OptimScalar>(_ a: [S], _ b: [S]) -> S {
     var sum: S = 0
     for i in a.indices { sum = sum + a[i] * b[i] }
