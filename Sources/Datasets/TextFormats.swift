@@ -315,6 +315,14 @@ public enum LibSVM {
         throws(DataFileError) -> (data: Dataset<Scalar>, base: Int)
     {
         let ((sparse, base), line) = try readSparseLocated(path: path, features: features, base: base, as: Scalar.self)
+        return (try expand(sparse, path: path, base: base, maxIndexLine: line), base)
+    }
+
+    /// Sparse rows as read expanded to dense ones, or refused (naming the line of the largest
+    /// index) beyond the memory budget.
+    package static func expand<Scalar: VectorScalar>(_ sparse: SparseDataset<Scalar>, path: String, base: Int, maxIndexLine line: Int)
+        throws(DataFileError) -> Dataset<Scalar>
+    {
         let rows = sparse.rows, width = sparse.features
         guard let count = MemoryBudget.values(rows: rows, columns: width, size: MemoryLayout<Scalar>.stride) else {
             throw DataFileError(path, "line \(line)", "index \(width - 1 + base) makes every row \(width) features wide: "
@@ -328,7 +336,7 @@ public enum LibSVM {
                 x.base[row * width + Int(sparse.columns.base[entry])] = sparse.values.base[entry]
             }
         }
-        do { return (try Dataset(name: path, x: x, y: sparse.y, rows: rows, features: width), base) } catch {
+        do { return try Dataset(name: path, x: x, y: sparse.y, rows: rows, features: width) } catch {
             throw DataFileError(path, nil, error.description)
         }
     }
@@ -349,69 +357,16 @@ public enum LibSVM {
     static func readSparseLocated<Scalar: VectorScalar>(path: String, features: Int?, base: Int?, as _: Scalar.Type)
         throws(DataFileError) -> ((data: SparseDataset<Scalar>, base: Int), maxIndexLine: Int)
     {
+        // The pieces of LibSVMPieces.swift, one piece.
         let file = try MappedFile(path: path)
-        var lines = TextLines(file)
-        var labels: [Scalar] = []
-        // Every row's entries, one after another: row r's are offsets[r]..<offsets[r + 1].
-        var columns: [Int32] = [], values: [Scalar] = [], offsets: [Int64] = [0], rowLines: [Int] = []
-        var minIndex = Int.max, maxIndex = -1, maxIndexLine = 0
-        while let line = lines.next(skippingBlank: true) {
-            var tokens = TokenScanner(line)
-            // Blank and comment-only lines carry no row.
-            guard let first = tokens.next() else { continue }
-            guard let label: Scalar = parseNumber(first), label.isFinite else {
-                throw DataFileError(path, "line \(line.number)", "label '\(text(first))' is not a number")
-            }
-            var previous = -1
-            while let token = tokens.next() {
-                // svmlight's query id (qid:N) groups rows for ranking; it is not a feature.
-                if token.starts(with: "qid:".utf8) { continue }
-                let colon = token.firstIndex(of: UInt8(ascii: ":")) ?? token.endIndex
-                let indexBytes = UnsafeBufferPointer(rebasing: token[..<colon])
-                let valueBytes = UnsafeBufferPointer(rebasing: token[min(colon + 1, token.endIndex)...])
-                if indexBytes.first == UInt8(ascii: "-") && parseIndex(UnsafeBufferPointer(rebasing: indexBytes.dropFirst())) != nil {
-                    throw DataFileError(path, "line \(line.number)", "index \(text(indexBytes)) is negative")
-                }
-                guard colon < token.endIndex, let index = parseIndex(indexBytes), let value: Scalar = parseNumber(valueBytes) else {
-                    throw DataFileError(path, "line \(line.number)", "'\(text(token))' is not index:value")
-                }
-                guard value.isFinite else {
-                    throw DataFileError(path, "line \(line.number)", "value \(text(valueBytes)) at index \(index) is not finite")
-                }
-                guard index > previous else {
-                    throw DataFileError(path, "line \(line.number)", "indices must ascend: \(index) after \(previous)")
-                }
-                guard index <= Int(Int32.max) else {
-                    throw DataFileError(path, "line \(line.number)", "index \(index) is beyond the \(Int32.max) features sparse data can have")
-                }
-                if base == 1 && index == 0 {
-                    throw DataFileError(path, "line \(line.number)", "index 0 in a file read as 1-based (--one-based)")
-                }
-                previous = index
-                columns.append(Int32(index))
-                values.append(value)
-                minIndex = min(minIndex, index)
-                if index > maxIndex { maxIndex = index; maxIndexLine = line.number }
-            }
-            labels.append(label)
-            offsets.append(Int64(columns.count))
-            rowLines.append(line.number)
-        }
-        guard !labels.isEmpty else { throw DataFileError(path, nil, "the file has no rows") }
-        let base = base ?? (minIndex == 0 ? 0 : 1)
-        if let features, maxIndex - base >= features {
-            let row = (0..<labels.count).first { offsets[$0 + 1] > offsets[$0] && Int(columns[Int(offsets[$0 + 1]) - 1]) - base >= features }!
-            throw DataFileError(path, "line \(rowLines[row])", "index \(columns[Int(offsets[row + 1]) - 1]) is out of range for \(features) features (\(base)-based indices)")
-        }
-        let width = features ?? max(maxIndex - base + 1, 1)
-        if base != 0 { for e in columns.indices { columns[e] -= Int32(base) } }
-        do {
-            let data = try SparseDataset(name: path, rows: labels.count, features: width, offsets: IndexStorage(offsets),
-                                         columns: IndexStorage(columns), values: ScalarStorage(values), y: ScalarStorage(labels),
-                                         validated: true)
-            return ((data, base), maxIndexLine)
-        } catch {
-            throw DataFileError(path, nil, error.description)
-        }
+        defer { withExtendedLifetime(file) {} }
+        let bytes = UnsafeBufferPointer(start: file.bytes.assumingMemoryBound(to: UInt8.self), count: file.count)
+        let pieces = self.pieces(bytes, count: 1)
+        let layout = Layout(pieces: pieces, counts: pieces.map { count(bytes, piece: $0) })
+        let (labels, offsets, columns, values) = try storage(path: path, layout: layout, as: Scalar.self)
+        let summary = try parse(bytes, path: path, layout: layout, piece: 0, base: base, labels: labels.base, offsets: offsets.base,
+                                columns: columns.base, values: values.base)
+        return try finish(bytes, path: path, layout: layout, summaries: [summary], features: features, base: base,
+                          labels: labels, offsets: offsets, columns: columns, values: values)
     }
 }

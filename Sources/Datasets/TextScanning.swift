@@ -23,6 +23,16 @@ struct TextLines {
         position = end >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF ? 3 : 0
     }
 
+    /// The lines of `range` of a file's bytes (which starts at a line's start), numbered on
+    /// from `linesBefore`; a byte-order mark is skipped at the file's start.
+    init(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, linesBefore: Int) {
+        base = bytes.baseAddress!
+        end = range.upperBound
+        let bom = range.lowerBound == 0 && range.count >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF
+        position = bom ? 3 : range.lowerBound
+        number = linesBefore
+    }
+
     /// The next line, or with `skippingBlank` the next one that is not only spaces and tabs.
     mutating func next(skippingBlank: Bool) -> TextLine? {
         while position < end {
@@ -130,6 +140,11 @@ struct TokenScanner {
         while position < end && !isSpace(bytes[position]) && bytes[position] != UInt8(ascii: "#") { position += 1 }
         return UnsafeBufferPointer(rebasing: bytes[start..<position])
     }
+}
+
+/// Whether a token is svmlight's query id, `qid:N`.
+@inline(__always) func isQueryID(_ token: UnsafeBufferPointer<UInt8>) -> Bool {
+    token.count >= 4 && token[0] == UInt8(ascii: "q") && token[1] == UInt8(ascii: "i") && token[2] == UInt8(ascii: "d") && token[3] == UInt8(ascii: ":")
 }
 
 /// The bytes decoded as UTF-8 (invalid sequences replaced), for messages.

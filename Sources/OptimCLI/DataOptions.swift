@@ -277,7 +277,7 @@ struct DataOptions: ParsableArguments {
         case .libsvm:
             guard target == nil else { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
             let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
-            let (dataset, used) = try LibSVM.read(path: path, features: features ?? width, base: base, as: Scalar.self)
+            let (dataset, used) = try LibSVM.read(path: path, features: features ?? width, base: base, as: Scalar.self, workers: workers, bind: bind)
             return LoadedData(dataset: dataset, notes: base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : [],
                               libsvmBase: used)
         }
@@ -338,7 +338,7 @@ extension DataOptions {
         }
         if target != nil { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
         let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
-        let (dataset, used) = try LibSVM.readSparse(path: path, features: features ?? width, base: base, as: Scalar.self)
+        let (dataset, used) = try LibSVM.readSparse(path: path, features: features ?? width, base: base, as: Scalar.self, workers: workers, bind: bind)
         var notes = base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : []
         let (isSparse, reason) = forceSparse ? (true, nil) : sparseModel ? trainsSparse(dataset) : (false, nil)
         if isSparse {
