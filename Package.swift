@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: ["Datasets", "ModelIO", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
-            exclude: ["RealData"]  // data files the tests read by path (tools/make_real_data_fixtures.py)
+            exclude: ["RealData", "SparseNPZ"]  // data files the tests read by path (tools/make_real_data_fixtures.py, make_sparse_npz_fixtures.py)
         ),
         .testTarget(
             name: "DataParallelTests",

@@ -89,6 +89,31 @@ public enum NPY {
             }
         }
 
+        /// Whether this is an integer type (signed or unsigned; not bool).
+        public var isInteger: Bool { kind == "i" || kind == "u" }
+
+        /// Element `index` of an integer array at `base`, exactly; nil beyond Int64 (a uint64 of
+        /// 2⁶³ or more) or for a type that is not an integer.
+        @inline(__always)
+        public func integer(_ base: UnsafeRawPointer, _ index: Int) -> Int64? {
+            let offset = index * size
+            func bits<T: FixedWidthInteger>(_: T.Type) -> T {
+                let raw = base.loadUnaligned(fromByteOffset: offset, as: T.self)
+                return bigEndian ? T(bigEndian: raw) : T(littleEndian: raw)
+            }
+            switch (kind, size) {
+            case ("i", 1): return Int64(bits(Int8.self))
+            case ("i", 2): return Int64(bits(Int16.self))
+            case ("i", 4): return Int64(bits(Int32.self))
+            case ("i", 8): return bits(Int64.self)
+            case ("u", 1): return Int64(bits(UInt8.self))
+            case ("u", 2): return Int64(bits(UInt16.self))
+            case ("u", 4): return Int64(bits(UInt32.self))
+            case ("u", 8): return Int64(exactly: bits(UInt64.self))
+            default: return nil
+            }
+        }
+
         /// Why the conversion to float32 is worth a word: "float64", "big-endian int32", ...
         public var conversionNote: String? { conversionNote(into: 4) }
 

@@ -195,6 +195,15 @@ public final class SparseDataset<Scalar: VectorScalar> {
                             trueWeights: trueWeights, labels: labels, weights: weights)
     }
 
+    /// The same rows in a wider space (columns `features..<width` all zero): a file narrower than
+    /// the model it is read for.
+    public func widened(to width: Int) throws(DatasetError) -> SparseDataset {
+        guard width != features else { return self }
+        guard width > features else { throw .shape("\(name): \(features) features cannot narrow to \(width)") }
+        return try SparseDataset(name: name, rows: rows, features: width, offsets: offsets, offsetStart: offsetStart, columns: columns, values: values,
+                                 y: y, targetsPerRow: targetsPerRow, weights: weights, trueWeights: trueWeights, labels: labels, validated: true)
+    }
+
     /// The same entries in another precision (rounded to nearest when narrower).
     public func converted<Other: VectorScalar>(to _: Other.Type) throws(DatasetError) -> SparseDataset<Other> {
         if let same = self as? SparseDataset<Other> { return same }

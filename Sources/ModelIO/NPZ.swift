@@ -4,90 +4,156 @@ import Foundation
 import ZIPFoundation
 
 /// NumPy's `.npz` archives (`np.savez`, stored, or `np.savez_compressed`, deflated): arrays `X`
-/// (rows × features) and `y` (rows, or rows × 1). An archive is unpacked into memory once.
+/// (rows × features) and `y` (rows, or rows × 1); or a scipy sparse matrix (`save_npz`), read by
+/// ``loadSparse(path:labels:as:)`` (and expanded by ``load(path:)``). An archive is unpacked into
+/// memory once.
 public enum NPZ {
     public static func load(path: String) throws -> Dataset<Float> {
-        try checkDirectory(path)
-        let archive: Archive
+        let archive = try NPZArchive(path: path)
+        if archive.isSparseMatrix {
+            let sparse = try loadSparse(archive, labels: nil, as: Float.self)
+            guard let dense = sparse.densified() else {
+                throw DataFileError(path, nil, "\(sparse.rows) rows × \(sparse.features) dense values "
+                                    + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: sparse.rows, columns: sparse.features, size: 4))
+                                    + "; train on them as sparse rows")
+            }
+            return dense
+        }
+        // The names the arrays go by: np.savez(X=..., y=...), lower case, scikit-learn's data and
+        // target, or np.savez(features, labels) positionally (arr_0, arr_1).
+        guard let x = try archive.member(["X", "x", "data", "features", "arr_0"]) else { throw archive.missing("X", expected: "X and y") }
+        guard let y = try archive.member(targetNames) else { throw archive.missing("y", expected: "X and y") }
+        guard x.header.shape.count == 2 else { throw DataFileError("\(path)/\(x.name)", nil, "X has shape \(x.header.shape); expected rows × features") }
+        let rows = x.header.shape[0]
+        guard y.header.shape == [rows] || y.header.shape.count == 2 && y.header.shape[0] == rows && y.header.shape[1] >= 1 else {
+            throw DataFileError("\(path)/\(y.name)", nil, "y has shape \(y.header.shape); expected (\(rows),) or (\(rows), k) to match X's \(rows) rows")
+        }
+        do {
+            return try Dataset<Float>(name: path, x: FloatStorage(x.values(as: Float.self)), y: FloatStorage(y.values(as: Float.self)), rows: rows,
+                                      features: x.header.shape[1], targetsPerRow: y.header.shape.count == 2 ? y.header.shape[1] : 1)
+        } catch {
+            throw DataFileError(path, nil, error.description)
+        }
+    }
+
+    /// The names a targets array goes by.
+    static let targetNames = ["y", "Y", "target", "labels", "arr_1"]
+}
+
+/// An opened `.npz` archive, its members unpacked on demand.
+struct NPZArchive {
+    /// A member as unpacked: its header and bytes (the whole `.npy`).
+    struct Member {
+        let name: String
+        let header: NPY.Header
+        let data: Data
+
+        /// The values in C order (a Fortran-order 2-D array transposed back), each rounded once.
+        func values<Scalar: VectorScalar>(as _: Scalar.Type) -> [Scalar] {
+            let element = NPY.ElementType(header.descr)!  // checked by member(_:)
+            let shape = header.shape
+            return data.withUnsafeBytes { raw in
+                let base = raw.baseAddress! + header.dataOffset
+                guard header.fortranOrder && shape.count == 2 else {
+                    return (0..<header.elementCount!).map { element.load(base, $0, as: Scalar.self) }
+                }
+                let (rows, columns) = (shape[0], shape[1])
+                return (0..<(rows * columns)).map { element.load(base, ($0 % columns) * rows + $0 / columns, as: Scalar.self) }
+            }
+        }
+
+        /// The values of a 1-D integer array (any shape with `anyShape`, in storage order), or why not.
+        func integers(path: String, anyShape: Bool = false) throws -> [Int64] {
+            let element = NPY.ElementType(header.descr)!
+            guard element.isInteger, anyShape || header.shape.count == 1, let count = header.elementCount else {
+                throw DataFileError("\(path)/\(name)", nil, "expected a 1-D integer array, got dtype \(header.descr) and shape \(header.shape)")
+            }
+            return try data.withUnsafeBytes { raw in
+                let base = raw.baseAddress! + header.dataOffset
+                var out = [Int64]()
+                out.reserveCapacity(count)
+                for i in 0..<count {
+                    guard let value = element.integer(base, i) else {
+                        throw DataFileError("\(path)/\(name)", "element \(i)", "a uint64 beyond the largest Int64")
+                    }
+                    out.append(value)
+                }
+                return out
+            }
+        }
+    }
+
+    let path: String
+    let archive: Archive
+    let archiveBytes: UInt64
+
+    init(path: String) throws {
+        try NPZ.checkDirectory(path)
+        self.path = path
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
             throw DataFileError(path, nil, FileManager.default.fileExists(atPath: path)
                                 ? "not a .npz (zip) archive" : "cannot open: no such file")
         }
         var status = stat()
-        let archiveBytes = stat(path, &status) == 0 ? UInt64(clamping: status.st_size) : 0
-        // The names the arrays go by: np.savez(X=..., y=...), lower case, scikit-learn's data and
-        // target, or np.savez(features, labels) positionally (arr_0, arr_1).
-        let aliases = ["X": ["X", "x", "data", "features", "arr_0"], "y": ["y", "Y", "target", "labels", "arr_1"]]
-        func array(_ name: String) throws -> (header: NPY.Header, data: Data) {
-            let found = aliases[name]?.lazy.compactMap { archive[$0 + ".npy"] }.first
-            guard let entry = found ?? archive[name + ".npy"] else {
-                let names = archive.map(\.path).sorted().joined(separator: ", ")
-                throw DataFileError(path, nil, "no array '\(name)' in the archive (it holds \(names.isEmpty ? "nothing" : names)); expected X and y")
-            }
-            // The member's size as the archive states it, checked before inflating it (a small
-            // archive may expand to gigabytes), and the inflated bytes held to it.
-            let size = Int(clamping: entry.uncompressedSize)
-            guard size < Int.max / 2, MemoryBudget.allows(size) else {
-                throw DataFileError("\(path)/\(name).npy", nil, "unpacks to \(size) bytes: it " + MemoryBudget.refusal(size))
-            }
-            // What the member can hold at most: its stored bytes lie in the archive, and deflate
-            // expands by at most 1032 to 1. A size past that is a damaged directory, refused
-            // before reading.
-            let stored = entry.compressedSize
-            let (expanded, overflow) = stored.multipliedReportingOverflow(by: 1032)
-            let most = !entry.isCompressed ? stored : overflow ? UInt64.max : expanded.addingReportingOverflow(1024).partialValue
-            guard stored <= archiveBytes, UInt64(size) <= most else {
-                throw DataFileError(path, "\(name).npy", "damaged archive: the member claims \(size) bytes from \(stored) stored, in a file of \(archiveBytes)")
-            }
-            var data = Data()
-            data.reserveCapacity(min(size, 1 << 26))
-            do {
-                _ = try archive.extract(entry) { chunk in
-                    guard data.count + chunk.count <= size else {
-                        throw DataFileError("\(path)/\(name).npy", nil, "unpacks to more bytes than the archive says (\(size))")
-                    }
-                    data.append(chunk)
-                }
-            } catch let error as DataFileError {
-                throw error
-            } catch {
-                throw DataFileError(path, "\(name).npy", "cannot unpack: \(error)")
-            }
-            let header = try data.withUnsafeBytes { raw in try NPY.header(raw.baseAddress!, count: raw.count, path: "\(path)/\(name).npy") }
-            guard NPY.ElementType(header.descr) != nil else {
-                throw DataFileError("\(path)/\(name).npy", "byte 10", "dtype \(header.descr) is not supported (expected numbers: floats, integers, booleans)")
-            }
-            guard let needed = header.dataEnd, data.count >= needed else {
-                throw DataFileError("\(path)/\(name).npy", "byte \(data.count)",
-                                    "truncated: shape \(header.shape) needs \(header.dataEnd.map { "\($0) bytes" } ?? "more bytes than any file holds")")
-            }
-            return (header, data)
+        archiveBytes = stat(path, &status) == 0 ? UInt64(clamping: status.st_size) : 0
+    }
+
+    func has(_ name: String) -> Bool { archive[name + ".npy"] != nil }
+
+    /// Whether the archive is a scipy sparse matrix (`scipy.sparse.save_npz`).
+    var isSparseMatrix: Bool { has("format") && has("shape") && has("data") }
+
+    /// The error for a missing array.
+    func missing(_ name: String, expected: String) -> DataFileError {
+        let names = archive.map(\.path).sorted().joined(separator: ", ")
+        return DataFileError(path, nil, "no array '\(name)' in the archive (it holds \(names.isEmpty ? "nothing" : names)); expected \(expected)")
+    }
+
+    /// The first of `names` the archive holds, unpacked; nil when it holds none. A numeric
+    /// dtype is required unless `text`.
+    func member(_ names: [String], text: Bool = false) throws -> Member? {
+        guard let (name, entry) = names.lazy.compactMap({ n in archive[n + ".npy"].map { (n + ".npy", $0) } }).first else { return nil }
+        // The member's size as the archive states it, checked before inflating it (a small
+        // archive may expand to gigabytes), and the inflated bytes held to it.
+        let size = Int(clamping: entry.uncompressedSize)
+        guard size < Int.max / 2, MemoryBudget.allows(size) else {
+            throw DataFileError("\(path)/\(name)", nil, "unpacks to \(size) bytes: it " + MemoryBudget.refusal(size))
         }
-        /// The array's values in C order (a Fortran-order array transposed back).
-        func floats(_ array: (header: NPY.Header, data: Data)) -> [Float] {
-            let element = NPY.ElementType(array.header.descr)!  // checked in array(_:)
-            let shape = array.header.shape
-            return array.data.withUnsafeBytes { raw in
-                let base = raw.baseAddress! + array.header.dataOffset
-                guard array.header.fortranOrder && shape.count == 2 else {
-                    return (0..<array.header.elementCount!).map { element.load(base, $0) }
-                }
-                let (rows, columns) = (shape[0], shape[1])
-                return (0..<(rows * columns)).map { element.load(base, ($0 % columns) * rows + $0 / columns) }
-            }
+        // What the member can hold at most: its stored bytes lie in the archive, and deflate
+        // expands by at most 1032 to 1. A size past that is a damaged directory, refused
+        // before reading.
+        let stored = entry.compressedSize
+        let (expanded, overflow) = stored.multipliedReportingOverflow(by: 1032)
+        let most = !entry.isCompressed ? stored : overflow ? UInt64.max : expanded.addingReportingOverflow(1024).partialValue
+        guard stored <= archiveBytes, UInt64(size) <= most else {
+            throw DataFileError(path, name, "damaged archive: the member claims \(size) bytes from \(stored) stored, in a file of \(archiveBytes)")
         }
-        let x = try array("X"), y = try array("y")
-        guard x.header.shape.count == 2 else { throw DataFileError("\(path)/X.npy", nil, "X has shape \(x.header.shape); expected rows × features") }
-        let rows = x.header.shape[0]
-        guard y.header.shape == [rows] || y.header.shape.count == 2 && y.header.shape[0] == rows && y.header.shape[1] >= 1 else {
-            throw DataFileError("\(path)/y.npy", nil, "y has shape \(y.header.shape); expected (\(rows),) or (\(rows), k) to match X's \(rows) rows")
-        }
+        var data = Data()
+        data.reserveCapacity(min(size, 1 << 26))
         do {
-            return try Dataset<Float>(name: path, x: FloatStorage(floats(x)), y: FloatStorage(floats(y)), rows: rows, features: x.header.shape[1],
-                               targetsPerRow: y.header.shape.count == 2 ? y.header.shape[1] : 1)
+            _ = try archive.extract(entry) { chunk in
+                guard data.count + chunk.count <= size else {
+                    throw DataFileError("\(path)/\(name)", nil, "unpacks to more bytes than the archive says (\(size))")
+                }
+                data.append(chunk)
+            }
+        } catch let error as DataFileError {
+            throw error
         } catch {
-            throw DataFileError(path, nil, error.description)
+            throw DataFileError(path, name, "cannot unpack: \(error)")
         }
+        let header = try data.withUnsafeBytes { raw in try NPY.header(raw.baseAddress!, count: raw.count, path: "\(path)/\(name)") }
+        guard text || NPY.ElementType(header.descr) != nil else {
+            throw DataFileError("\(path)/\(name)", "byte 10", "dtype \(header.descr) is not supported (expected numbers: floats, integers, booleans)")
+        }
+        // A text member (scipy's format, `|S3`) is a 0-d array of one string.
+        let textBytes = text ? Int(header.descr.dropFirst(2)).flatMap { header.shape.isEmpty && $0 <= 64 ? header.dataOffset + $0 : nil } : nil
+        let needed = text ? textBytes : header.dataEnd
+        guard let needed, data.count >= needed else {
+            throw DataFileError("\(path)/\(name)", "byte \(data.count)",
+                                "truncated: shape \(header.shape) needs \(needed.map { "\($0) bytes" } ?? "more bytes than any file holds")")
+        }
+        return Member(name: name, header: header, data: data)
     }
 }
 

@@ -24,6 +24,16 @@ extension MLP {
     /// `@inline(__always)` it stayed a call, without the constants of a specialized layout.
     @_transparent
     func forward<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ eight: EightRows<Scalar>, _ scratch: UnsafeMutablePointer<SIMD8<Scalar>>, _ activationAt: [Int]) {
+        let fanIn = widths[0], weight = w + layerOffsets[0].weight
+        let out = scratch + activationAt[0]
+        for o in 0..<widths[1] { out[o] = eight.dots(weight + o * fanIn) }
+        forwardFromFirst(w, scratch, activationAt)
+    }
+
+    /// The forward pass from the first layer's pre-activations (without its bias, in
+    /// `scratch[activationAt[0]...]`) on: its bias and nonlinearity, then every later layer.
+    @_transparent
+    func forwardFromFirst<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ scratch: UnsafeMutablePointer<SIMD8<Scalar>>, _ activationAt: [Int]) {
         let layers = widths.count - 1, offsets = layerOffsets, relu = activation == .relu
         for layer in 0..<layers {
             let fanIn = widths[layer], fanOut = widths[layer + 1]
@@ -32,7 +42,7 @@ extension MLP {
             for o in 0..<fanOut {
                 var z: SIMD8<Scalar>
                 if layer == 0 {
-                    z = eight.dots(weight + o * fanIn)
+                    z = out[o]
                 } else {
                     z = SIMD8()
                     for i in 0..<fanIn { z = z.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), input[i]) }
@@ -86,23 +96,13 @@ extension MLP {
     fileprivate func accumulateEightRows<Scalar: TrainingScalar, Layout: RowLayout>(_: Layout.Type, _ w: UnsafePointer<Scalar>, _ block: RowBlock<Scalar>,
                                                             _ g: UnsafeMutablePointer<Scalar>) -> Double {
         let block = Layout.view(block)
-        let layers = widths.count - 1, d = Layout.features(d: widths[0]), k = outputsPerRow
+        let d = Layout.features(d: widths[0])
         let offsets = layerOffsets
-        // Scratch, in 8-lane vectors: each layer's activations and deltas, then the gradient
-        // partials of every bias and of the weights of layers after the first.
-        var activationAt = [Int](), deltaAt = [Int](), biasAt = [Int](), weightAt = [Int]()
-        var size = 0
-        for layer in 0..<layers {
-            let fanIn = widths[layer], fanOut = widths[layer + 1]
-            activationAt.append(size); size += fanOut
-            deltaAt.append(size); size += fanOut
-            biasAt.append(size); size += fanOut
-            weightAt.append(size); size += layer == 0 ? 0 : fanOut * fanIn
-        }
-        let scratch = UnsafeMutablePointer<SIMD8<Scalar>>.allocate(capacity: size)
+        let places = ScratchPlaces(self)
+        let activationAt = places.activation, deltaAt = places.delta, biasAt = places.bias
+        let scratch = UnsafeMutablePointer<SIMD8<Scalar>>.allocate(capacity: places.size)
         defer { scratch.deallocate() }
-        scratch.initialize(repeating: SIMD8(), count: size)
-        let relu = activation == .relu
+        scratch.initialize(repeating: SIMD8(), count: places.size)
         var lossSum = SIMD8<Double>()
         var row = 0
         while row < block.count {
@@ -114,75 +114,117 @@ extension MLP {
 
             forward(w, eight, scratch, activationAt)
 
-            // The loss, and its derivative with respect to the outputs (zero on missing lanes).
-            let outputs = scratch + activationAt[layers - 1], delta = scratch + deltaAt[layers - 1]
-            switch loss {
-            case .mse, .l1, .huber:
-                for o in 0..<k {
-                    let t = eightTargets(block, from: row, count: count, index: o)
-                    let (l, dz) = switch loss {
-                    case .mse: SquaredErrorRows.evaluate(logits: outputs[o], targets: t)
-                    case .l1: AbsoluteErrorRows.evaluate(logits: outputs[o], targets: t)
-                    default: HuberRows.evaluate(logits: outputs[o], targets: t)
-                    }
-                    lossSum += l * widened(valid)
-                    delta[o] = dz * valid
-                }
-            case .bceWithLogits:
-                let t = eightTargets(block, from: row, count: count, index: 0)
-                let (l, dz) = BinaryCrossEntropyRows.evaluate(logits: outputs[0], targets: t)
-                lossSum += l * widened(valid)
-                delta[0] = dz * valid
-            case .crossEntropy:
-                let target = eightTargets(block, from: row, count: count, index: 0)
-                var peak = outputs[0]
-                for o in 1..<k { peak = peak.replacing(with: outputs[o], where: outputs[o] .> peak) }
-                var sum = SIMD8<Scalar>(), targetLogit = SIMD8<Scalar>()
-                for o in 0..<k {
-                    targetLogit.replace(with: outputs[o], where: target .== Scalar(o))
-                    delta[o] = exponential(outputs[o] - peak)
-                    sum += delta[o]
-                }
-                lossSum += (widened(peak - targetLogit) + widened(logarithm(sum))) * widened(valid)
-                for o in 0..<k {
-                    delta[o] = (delta[o] / sum - SIMD8<Scalar>().replacing(with: 1, where: target .== Scalar(o))) * valid
-                }
-            }
-
-            // Backward, last layer first.
-            for layer in stride(from: layers - 1, through: 0, by: -1) {
-                let fanIn = widths[layer], fanOut = widths[layer + 1]
-                let weight = w + offsets[layer].weight, delta = scratch + deltaAt[layer], biasPartial = scratch + biasAt[layer]
-                for o in 0..<fanOut { biasPartial[o] += delta[o] }
-                if layer == 0 {
-                    for o in 0..<fanOut { eight.addGradient(delta[o], to: g + offsets[0].weight + o * fanIn) }
-                    break
-                }
-                let input = scratch + activationAt[layer - 1], weightPartial = scratch + weightAt[layer]
-                for o in 0..<fanOut {
-                    for i in 0..<fanIn { weightPartial[o * fanIn + i] = weightPartial[o * fanIn + i].addingProduct(delta[o], input[i]) }
-                }
-                // δ of the layer below: Wᵀδ, times the nonlinearity's derivative at its output.
-                let below = scratch + deltaAt[layer - 1]
-                for i in 0..<fanIn {
-                    var s = SIMD8<Scalar>()
-                    for o in 0..<fanOut { s = s.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), delta[o]) }
-                    let a = input[i]
-                    below[i] = relu ? s.replacing(with: 0, where: a .<= 0) : s * (1 - a * a)
-                }
+            lossSum += outputLoss(scratch, places, valid: valid) { eightTargets(block, from: row, count: count, index: $0) }
+            backwardAboveFirst(w, scratch, places)
+            for o in 0..<widths[1] {
+                scratch[biasAt[0] + o] += scratch[deltaAt[0] + o]
+                eight.addGradient(scratch[deltaAt[0] + o], to: g + offsets[0].weight + o * widths[0])
             }
             row += count
         }
 
-        // The partials into the gradient, each summed over its lanes in a fixed order.
-        for layer in 0..<layers {
-            let fanIn = widths[layer], fanOut = widths[layer + 1]
-            for o in 0..<fanOut { g[offsets[layer].bias + o] += scratch[biasAt[layer] + o].sum() }
-            if layer > 0 {
-                for j in 0..<(fanOut * fanIn) { g[offsets[layer].weight + j] += scratch[weightAt[layer] + j].sum() }
+        addPartials(scratch, places, to: g)
+        return lossSum.sum()
+    }
+
+    /// Where the kernels keep, in 8-lane vectors, each layer's activations and deltas, then the
+    /// gradient partials of every bias and of the weights of layers after the first.
+    struct ScratchPlaces {
+        var activation: [Int] = [], delta: [Int] = [], bias: [Int] = [], weight: [Int] = []
+        var size = 0
+
+        init(_ mlp: MLP) {
+            for layer in 0..<(mlp.widths.count - 1) {
+                let fanIn = mlp.widths[layer], fanOut = mlp.widths[layer + 1]
+                activation.append(size); size += fanOut
+                delta.append(size); size += fanOut
+                bias.append(size); size += fanOut
+                weight.append(size); size += layer == 0 ? 0 : fanOut * fanIn
             }
         }
-        return lossSum.sum()
+    }
+
+    /// The loss of eight rows' outputs (weighted by `valid`, 0 on missing lanes), and its
+    /// derivative with respect to the outputs into the last layer's deltas.
+    @inline(__always)
+    func outputLoss<Scalar: TrainingScalar>(_ scratch: UnsafeMutablePointer<SIMD8<Scalar>>, _ places: ScratchPlaces, valid: SIMD8<Scalar>,
+                                            targets: (Int) -> SIMD8<Scalar>) -> SIMD8<Double> {
+        let layers = widths.count - 1, k = outputsPerRow
+        let outputs = scratch + places.activation[layers - 1], delta = scratch + places.delta[layers - 1]
+        var lossSum = SIMD8<Double>()
+        switch loss {
+        case .mse, .l1, .huber:
+            for o in 0..<k {
+                let t = targets(o)
+                let (l, dz) = switch loss {
+                case .mse: SquaredErrorRows.evaluate(logits: outputs[o], targets: t)
+                case .l1: AbsoluteErrorRows.evaluate(logits: outputs[o], targets: t)
+                default: HuberRows.evaluate(logits: outputs[o], targets: t)
+                }
+                lossSum += l * widened(valid)
+                delta[o] = dz * valid
+            }
+        case .bceWithLogits:
+            let (l, dz) = BinaryCrossEntropyRows.evaluate(logits: outputs[0], targets: targets(0))
+            lossSum += l * widened(valid)
+            delta[0] = dz * valid
+        case .crossEntropy:
+            let target = targets(0)
+            var peak = outputs[0]
+            for o in 1..<k { peak = peak.replacing(with: outputs[o], where: outputs[o] .> peak) }
+            var sum = SIMD8<Scalar>(), targetLogit = SIMD8<Scalar>()
+            for o in 0..<k {
+                targetLogit.replace(with: outputs[o], where: target .== Scalar(o))
+                delta[o] = exponential(outputs[o] - peak)
+                sum += delta[o]
+            }
+            lossSum += (widened(peak - targetLogit) + widened(logarithm(sum))) * widened(valid)
+            for o in 0..<k {
+                delta[o] = (delta[o] / sum - SIMD8<Scalar>().replacing(with: 1, where: target .== Scalar(o))) * valid
+            }
+        }
+        return lossSum
+    }
+
+    /// Backward from the last layer's deltas down to the first layer's: each layer above the
+    /// first adds its bias and weight partials and passes Wᵀδ, times the nonlinearity's
+    /// derivative, to the layer below. The first layer's own partials are the caller's (its rows
+    /// are dense or sparse).
+    @inline(__always)
+    func backwardAboveFirst<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ scratch: UnsafeMutablePointer<SIMD8<Scalar>>, _ places: ScratchPlaces) {
+        let layers = widths.count - 1, offsets = layerOffsets, relu = activation == .relu
+        for layer in stride(from: layers - 1, through: 1, by: -1) {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            let weight = w + offsets[layer].weight, delta = scratch + places.delta[layer], biasPartial = scratch + places.bias[layer]
+            for o in 0..<fanOut { biasPartial[o] += delta[o] }
+            let input = scratch + places.activation[layer - 1], weightPartial = scratch + places.weight[layer]
+            for o in 0..<fanOut {
+                for i in 0..<fanIn { weightPartial[o * fanIn + i] = weightPartial[o * fanIn + i].addingProduct(delta[o], input[i]) }
+            }
+            let below = scratch + places.delta[layer - 1]
+            for i in 0..<fanIn {
+                var s = SIMD8<Scalar>()
+                for o in 0..<fanOut { s = s.addingProduct(SIMD8(repeating: weight[o * fanIn + i]), delta[o]) }
+                let a = input[i]
+                below[i] = relu ? s.replacing(with: 0, where: a .<= 0) : s * (1 - a * a)
+            }
+        }
+    }
+
+    /// The partials into the gradient, each summed over its lanes in a fixed order: every bias,
+    /// and the weights of the layers after the first. `g` is addressed as the flat parameters
+    /// from `first` on (0: all of them; a sparse gradient's dense part starts after the first weight).
+    @inline(__always)
+    func addPartials<Scalar: TrainingScalar>(_ scratch: UnsafeMutablePointer<SIMD8<Scalar>>, _ places: ScratchPlaces,
+                                             to g: UnsafeMutablePointer<Scalar>, from first: Int = 0) {
+        let offsets = layerOffsets
+        for layer in 0..<(widths.count - 1) {
+            let fanIn = widths[layer], fanOut = widths[layer + 1]
+            for o in 0..<fanOut { g[offsets[layer].bias - first + o] += scratch[places.bias[layer] + o].sum() }
+            if layer > 0 {
+                for j in 0..<(fanOut * fanIn) { g[offsets[layer].weight - first + j] += scratch[places.weight[layer] + j].sum() }
+            }
+        }
     }
 }
 

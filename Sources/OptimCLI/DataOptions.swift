@@ -29,9 +29,13 @@ struct LoadedData<Scalar: TrainingScalar> {
 
 /// Where the data comes from: a synthetic regression, or a file.
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A data file: .npy (the target in the last column unless --target says), .npz with arrays X and y, CSV or TSV with a header (--target names the column), or libsvm (.svm, .libsvm, .txt, or any file whose lines read 'label index:value ...').",
+    @Option(help: ArgumentHelp("A data file: .npy (the target in the last column unless --target says), .npz with arrays X and y or a scipy sparse matrix (save_npz: csr, csc or coo; the targets in --labels), CSV or TSV with a header (--target names the column), or libsvm (.svm, .libsvm, .txt, or any file whose lines read 'label index:value ...').",
                                valueName: "file"))
     var data: String?
+
+    @Option(help: ArgumentHelp("The targets of a --data file that holds only features (a scipy sparse matrix from save_npz): a .npy array, or text with one number per line.",
+                               valueName: "file"))
+    var labels: String?
 
     @Option(help: ArgumentHelp("The format of --data when its name does not say.", valueName: "npy|npz|csv|tsv|libsvm"))
     var format: DataFormat?
@@ -102,6 +106,7 @@ struct DataOptions: ParsableArguments {
             MemoryBudget.limit(to: bytes)
         }
         if data == nil && target != nil { throw ValidationError("--target applies to --data files only") }
+        if data == nil && labels != nil { throw ValidationError("--labels applies to a --data file (a scipy sparse matrix)") }
         if data == nil && format != nil { throw ValidationError("--format applies to --data files only") }
         if data != nil {
             let synthetic = [("--task", task != nil), ("--rows", rows != nil), ("--outputs", outputs != nil), ("--noise", noise != nil)]
@@ -215,6 +220,9 @@ struct DataOptions: ParsableArguments {
         if format != .csv && format != .tsv && (!ignore.isEmpty || skipIncompleteRows || id != nil || delimiter != nil || sampleWeight != nil) {
             throw UsageError(message: "--ignore, --skip-incomplete-rows, --id, --delimiter and --sample-weight apply to CSV files only (\(path) is \(format.rawValue))", command: Train.self)
         }
+        if labels != nil && format != .npz {
+            throw UsageError(message: "--labels applies to a scipy sparse matrix (.npz from save_npz); \(path) is \(format.rawValue)", command: Train.self)
+        }
         if format != .libsvm && (zeroBased || oneBased || features != nil) {
             throw UsageError(message: "--zero-based, --one-based and --features apply to libsvm files only (\(path) is \(format.rawValue))", command: Train.self)
         }
@@ -241,7 +249,17 @@ struct DataOptions: ParsableArguments {
             return LoadedData(dataset: dataset, targetName: target ?? (withoutTarget ? nil : "column \(dataset.features)"), notes: notes)
         case .npz:
             guard target == nil else { throw DataFileError(path, nil, "--target does not apply to .npz archives (they hold X and y)") }
-            return LoadedData(dataset: try NPZ.load(path: path).converted(to: Scalar.self))
+            guard NPZ.isSparseMatrix(path: path) else {
+                if labels != nil { throw UsageError(message: "--labels applies to a scipy sparse matrix (save_npz); \(path) holds its own y", command: Train.self) }
+                return LoadedData(dataset: try NPZ.load(path: path).converted(to: Scalar.self))
+            }
+            let sparse = try loadSparseArchive(path: path, width: width, withoutTarget: withoutTarget, as: Scalar.self)
+            guard let expanded = sparse.dataset.densified() else {
+                throw DataFileError(path, nil, "\(sparse.dataset.rows) rows × \(sparse.dataset.features) dense values "
+                    + MemoryBudget.refusal(MemoryBudget.valueBytes(rows: sparse.dataset.rows, columns: sparse.dataset.features, size: MemoryLayout<Scalar>.stride))
+                    + "; train on them as sparse rows (drop --dense)")
+            }
+            return LoadedData(dataset: expanded, notes: sparse.notes)
         case .csv, .tsv:
             let separator = delimiter.flatMap(separatorByte) ?? (format == .tsv ? 0x09 : UInt8(ascii: ","))
             if !withoutTarget && target == nil {
@@ -319,8 +337,9 @@ extension DataOptions {
     /// Loads the data as ``load(workers:bind:path:withoutTarget:width:id:dropColumns:libsvmBase:as:)``
     /// does, except that a libsvm file (or synthetic data with `--sparse`) stays sparse where
     /// ``trainsSparse(_:)`` says so.
-    func loadRows<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, width: Int? = nil, libsvmBase: Int? = nil,
-                                          forceSparse: Bool = false, sparseModel: Bool = true, as _: Scalar.Type) throws -> LoadedRows<Scalar> {
+    func loadRows<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, withoutTarget: Bool = false, width: Int? = nil,
+                                          libsvmBase: Int? = nil, forceSparse: Bool = false, sparseModel: Bool = true,
+                                          as _: Scalar.Type) throws -> LoadedRows<Scalar> {
         guard let path = path ?? data else {
             guard sparse else { return .dense(try load(workers: workers, bind: bind, as: Scalar.self)) }
             let task = syntheticTask
@@ -329,17 +348,30 @@ extension DataOptions {
             return .sparse(LoadedSparse(dataset: try spec.generate(workers: workers, bind: bind).converted(to: Scalar.self)))
         }
         let plain = path != "-" && !path.lowercased().hasSuffix(".gz")
-        guard plain, (try? format(of: path)) == .libsvm, !(sparse && dense) else {
+        let fileFormat = plain ? try? format(of: path) : nil
+        let archive = fileFormat == .npz && NPZ.isSparseMatrix(path: path)
+        guard plain, fileFormat == .libsvm || archive, !(sparse && dense) else {
             if sparse || forceSparse {
                 let what = plain ? "\(path) is \((try? format(of: path).rawValue) ?? "not one")" : "not compressed or standard input, for now"
-                throw UsageError(message: "sparse rows are read from plain libsvm files (\(what)); drop --sparse", command: Train.self)
+                throw UsageError(message: "sparse rows are read from plain libsvm files and scipy sparse .npz matrices (\(what)); drop --sparse", command: Train.self)
             }
-            return .dense(try load(workers: workers, bind: bind, path: path, width: width, libsvmBase: libsvmBase, as: Scalar.self))
+            return .dense(try load(workers: workers, bind: bind, path: path, withoutTarget: withoutTarget, width: width, libsvmBase: libsvmBase, as: Scalar.self))
         }
-        if target != nil { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
-        let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
-        let (dataset, used) = try LibSVM.readSparse(path: path, features: features ?? width, base: base, as: Scalar.self, workers: workers, bind: bind)
-        var notes = base == nil ? ["libsvm indices read as \(used)-based (--zero-based or --one-based to say otherwise)"] : []
+        let dataset: SparseDataset<Scalar>, used: Int?
+        var notes: [String]
+        if archive {
+            if target != nil { throw DataFileError(path, nil, "--target does not apply to .npz archives (give a sparse matrix's targets with --labels)") }
+            if labels != nil && path != data {
+                throw DataFileError(path, nil, "--labels gives the targets of --data only: save this matrix with its targets: np.savez('Xy.npz', y=y, **np.load('X.npz'))")
+            }
+            (dataset, notes) = try loadSparseArchive(path: path, width: width, withoutTarget: withoutTarget, as: Scalar.self)
+            used = nil
+        } else {
+            if target != nil { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
+            let base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
+            (dataset, used) = try LibSVM.readSparse(path: path, features: features ?? width, base: base, as: Scalar.self, workers: workers, bind: bind)
+            notes = base == nil ? ["libsvm indices read as \(used!)-based (--zero-based or --one-based to say otherwise)"] : []
+        }
         let (isSparse, reason) = forceSparse ? (true, nil) : sparseModel ? trainsSparse(dataset) : (false, nil)
         if isSparse {
             if let reason { notes.append(reason) }
@@ -351,5 +383,27 @@ extension DataOptions {
                                 + "; train on them as sparse rows (drop --dense)")
         }
         return .dense(LoadedData(dataset: expanded, notes: notes, libsvmBase: used))
+    }
+}
+
+extension DataOptions {
+    /// A scipy sparse matrix (`save_npz`) with its targets (`--labels`, or the archive's `y`;
+    /// zeros `withoutTarget`), as wide as `width` when that is wider (a model's width).
+    func loadSparseArchive<Scalar: TrainingScalar>(path: String, width: Int?, withoutTarget: Bool, as _: Scalar.Type) throws
+        -> (dataset: SparseDataset<Scalar>, notes: [String])
+    {
+        if withoutTarget && labels != nil { throw UsageError(message: "--labels gives targets to train on; predicting needs none", command: Train.self) }
+        var dataset = try NPZ.loadSparse(path: path, labels: path == data ? labels : nil, requireTargets: !withoutTarget, as: Scalar.self)
+        let width = width ?? features
+        if let width, width != dataset.features {
+            guard width > dataset.features else {
+                throw DataFileError(path, nil, "the matrix has \(dataset.features) columns; \(width) are expected"
+                                    + (features != nil ? " (--features)" : " (the model's width)"))
+            }
+            dataset = try dataset.widened(to: width)
+        }
+        let notes = ["a scipy sparse matrix: \(dataset.rows) rows × \(dataset.features) features, \(dataset.nonZeros) stored entries"
+                     + (labels != nil && !withoutTarget ? ", targets from \(labels!)" : "")]
+        return (dataset, notes)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DataParallel
 import Datasets
 import Foundation
+import ModelIO
 import Models
 
 /// `optim predict`: a saved model's predictions for rows without targets.
@@ -47,10 +48,11 @@ struct Predict: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let saved = try SavedModel.load(weights)
         let model = saved.model
-        // A libsvm file mostly of zeros is predicted from its sparse rows (the same outputs, in
-        // memory and time that follow its non-zeros).
-        if let path = data.data, path != "-", (try? data.format(of: path)) == .libsvm, model is any SparseModel,
-           case .sparse(let loaded) = try data.loadRows(workers: defaultWorkerCount(), bind: true, width: model.inputFeatures,
+        // A libsvm file or a scipy sparse matrix mostly of zeros is predicted from its sparse rows
+        // (the same outputs, in memory and time that follow its non-zeros).
+        if let path = data.data, path != "-", model is any SparseModel,
+           let format = try? data.format(of: path), format == .libsvm || format == .npz && NPZ.isSparseMatrix(path: path),
+           case .sparse(let loaded) = try data.loadRows(workers: defaultWorkerCount(), bind: true, withoutTarget: true, width: model.inputFeatures,
                                                         libsvmBase: saved.libsvmBase, as: Float.self) {
             for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
             try write(try loaded.dataset.outputs(of: saved), rows: loaded.dataset.rows, saved: saved, ids: nil)

@@ -281,7 +281,7 @@ func fit<Scalar: TrainingScalar>(
                        configuration: configuration, cancellation: cancellation, progress: progress, onBatch: onBatch, checkpoint: checkpoint)
     case .sparse(let rows):
         guard let sparseModel = model as? any SparseModel else {
-            throw .invalidConfiguration("\(model.description) does not take sparse rows: --model linear, logistic or softmax does, or --dense expands them")
+            throw .invalidConfiguration("\(model.description) does not take sparse rows: --model linear, logistic, softmax or mlp does, or --dense expands them")
         }
         let held: SparseDataset<Scalar>?
         switch validation {

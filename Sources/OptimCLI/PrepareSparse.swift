@@ -12,7 +12,7 @@ extension Train {
         var notes: [String] = []
         let choice = try model.make(for: dataset, task: data.usesFile ? nil : data.syntheticTask)
         guard choice.model is any SparseModel else {
-            throw ValidationError("\(choice.model.description) does not take sparse rows: --model linear, logistic or softmax does, or --dense expands them")
+            throw ValidationError("\(choice.model.description) does not take sparse rows: --model linear, logistic, softmax or mlp does, or --dense expands them")
         }
         if training.standardize == true {
             throw ValidationError("--standardize centers each feature, which makes sparse rows dense: drop it, or --dense to expand the rows")

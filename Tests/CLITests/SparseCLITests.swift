@@ -37,12 +37,13 @@ struct SparseCLITests {
         // Sparse rows refuse what needs dense ones, saying what to do.
         let standardized = try optim(common + ["--standardize"])
         #expect(standardized.status == 2 && standardized.stderr.contains("makes sparse rows dense"), "\(standardized.stderr)")
-        let mlp = try optim(common + ["--model", "mlp"])
-        #expect(mlp.status != 0 && mlp.stderr.contains("does not take sparse rows"), "\(mlp.stderr)")
+        // The MLP's first layer takes the sparse rows (an embedding bag's sum of weight columns).
+        let mlp = try optim(common + ["--model", "mlp", "--hidden", "8", "--epochs", "1", "--batch-size", "3000", "--workers", "2"])
+        #expect(mlp.status == 0 && mlp.stdout.contains("MLP ") && mlp.stdout.contains(" → 8 → 1, relu") && mlp.stdout.contains("sparse rows ("), "\(mlp.stdout) \(mlp.stderr)")
         let csv = directory.appendingPathComponent("t.csv")
         try Data("a,y\n1,0\n2,1\n".utf8).write(to: csv)
         let notLibsvm = try optim(["train", "--data", csv.path, "--target", "y", "--sparse"])
-        #expect(notLibsvm.status == 2 && notLibsvm.stderr.contains("sparse rows are read from plain libsvm files ("), "\(notLibsvm.stderr)")
+        #expect(notLibsvm.status == 2 && notLibsvm.stderr.contains("sparse rows are read from plain libsvm files and scipy sparse .npz matrices (") && notLibsvm.stderr.contains("t.csv is csv)"), "\(notLibsvm.stderr)")
         let lazy = try optim(common + ["--optimizer", "sparseadam", "--epochs", "1"])
         #expect(lazy.status == 0 && lazy.stdout.contains("sparseadam("), "\(lazy.stderr)")
     }

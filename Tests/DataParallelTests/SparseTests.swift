@@ -30,6 +30,8 @@ struct SparseCase: CustomTestStringConvertible, Sendable {
 let sparseModels: [(any SparseModel, SyntheticSparse.Task)] = [
     (LinearRegression(features: 3000), .linear),
     (LogisticRegression(features: 5000), .logistic),
+    (MLP(features: 900, hidden: [6], outputs: 1, activation: .tanh, loss: .bceWithLogits), .logistic),
+    (MLP(features: 500, hidden: [5, 4], outputs: 3, activation: .relu, loss: .crossEntropy), .multiclass),
     (SoftmaxRegression(features: 700, classes: 3), .multiclass),
 ]
 
@@ -132,6 +134,35 @@ struct SparseTests {
                 }
             }
             try open(model)
+        }
+    }
+
+    @Test("In Double, the sparse MLP's gradient agrees with central finite differences of its loss")
+    func mlpFiniteDifferences() throws {
+        for model in [MLP(features: 60, hidden: [5], outputs: 1, activation: .tanh, loss: .bceWithLogits),
+                      MLP(features: 50, hidden: [4, 3], outputs: 3, activation: .tanh, loss: .crossEntropy)] {
+            let data = try SyntheticSparse(task: model.loss == .crossEntropy ? .multiclass : .logistic, rows: 120, features: model.inputFeatures,
+                                           nonZerosPerRow: 6, outputs: model.loss == .crossEntropy ? 3 : 1, seed: 8)
+                .generate(workers: 1).converted(to: Double.self)
+            let pool = WorkerPool(workers: 2, bind: false)
+            defer { pool.release() }
+            let engine = SparseGradientEngine<MLP, Double>(model: model, pool: pool, chunkRows: 16, maxRows: 120)
+            let parameters = model.makeParameters(seed: 6, as: Double.self)
+            _ = engine.gradient(of: parameters, data: data, rows: 0..<120)
+            let analytic = parameters.grad.array, theta = parameters.values.array
+            // Every parameter of the first weight's touched columns and of the dense layers.
+            var worst = 0.0
+            for index in stride(from: 0, to: theta.count, by: 7) where analytic[index] != 0 || index >= model.sparseWidth * model.inputFeatures {
+                func loss(_ shift: Double) -> Double {
+                    var shifted = theta
+                    shifted[index] += shift
+                    parameters.values.assign(shifted)
+                    return engine.gradient(of: parameters, data: data, rows: 0..<120)
+                }
+                let step = 1e-6, numeric = (loss(step) - loss(-step)) / (2 * step)
+                worst = max(worst, abs(numeric - analytic[index]) / max(1e-3, abs(analytic[index])))
+            }
+            #expect(worst < 1e-6, "\(model.description): relative gap \(worst)")
         }
     }
 

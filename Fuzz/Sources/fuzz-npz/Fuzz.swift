@@ -3,7 +3,10 @@ import ModelIO
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    withInputFile(data, size, suffix: ".npz") { path in _ = try? NPZ.load(path: path) }
+    withInputFile(data, size, suffix: ".npz") { path in
+        _ = try? NPZ.load(path: path)
+        _ = try? NPZ.loadSparse(path: path, requireTargets: false, as: Double.self)
+    }
     return 0
 }
 
