@@ -22,6 +22,8 @@ public func fit<M: SparseModel, Scalar: TrainingScalar>(
     let chunkRows = configuration.chunkRows ?? sparseChunkRows(model, data: data, batchRows: batchSize)
     let engine = SparseGradientEngine<M, Scalar>(model: model, pool: pool, chunkRows: min(chunkRows, batchSize), maxRows: batchSize)
     let clearing = !(configuration.penalty?.isZero ?? true)
+    // Every step on every row (full-batch L-BFGS): the gradient by columns, nothing to merge.
+    let full = batchSize == data.rows ? columnGradient(model, pool: pool, chunkRows: engine.chunkRows, data: data) : nil
     let pass = TrainingPass<Scalar>(
         rows: data.rows,
         bytes: { rows in
@@ -29,10 +31,13 @@ public func fit<M: SparseModel, Scalar: TrainingScalar>(
                 + rows.count * (8 + data.targetsPerRow * MemoryLayout<Scalar>.stride)
         },
         trueWeights: data.trueWeights, chunkRows: engine.chunkRows,
-        gradient: { rows, _ in engine.gradient(of: parameters, data: data, rows: rows, clearingAll: clearing) },
+        gradient: { rows, _ in
+            if let full, rows == 0..<data.rows { return full.gradient(of: parameters, clearingAll: clearing) }
+            return engine.gradient(of: parameters, data: data, rows: rows, clearingAll: clearing)
+        },
         validate: validation.map { validation in { evaluate(model, parameters: parameters, data: validation, pool: pool, chunkRows: chunkRows) } },
         scoreTraining: { evaluate(model, parameters: parameters, data: data, pool: pool, chunkRows: chunkRows) },
-        times: { (engine.computeSeconds, engine.reduceSeconds) })
+        times: { (engine.computeSeconds + (full?.computeSeconds ?? 0), engine.reduceSeconds + (full?.reduceSeconds ?? 0)) })
     return try train(pass, parameters: parameters, optimizer: optimizer, schedule: schedule, configuration: configuration,
                      cancellation: cancellation, progress: progress, onBatch: onBatch, checkpoint: checkpoint, pool: pool)
 }

@@ -72,9 +72,20 @@ extension LinearKernel {
     func accumulateGradient<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: SparseRowBlock<Scalar>,
                                                     gradient g: SparseGradient<Scalar>) -> Double {
         inPrecision(Scalar.self,
-                    float: { sparseAccumulate(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self)) },
-                    double: { sparseAccumulate(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self)) },
-                    generic: { sparseAccumulate(w, block, g) })
+                    float: { sparseAccumulate(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self), byRow: false) },
+                    double: { sparseAccumulate(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self), byRow: false) },
+                    generic: { sparseAccumulate(w, block, g, byRow: false) })
+    }
+
+    /// ``SparseLinearModel/accumulateResiduals(parameters:rows:residuals:dense:)``: the same rows'
+    /// losses and derivatives, each row's ∂loss/∂z stored instead of scattered.
+    func accumulateResiduals<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: SparseRowBlock<Scalar>,
+                                                     residuals: UnsafeMutablePointer<Scalar>, dense: UnsafeMutablePointer<Scalar>) -> Double {
+        let g = SparseGradient(columns: residuals, dense: dense)
+        return inPrecision(Scalar.self,
+                           float: { sparseAccumulate(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self), byRow: true) },
+                           double: { sparseAccumulate(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self), byRow: true) },
+                           generic: { sparseAccumulate(w, block, g, byRow: true) })
     }
 
     func predict<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: SparseRowBlock<Scalar>,
@@ -122,8 +133,8 @@ extension LinearKernel {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func sparseAccumulate<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: SparseRowBlock<Scalar>,
-                                                          _ g: SparseGradient<Scalar>) -> Double {
-        let k = outputs, slots = block.slots!, first = Int(block.offsets[0])
+                                                          _ g: SparseGradient<Scalar>, byRow: Bool) -> Double {
+        let k = outputs, slots = block.slots ?? block.columns, first = Int(block.offsets[0])
         var total = 0.0
         withUnsafeTemporaryAllocation(of: Scalar.self, capacity: 2 * k) { scratch in
             let z = scratch.baseAddress!, dz = z + k
@@ -159,7 +170,9 @@ extension LinearKernel {
                 }
                 total += rowLoss * Double(weight)
                 let lower = Int(block.offsets[row]), upper = Int(block.offsets[row + 1])
-                if k == 1 {
+                if byRow {
+                    for c in 0..<k { g.columns[row * k + c] = dz[c] }
+                } else if k == 1 {
                     let dz0 = dz[0]
                     for e in lower..<upper {
                         let slot = Int(slots[e - first])
@@ -178,15 +191,26 @@ extension LinearKernel {
     }
 }
 
-extension LinearRegression: SparseModel {
+/// A sparse model whose outputs are z = Wx + b (``sparseWidth`` of them): the gradient of the
+/// weight over rows is Σ over rows of ∂loss/∂z ⊗ x, so a trainer may compute ∂loss/∂z for every
+/// row first and then each column's gradient on its own (full-batch fits do, column by column).
+public protocol SparseLinearModel: SparseModel {
+    /// For each row of the block, writes ∂loss/∂z of its outputs (times the row's weight) at
+    /// `residuals + row · sparseWidth`, adds the dense parameters' gradient (the bias: Σ of
+    /// those) into `dense`, and returns Σ of the rows' losses. `rows.slots` is not used.
+    func accumulateResiduals<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: SparseRowBlock<Scalar>,
+                                                     residuals: UnsafeMutablePointer<Scalar>, dense: UnsafeMutablePointer<Scalar>) -> Double
+}
+
+extension LinearRegression: SparseLinearModel {
     public var sparseWidth: Int { kernel.outputs }
 }
 
-extension LogisticRegression: SparseModel {
+extension LogisticRegression: SparseLinearModel {
     public var sparseWidth: Int { 1 }
 }
 
-extension SoftmaxRegression: SparseModel {
+extension SoftmaxRegression: SparseLinearModel {
     public var sparseWidth: Int { kernel.outputs }
 }
 
@@ -194,6 +218,10 @@ extension LinearKernelModel {
     public func accumulateGradient<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: SparseRowBlock<Scalar>,
                                                            gradient: SparseGradient<Scalar>) -> Double {
         kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
+    }
+    public func accumulateResiduals<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: SparseRowBlock<Scalar>,
+                                                            residuals: UnsafeMutablePointer<Scalar>, dense: UnsafeMutablePointer<Scalar>) -> Double {
+        kernel.accumulateResiduals(parameters: parameters, rows: rows, residuals: residuals, dense: dense)
     }
     public func predict<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: SparseRowBlock<Scalar>,
                                                 outputs: UnsafeMutablePointer<Scalar>) {

@@ -30,6 +30,8 @@ struct LineSearchPoint<S: OptimScalar> {
 /// (sufficient decrease c1, curvature c2), with at most `maxLineSearch` evaluations.
 /// `evaluate(t)` returns the loss and flat gradient at x + t·d and leaves x unchanged.
 /// Returns the accepted point and the number of evaluations.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func strongWolfe<S: OptimScalar>(
     evaluate: (Double) throws -> (Double, [S]),
     t initialT: Double, d: [S], f: Double, g: [S], gtd: Double,
@@ -116,6 +118,8 @@ func strongWolfe<S: OptimScalar>(
 /// The dot product in the vectors' precision, multiply then add in index order: what torch's
 /// `dot` computes for short vectors. (For long ones BLAS reorders the sum; results then agree to
 /// rounding, not bit for bit.)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func dot<S: OptimScalar>(_ a: [S], _ b: [S]) -> S {

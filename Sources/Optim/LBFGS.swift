@@ -134,6 +134,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
     private var params: [Parameters<Scalar>] { paramGroups[0].params }
 
     /// All gradients as one vector, absent ones as zeros, negated under `maximize`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func gatherFlatGrad() -> [Scalar] {
         var flat: [Scalar] = []
         flat.reserveCapacity(params.reduce(0) { $0 + $1.count })
@@ -151,6 +153,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
     }
 
     /// θ ← θ + stepSize·update (torch's `_add_grad`: `p.add_(update, alpha=step_size)`).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func addGrad(_ stepSize: Double, _ update: [Scalar]) {
         let alpha = Scalar(stepSize)
         var offset = 0
@@ -162,7 +166,11 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func cloneParams() -> [[Scalar]] { params.map(\.values.array) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func setParams(_ saved: [[Scalar]]) { for (p, v) in zip(params, saved) { p.values.assign(v) } }
 
     /// Runs up to `maxIter` iterations. `closure` must recompute the loss and write the gradients
@@ -173,6 +181,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
         try hooks.aroundStep { try iterate(closure: closure) }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func iterate(closure: () throws -> Double) rethrows -> Double {
         let options = paramGroups[0].options
         let sign: Double = options.maximize ? -1 : 1
@@ -253,6 +263,8 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
     }
 
     /// Adds the newest (y, s) pair when the curvature condition yᵀs > 1e-10 holds.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func updateHistory(_ state: inout Memory, flatGrad: [Scalar], d: [Scalar], t: Double, historySize: Int) {
         let prev = state.prevFlatGrad!
         let tScalar = Scalar(t)
@@ -302,7 +314,11 @@ public final class LBFGS<Scalar: OptimScalar>: SchedulableOptimizer {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func maxAbs(_ v: [Scalar]) -> Double { v.reduce(0.0) { max($0, abs($1.doubleValue)) } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func sumAbs(_ v: [Scalar]) -> Scalar { v.reduce(0) { $0 + abs($1) } }
 
     // MARK: - SchedulableOptimizer

@@ -137,6 +137,40 @@ struct SparseTests {
         }
     }
 
+    @Test("Full-batch fits take the gradient column by column: the minibatch engine's gradient to rounding, zero where no row has a feature, bitwise the same weights for 1, 2, 3, 4 and 8 workers")
+    func fullBatchByColumns() throws {
+        for (model, task) in sparseModels where model is any SparseLinearModel {
+            func open<M: SparseModel>(_ model: M) throws {
+                let float = try SyntheticSparse(task: task, rows: 700, features: model.inputFeatures, nonZerosPerRow: 7,
+                                                outputs: model.loss == .crossEntropy ? model.outputsPerRow : 1, seed: 12).generate(workers: 1)
+                let data = try float.converted(to: Double.self)
+                let pool = WorkerPool(workers: 3, bind: false)
+                defer { pool.release() }
+                let columns = try #require(columnGradient(model, pool: pool, chunkRows: 64, data: data))
+                let engine = SparseGradientEngine<M, Double>(model: model, pool: pool, chunkRows: 64, maxRows: 700)
+                let a = model.makeParameters(seed: 5, as: Double.self), b = model.makeParameters(seed: 5, as: Double.self)
+                let lossA = columns.gradient(of: a, clearingAll: false), lossB = engine.gradient(of: b, data: data, rows: 0..<700)
+                #expect(abs(lossA - lossB) <= 1e-12 * abs(lossB))
+                let gap = zip(a.grad.array, b.grad.array).map { abs($0 - $1) }.max()!
+                #expect(gap <= 1e-14, "\(model.description): gradients differ by \(gap)")
+                #expect(a.grad.array.enumerated().allSatisfy { $0.element == 0 || b.grad.array[$0.offset] != 0 })
+                // LBFGS on every row: the weights for any worker count.
+                func train(_ workers: Int) throws -> [Float] {
+                    let parameters = model.makeParameters(seed: 11)
+                    let optimizer = try LBFGS([parameters], lr: 1, maxIter: 6, historySize: 5, lineSearchFn: .strongWolfe)
+                    var configuration = FitConfiguration(batchSize: 700, epochs: 3, workers: workers, seed: 3, chunkRows: 64)
+                    configuration.penalty = FitConfiguration.Penalty(l2: 1e-3)
+                    _ = try fit(model, parameters: parameters, data: float, optimizer: optimizer, configuration: configuration)
+                    return parameters.values.array
+                }
+                let one = try train(1)
+                #expect(one != model.initialParameters(seed: 11))
+                for workers in [2, 3, 4, 8] { #expect(try train(workers) == one, "\(model.description), \(workers) workers") }
+            }
+            try open(model)
+        }
+    }
+
     @Test("In Double, the sparse MLP's gradient agrees with central finite differences of its loss")
     func mlpFiniteDifferences() throws {
         for model in [MLP(features: 60, hidden: [5], outputs: 1, activation: .tanh, loss: .bceWithLogits),
