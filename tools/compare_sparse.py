@@ -95,6 +95,8 @@ def main():
     # optim: its default (full-batch L-BFGS to a tolerance), Adam and Adagrad minibatches.
     curves["optim defaults"] = run_optim(args.optim, train, test, None, None, t, [])
     curves["optim defaults, C=100"] = run_optim(args.optim, train, test, None, None, t, ["--l2", f"{weak:.6g}"])
+    curves["optim newton"] = run_optim(args.optim, train, test, "newton", None, t, [])
+    curves["optim newton, C=100"] = run_optim(args.optim, train, test, "newton", None, t, ["--l2", f"{weak:.6g}"])
     curves["optim adam b4096"] = run_optim(args.optim, train, test, "adam", 10, t, ["--lr", "0.01", "--batch-size", "4096"])
     curves["optim adagrad b4096"] = run_optim(args.optim, train, test, "adagrad", 10, t, ["--lr", "0.5", "--batch-size", "4096"])
     curves["optim adagrad b4096, C=100"] = run_optim(args.optim, train, test, "adagrad", 10, t,

@@ -24,6 +24,17 @@ public func fit<M: SparseModel, Scalar: TrainingScalar>(
     let clearing = !(configuration.penalty?.isZero ?? true)
     // Every step on every row (full-batch L-BFGS): the gradient by columns, nothing to merge.
     let full = batchSize == data.rows ? columnGradient(model, pool: pool, chunkRows: engine.chunkRows, data: data) : nil
+    // A second-order optimizer gets its Hessian-vector products from the same columns.
+    let newton = optimizer as? any SecondOrderOptimizer<Scalar>
+    let previousHessian = newton?.hessian
+    if let newton {
+        guard let full, full.hasHessian, (configuration.penalty?.l1 ?? 0) == 0 else {
+            throw .invalidConfiguration("newton takes linear regression with one output or logistic regression, on all the training rows "
+                                        + "at once (the batch size) and without an l1 penalty")
+        }
+        newton.hessian = FullBatchHessian(full, penalty: configuration.penalty)
+    }
+    defer { newton?.hessian = previousHessian }
     let pass = TrainingPass<Scalar>(
         rows: data.rows,
         bytes: { rows in

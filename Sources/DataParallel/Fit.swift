@@ -290,6 +290,10 @@ public func fit<M: Model, Scalar: TrainingScalar>(
     try checkFit(model, parameters: parameters, configuration: configuration)
     try model.check(data)
     if let validation { try model.check(validation) }
+    if optimizer is any SecondOrderOptimizer<Scalar> {
+        throw .invalidConfiguration("newton takes sparse rows for now (its Hessian-vector products are the sparse path's: "
+                                    + "optim train --sparse, a SparseDataset in the library); lbfgs fits dense rows")
+    }
     let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
     defer { pool.release() }
     let batchSize = min(configuration.batchSize, data.rows)

@@ -27,6 +27,14 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
     private let rowsOf: SharedBuffer<Int32>
     private let valuesOf: SharedBuffer<Scalar>
     private let residuals: SharedBuffer<Scalar>
+    /// Each row's ∂²loss/∂z² at the latest evaluation, and at the point Newton holds (one output).
+    private let curvatures: SharedBuffer<Scalar>
+    private let held: SharedBuffer<Scalar>
+    /// Hessian-vector products' scratch: each row's curvature × (its row · v), the vector in
+    /// the fit's precision, the products' bias partials per chunk.
+    private let scaled: SharedBuffer<Scalar>
+    private let vector: SharedBuffer<Scalar>
+    private let biasSlots: SharedBuffer<Scalar>
     private let denseSlots: SharedBuffer<Scalar>
     private let losses: SharedBuffer<Double>
     private let denseCount: Int, denseStride: Int
@@ -58,6 +66,12 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
         denseSlots = .allocate(count: max(chunks, 1) * denseStride, repeating: 0)
         losses = .allocate(count: max(chunks, 1), repeating: 0)
         residuals = .allocate(count: data.rows * k, repeating: 0)
+        let curved = k == 1 ? data.rows : 0
+        curvatures = .allocate(count: curved, repeating: 0)
+        held = .allocate(count: curved, repeating: 0)
+        scaled = .allocate(count: curved, repeating: 0)
+        vector = .allocate(count: k == 1 ? model.parameterCount : 0, repeating: 0)
+        biasSlots = .allocate(count: max(chunks, 1), repeating: 0)
         columnStarts = .allocate(count: d + 1, repeating: 0)
         rowsOf = .allocate(count: entries, repeating: 0)
         valuesOf = .allocate(count: entries, repeating: 0)
@@ -86,6 +100,7 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
     deinit {
         columnStarts.deallocate(); rowsOf.deallocate(); valuesOf.deallocate()
         residuals.deallocate(); denseSlots.deallocate(); losses.deallocate()
+        curvatures.deallocate(); held.deallocate(); scaled.deallocate(); vector.deallocate(); biasSlots.deallocate()
     }
 
     /// Writes ∂(mean loss)/∂θ over every row into `parameters.grad` and returns the mean loss,
@@ -95,7 +110,7 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
         let plan = ShardPlan(rows: 0..<data.rows, chunkRows: chunkRows), chunkCount = plan.chunkCount
         let model = self.model, claims = self.claims, k = width, d = features
         let denseSlots = self.denseSlots, denseStride = self.denseStride, denseCount = self.denseCount, losses = self.losses
-        let residuals = self.residuals
+        let residuals = self.residuals, curvatures = width == 1 && denseCount == 1 ? self.curvatures : nil
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
         let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: data.rows + 1)
         let columns = SharedBuffer(data.columns.base, count: data.columns.count)
@@ -114,7 +129,7 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
                                            y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
                                            weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
                 losses[c] = model.accumulateResiduals(parameters: theta.base, rows: block, residuals: residuals.base + chunk.lowerBound * k,
-                                                      dense: dense)
+                                                      curvatures: curvatures.map { $0.base + chunk.lowerBound }, dense: dense)
             }
         }
         let middle = ContinuousClock.now
@@ -142,6 +157,77 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
         reduceSeconds += seconds(ContinuousClock.now - middle)
         return lossSum / Double(data.rows * model.lossElementsPerRow)
     }
+
+    /// Whether Hessian-vector products are offered: one output, a bias as the only dense parameter.
+    var hasHessian: Bool { width == 1 && denseCount == 1 }
+
+    /// Keeps the latest evaluation's curvatures for the products that follow.
+    func holdCurvature() {
+        held.base.update(from: curvatures.base, count: curvatures.count)
+    }
+
+    /// H·v of the mean loss at the held point, with the penalty's l2 (on the weight): Xv by rows
+    /// (each row's dot with v's weight, plus v's bias), scaled by each row's curvature, then
+    /// Xᵀ of that by columns, as the gradient's column pass; the bias's part through the chunk tree.
+    func hessianProduct(_ v: [Double], penalty: FitConfiguration.Penalty?) -> [Double] {
+        precondition(hasHessian && v.count == model.parameterCount)
+        let d = features, n = data.rows, plan = ShardPlan(rows: 0..<n, chunkRows: chunkRows), chunkCount = plan.chunkCount
+        narrow(v, into: vector.base)
+        let vector = self.vector, held = self.held, scaled = self.scaled, biasSlots = self.biasSlots, claims = self.claims
+        let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: n + 1)
+        let columns = SharedBuffer(data.columns.base, count: data.columns.count)
+        let values = SharedBuffer(data.values.base, count: data.values.count)
+        claims.value.store(0, ordering: .relaxed)
+        pool.run { _ in
+            while true {
+                let c = claims.value.add(1, ordering: .relaxed).oldValue
+                guard c < chunkCount else { break }
+                let bias = curvedRowDots(plan.chunk(c), offsets: offsets.base, columns: columns.base, values: values.base, vector: vector.base,
+                                         bias: d, curvatures: held.base, into: scaled.base)
+                biasSlots[c] = bias
+            }
+        }
+        let factor = 1 / Scalar(n * model.lossElementsPerRow)
+        let out = UnsafeMutablePointer<Scalar>.allocate(capacity: d + 1)
+        defer { out.deallocate() }
+        let result = SharedBuffer(out, count: d + 1)
+        let columnStarts = self.columnStarts, rowsOf = self.rowsOf, valuesOf = self.valuesOf, ranges = self.ranges
+        claims.value.store(0, ordering: .relaxed)
+        pool.run { _ in
+            while true {
+                let r = claims.value.add(1, ordering: .relaxed).oldValue
+                guard r < ranges.count else { break }
+                columnSums(ranges[r], starts: columnStarts.base, rows: rowsOf.base, values: valuesOf.base, residuals: scaled.base,
+                           width: 1, features: d, factor: factor, into: result.base)
+            }
+        }
+        reduceTree(biasSlots, stride: 1, count: chunkCount, elements: 0..<1)
+        out[d] = biasSlots[0] * factor
+        var product = widen(out, count: d + 1)
+        if let penalty, penalty.l2 > 0 {
+            let scales = penalty.featureScales.flatMap { $0.count == d ? $0 : nil }
+            for j in 0..<d { product[j] += penalty.l2 * v[j] / (scales.map { Double($0[j]) * Double($0[j]) } ?? 1) }
+        }
+        return product
+    }
+
+    /// LIBLINEAR's preconditioner in this objective's scale: the penalty's l2 plus a hundredth of
+    /// the data's part of the Hessian's diagonal, (1/n) Σ over each column's rows of curvature ×
+    /// value², at the held point.
+    func preconditioner(penalty: FitConfiguration.Penalty?) -> [Double] {
+        let d = features, n = data.rows
+        let out = UnsafeMutablePointer<Scalar>.allocate(capacity: d)
+        defer { out.deallocate() }
+        curvedSquares(0..<d, starts: columnStarts.base, rows: rowsOf.base, values: valuesOf.base, curvatures: held.base, into: out)
+        let factor = 0.01 / Double(n * model.lossElementsPerRow), l2 = penalty?.l2 ?? 0
+        let scales = penalty?.featureScales.flatMap { $0.count == d ? $0 : nil }
+        var diagonal = widen(out, count: d).map { $0 * factor }
+        for j in 0..<d { diagonal[j] += l2 / (scales.map { Double($0[j]) * Double($0[j]) } ?? 1) }
+        var bias = 0.0
+        for row in 0..<n { bias += Double(held[row]) }
+        diagonal.append(bias * factor)
+        return diagonal
+    }
 }
 
 /// The rows' column-major copy (CSC) by a counting sort over the rows in order, so that each
@@ -166,10 +252,63 @@ func transpose<Scalar: TrainingScalar>(_ data: SparseDataset<Scalar>, features d
     }
 }
 
+/// Each row of `rows`: its curvature × (its dot with `vector`'s weight, plus `vector[bias]`),
+/// into `out`; returns their sum (in row order), the bias's part of H·v.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func curvedRowDots<Scalar: TrainingScalar>(_ rows: Range<Int>, offsets: UnsafePointer<Int64>, columns: UnsafePointer<Int32>,
+                                           values: UnsafePointer<Scalar>, vector: UnsafePointer<Scalar>, bias: Int,
+                                           curvatures: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>) -> Scalar {
+    var total: Scalar = 0
+    for row in rows {
+        var even: Scalar = 0, odd: Scalar = 0
+        var e = Int(offsets[row])
+        let upper = Int(offsets[row + 1])
+        while e + 1 < upper {
+            even = even.addingProduct(vector[Int(columns[e])], values[e])
+            odd = odd.addingProduct(vector[Int(columns[e + 1])], values[e + 1])
+            e += 2
+        }
+        if e < upper { even = even.addingProduct(vector[Int(columns[e])], values[e]) }
+        let t = curvatures[row] * ((even + odd) + vector[bias])
+        out[row] = t
+        total += t
+    }
+    return total
+}
+
+/// Each column of `range`: Σ over its entries of the row's curvature × value².
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func curvedSquares<Scalar: TrainingScalar>(_ range: Range<Int>, starts: UnsafePointer<Int>, rows: UnsafePointer<Int32>, values: UnsafePointer<Scalar>,
+                                           curvatures: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>) {
+    for c in range {
+        var sum: Scalar = 0
+        for e in starts[c]..<starts[c + 1] { sum = sum.addingProduct(curvatures[Int(rows[e])] * values[e], values[e]) }
+        out[c - range.lowerBound] = sum
+    }
+}
+
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func narrow<Scalar: TrainingScalar>(_ v: [Double], into out: UnsafeMutablePointer<Scalar>) {
+    for j in v.indices { out[j] = Scalar(v[j]) }
+}
+
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+func widen<Scalar: TrainingScalar>(_ p: UnsafePointer<Scalar>, count: Int) -> [Double] {
+    (0..<count).map { Double(p[$0]) }
+}
+
 /// A gradient over every row of a fit's data, with its time in kernels and in reduction.
 protocol FullBatchGradient<Scalar>: AnyObject {
     associatedtype Scalar: TrainingScalar
     func gradient(of parameters: Parameters<Scalar>, clearingAll: Bool) -> Double
+    var hasHessian: Bool { get }
+    func holdCurvature()
+    func hessianProduct(_ v: [Double], penalty: FitConfiguration.Penalty?) -> [Double]
+    func preconditioner(penalty: FitConfiguration.Penalty?) -> [Double]
     var computeSeconds: Double { get }
     var reduceSeconds: Double { get }
 }
@@ -214,4 +353,20 @@ func columnSums<Scalar: TrainingScalar>(_ range: Range<Int>, starts: UnsafePoint
             }
         }
     }
+}
+
+/// Hessian-vector products for a second-order optimizer, from a full-batch gradient and the
+/// fit's penalty.
+final class FullBatchHessian<Scalar: TrainingScalar>: HessianVectorProduct {
+    let full: any FullBatchGradient<Scalar>
+    let penalty: FitConfiguration.Penalty?
+
+    init(_ full: any FullBatchGradient<Scalar>, penalty: FitConfiguration.Penalty?) {
+        self.full = full
+        self.penalty = penalty
+    }
+
+    func holdCurvature() { full.holdCurvature() }
+    func product(_ v: [Double]) -> [Double] { full.hessianProduct(v, penalty: penalty) }
+    func preconditioner() -> [Double]? { full.preconditioner(penalty: penalty) }
 }

@@ -80,12 +80,15 @@ extension LinearKernel {
     /// ``SparseLinearModel/accumulateResiduals(parameters:rows:residuals:dense:)``: the same rows'
     /// losses and derivatives, each row's ∂loss/∂z stored instead of scattered.
     func accumulateResiduals<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: SparseRowBlock<Scalar>,
-                                                     residuals: UnsafeMutablePointer<Scalar>, dense: UnsafeMutablePointer<Scalar>) -> Double {
+                                                     residuals: UnsafeMutablePointer<Scalar>, curvatures: UnsafeMutablePointer<Scalar>?,
+                                                     dense: UnsafeMutablePointer<Scalar>) -> Double {
         let g = SparseGradient(columns: residuals, dense: dense)
         return inPrecision(Scalar.self,
-                           float: { sparseAccumulate(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self), byRow: true) },
-                           double: { sparseAccumulate(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self), byRow: true) },
-                           generic: { sparseAccumulate(w, block, g, byRow: true) })
+                           float: { sparseAccumulate(w.retyped(Float.self), block.retyped(Float.self), g.retyped(Float.self), byRow: true,
+                                                     curvatures: curvatures?.retyped(Float.self)) },
+                           double: { sparseAccumulate(w.retyped(Double.self), block.retyped(Double.self), g.retyped(Double.self), byRow: true,
+                                                      curvatures: curvatures?.retyped(Double.self)) },
+                           generic: { sparseAccumulate(w, block, g, byRow: true, curvatures: curvatures) })
     }
 
     func predict<Scalar: TrainingScalar>(parameters w: UnsafePointer<Scalar>, rows block: SparseRowBlock<Scalar>,
@@ -123,6 +126,19 @@ extension LinearKernel {
         for c in 0..<k { z[c] += bias[c] }
     }
 
+    /// ∂²loss/∂z² of one output (for Hessian-vector products; one output only).
+    @inline(__always)
+    private func secondDerivative<Scalar: TrainingScalar>(_ z: Scalar, _ target: Scalar) -> Scalar {
+        switch loss {
+        case .mse: return 2
+        case .huber: return abs(z - target) < 1 ? 1 : 0
+        case .l1, .crossEntropy: return 0
+        case .bceWithLogits:
+            let p = 1 / (1 + Scalar.exp(-z))
+            return p * (1 - p)
+        }
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func sparseLogits<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: SparseRowBlock<Scalar>,
@@ -133,7 +149,8 @@ extension LinearKernel {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     private func sparseAccumulate<Scalar: TrainingScalar>(_ w: UnsafePointer<Scalar>, _ block: SparseRowBlock<Scalar>,
-                                                          _ g: SparseGradient<Scalar>, byRow: Bool) -> Double {
+                                                          _ g: SparseGradient<Scalar>, byRow: Bool,
+                                                          curvatures: UnsafeMutablePointer<Scalar>? = nil) -> Double {
         let k = outputs, slots = block.slots ?? block.columns, first = Int(block.offsets[0])
         var total = 0.0
         withUnsafeTemporaryAllocation(of: Scalar.self, capacity: 2 * k) { scratch in
@@ -172,6 +189,7 @@ extension LinearKernel {
                 let lower = Int(block.offsets[row]), upper = Int(block.offsets[row + 1])
                 if byRow {
                     for c in 0..<k { g.columns[row * k + c] = dz[c] }
+                    if let curvatures { curvatures[row] = secondDerivative(z[0], targets[0]) * weight }
                 } else if k == 1 {
                     let dz0 = dz[0]
                     for e in lower..<upper {
@@ -191,15 +209,18 @@ extension LinearKernel {
     }
 }
 
-/// A sparse model whose outputs are z = Wx + b (``sparseWidth`` of them): the gradient of the
+/// A sparse model whose outputs are z = Wx + b (``SparseModel/sparseWidth`` of them): the gradient of the
 /// weight over rows is Σ over rows of ∂loss/∂z ⊗ x, so a trainer may compute ∂loss/∂z for every
 /// row first and then each column's gradient on its own (full-batch fits do, column by column).
 public protocol SparseLinearModel: SparseModel {
     /// For each row of the block, writes ∂loss/∂z of its outputs (times the row's weight) at
     /// `residuals + row · sparseWidth`, adds the dense parameters' gradient (the bias: Σ of
-    /// those) into `dense`, and returns Σ of the rows' losses. `rows.slots` is not used.
+    /// those) into `dense`, and returns Σ of the rows' losses. `rows.slots` is not used. With
+    /// `curvatures` (one output only), also each row's ∂²loss/∂z² times its weight, for
+    /// Hessian-vector products.
     func accumulateResiduals<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: SparseRowBlock<Scalar>,
-                                                     residuals: UnsafeMutablePointer<Scalar>, dense: UnsafeMutablePointer<Scalar>) -> Double
+                                                     residuals: UnsafeMutablePointer<Scalar>, curvatures: UnsafeMutablePointer<Scalar>?,
+                                                     dense: UnsafeMutablePointer<Scalar>) -> Double
 }
 
 extension LinearRegression: SparseLinearModel {
@@ -220,8 +241,9 @@ extension LinearKernelModel {
         kernel.accumulateGradient(parameters: parameters, rows: rows, gradient: gradient)
     }
     public func accumulateResiduals<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: SparseRowBlock<Scalar>,
-                                                            residuals: UnsafeMutablePointer<Scalar>, dense: UnsafeMutablePointer<Scalar>) -> Double {
-        kernel.accumulateResiduals(parameters: parameters, rows: rows, residuals: residuals, dense: dense)
+                                                            residuals: UnsafeMutablePointer<Scalar>, curvatures: UnsafeMutablePointer<Scalar>?,
+                                                            dense: UnsafeMutablePointer<Scalar>) -> Double {
+        kernel.accumulateResiduals(parameters: parameters, rows: rows, residuals: residuals, curvatures: curvatures, dense: dense)
     }
     public func predict<Scalar: TrainingScalar>(parameters: UnsafePointer<Scalar>, rows: SparseRowBlock<Scalar>,
                                                 outputs: UnsafeMutablePointer<Scalar>) {

@@ -53,6 +53,11 @@ enum TrainingRows<Scalar: TrainingScalar> {
         case .sparse(let data): data.rows
         }
     }
+
+    var isSparse: Bool {
+        if case .sparse = self { return true }
+        return false
+    }
 }
 
 /// Whether a copy of `bytes` may be made: half the memory budget (shuffling and standardizing
@@ -221,7 +226,9 @@ struct RunDefaults {
     /// The most training rows full-batch LBFGS takes by default.
     static let fullBatchRows = 1_000_000
 
-    init(options: TrainingOptions, optimizer given: OptimizerOptions, model: any Model, trainingRows rows: Int) {
+    /// - Parameter newton: whether trust-region Newton fits these rows (linear regression with
+    ///   one output or logistic regression, on sparse rows, without an l1 penalty).
+    init(options: TrainingOptions, optimizer given: OptimizerOptions, model: any Model, trainingRows rows: Int, newton: Bool = false) {
         notes = []
         warnings = []
         let linear = !(model is MLP)
@@ -229,13 +236,17 @@ struct RunDefaults {
             optimizer = kind
         } else {
             // The first that takes every hyperparameter given.
-            let candidates: [OptimizerKind] = (linear && rows <= Self.fullBatchRows ? [.lbfgs] : []) + [.adam] + OptimizerKind.allCases
+            let fullBatch: [OptimizerKind] = newton ? [.newton, .lbfgs] : [.lbfgs]
+            let candidates: [OptimizerKind] = (linear && rows <= Self.fullBatchRows ? fullBatch : []) + [.adam] + OptimizerKind.allCases
             optimizer = candidates.first { given.given.isSubset(of: $0.flags) } ?? .adam
             if optimizer == .lbfgs {
                 notes.append("optimizer: full-batch lbfgs with a strong Wolfe line search, until the loss stops improving (\(rows) training rows; --optimizer adam for minibatches)")
             }
+            if optimizer == .newton {
+                notes.append("optimizer: full-batch newton (trust-region Newton-CG, LIBLINEAR's solver), an iteration an epoch, until the loss stops improving (\(rows) sparse training rows; --optimizer lbfgs or adam otherwise)")
+            }
         }
-        let fullBatch = optimizer == .lbfgs
+        let fullBatch = optimizer == .lbfgs || optimizer == .newton
         let automaticBatch = fullBatch ? rows
             : rows >= 1 << 20 ? 16_384
             : min(16_384, max(32, 1 << max(0, Int.bitWidth - 1 - (rows / 64).leadingZeroBitCount)))

@@ -19,8 +19,9 @@ struct Train: ParsableCommand {
             targets (two distinct values: logistic; text labels or a few whole numbers: softmax; \
             otherwise linear regression), 10% of the rows are held out at random (stratified by \
             class), the rows are shuffled and the features standardized, and linear models train \
-            full-batch with LBFGS until the loss converges. Each choice is printed with the \
-            option that changes it.
+            full-batch with LBFGS until the loss converges (on sparse rows, linear and logistic \
+            regression with trust-region Newton). Each choice is printed with the option that \
+            changes it.
 
             Examples:
               optim train
@@ -117,7 +118,8 @@ struct Train: ParsableCommand {
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
         let dataset = prepared.source, model = prepared.choice.model
         let trainingData = prepared.training, validationData = prepared.validation
-        let defaults = RunDefaults(options: training, optimizer: optimizer, model: model, trainingRows: trainingData.rows)
+        let defaults = RunDefaults(options: training, optimizer: optimizer, model: model, trainingRows: trainingData.rows,
+                                   newton: trainingData.isSparse && (self.model.l1 ?? 0) == 0 && newtonFits(model))
         let classifier = prepared.choice.classes != nil
         let penalty = self.model.penalty(trainingRows: trainingData.rows, classifier: classifier, standardization: prepared.standardization)
         let parameters = model.makeParameters(seed: data.seed, as: Scalar.self)
@@ -263,7 +265,7 @@ struct Train: ParsableCommand {
             throw InterruptedError(checkpoint: checkpoint)
         }
         if report.stopReason == .completed, let convergence = defaults.convergence, report.epochs.count == defaults.epochs,
-           training.epochs == nil, defaults.optimizer == .lbfgs {
+           training.epochs == nil, defaults.optimizer == .lbfgs || defaults.optimizer == .newton {
             warn("the loss was still improving by more than --tol \(Format.general(convergence.tolerance)) after \(defaults.epochs) epochs: raise --epochs")
         }
         // The averaged weights are the run's result when there are any.
@@ -427,4 +429,11 @@ func validationLoss<M: Model, Scalar: TrainingScalar>(_ model: M, _ parameters: 
 /// The precision a command computes in.
 enum DType: String, ExpressibleByArgument, CaseIterable {
     case float32, float64
+}
+
+/// Whether trust-region Newton fits `model`: z = Wx + b with one output, and a loss with curvature
+/// (squared error, logistic).
+func newtonFits(_ model: any Model) -> Bool {
+    guard let linear = model as? any SparseLinearModel else { return false }
+    return linear.sparseWidth == 1 && linear.parameterCount == linear.inputFeatures + 1 && (model.loss == .mse || model.loss == .bceWithLogits)
 }

@@ -44,6 +44,15 @@ struct SparseCLITests {
         try Data("a,y\n1,0\n2,1\n".utf8).write(to: csv)
         let notLibsvm = try optim(["train", "--data", csv.path, "--target", "y", "--sparse"])
         #expect(notLibsvm.status == 2 && notLibsvm.stderr.contains("sparse rows are read from plain libsvm files and scipy sparse .npz matrices (") && notLibsvm.stderr.contains("t.csv is csv)"), "\(notLibsvm.stderr)")
+        // Trust-region Newton on every row: the same weights for 1 and 3 workers; dense rows refused.
+        let newtonOne = try optim(["train", "--data", path("wide.svm"), "--optimizer", "newton", "--workers", "1", "--save", path("n1.safetensors")])
+        let newtonThree = try optim(["train", "--data", path("wide.svm"), "--optimizer", "newton", "--workers", "3", "--save", path("n3.safetensors")])
+        #expect(newtonOne.status == 0 && newtonOne.stdout.contains("newton(") && newtonOne.stdout.contains("(converged)"),
+                "\(newtonOne.stdout) \(newtonOne.stderr)")
+        #expect(try SafeTensors.read(path("n1.safetensors")).tensors.mapValues(\.values) == SafeTensors.read(path("n3.safetensors")).tensors.mapValues(\.values))
+        #expect(newtonThree.status == 0, "\(newtonThree.stderr)")
+        let denseNewton = try optim(["train", "--data", csv.path, "--target", "y", "--optimizer", "newton"])
+        #expect(denseNewton.status != 0 && denseNewton.stderr.contains("newton takes sparse rows"), "\(denseNewton.stderr)")
         let lazy = try optim(common + ["--optimizer", "sparseadam", "--epochs", "1"])
         #expect(lazy.status == 0 && lazy.stdout.contains("sparseadam("), "\(lazy.stderr)")
     }
