@@ -3,7 +3,7 @@ import Synchronization
 import VectorMath
 
 extension LibSVM {
-    /// ``LibSVM/readSparse(path:features:base:as:)`` on `workers` threads: the file cut into
+    /// `LibSVM.readSparse(path:features:base:as:)` on `workers` threads: the file cut into
     /// pieces at line starts, counted and then parsed in parallel, each piece's rows written
     /// straight to their place in the CSR arrays (the pieces are laid out in
     /// Datasets' LibSVMPieces.swift). The data is bitwise what one thread reads, and an error is
@@ -17,7 +17,7 @@ extension LibSVM {
         try readSparseLocated(path: path, features: features, base: base, as: Scalar.self, workers: workers, bind: bind).0
     }
 
-    /// ``LibSVM/read(path:features:base:as:)`` (dense rows) read on `workers` threads.
+    /// `LibSVM.read(path:features:base:as:)` (dense rows) read on `workers` threads.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func read<Scalar: VectorScalar>(path: String, features: Int? = nil, base: Int? = nil, as _: Scalar.Type,

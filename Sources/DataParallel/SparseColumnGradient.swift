@@ -112,11 +112,7 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
         let denseSlots = self.denseSlots, denseStride = self.denseStride, denseCount = self.denseCount, losses = self.losses
         let residuals = self.residuals, curvatures = width == 1 && denseCount == 1 ? self.curvatures : nil
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
-        let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: data.rows + 1)
-        let columns = SharedBuffer(data.columns.base, count: data.columns.count)
-        let values = SharedBuffer(data.values.base, count: data.values.count)
-        let y = SharedBuffer(data.y.base, count: data.y.count), yStride = data.targetsPerRow
-        let weights = data.weights.map { SharedBuffer($0.base, count: $0.count) }
+        let rowsShared = SharedSparseRows(data)
         claims.value.store(0, ordering: .relaxed)
         pool.run { _ in
             while true {
@@ -125,9 +121,7 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
                 let chunk = plan.chunk(c)
                 let dense = denseSlots.base + c * denseStride
                 zero(dense, denseCount)
-                let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base, slots: nil,
-                                           y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
-                                           weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
+                let block = rowsShared.block(chunk, slots: nil)
                 losses[c] = model.accumulateResiduals(parameters: theta.base, rows: block, residuals: residuals.base + chunk.lowerBound * k,
                                                       curvatures: curvatures.map { $0.base + chunk.lowerBound }, dense: dense)
             }
@@ -174,9 +168,7 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
         let d = features, n = data.rows, plan = ShardPlan(rows: 0..<n, chunkRows: chunkRows), chunkCount = plan.chunkCount
         narrow(v, into: vector.base)
         let vector = self.vector, held = self.held, scaled = self.scaled, biasSlots = self.biasSlots, claims = self.claims
-        let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: n + 1)
-        let columns = SharedBuffer(data.columns.base, count: data.columns.count)
-        let values = SharedBuffer(data.values.base, count: data.values.count)
+        let rowsShared = SharedSparseRows(data), offsets = rowsShared.offsets, columns = rowsShared.columns, values = rowsShared.values
         claims.value.store(0, ordering: .relaxed)
         pool.run { _ in
             while true {

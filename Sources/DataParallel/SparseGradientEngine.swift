@@ -159,11 +159,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         let partialColumns = self.partialColumns, partialValues = self.partialValues
         let partStarts = self.partStarts, partCounts = self.partCounts
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
-        let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: data.rows + 1)
-        let columns = SharedBuffer(data.columns.base, count: data.columns.count)
-        let values = SharedBuffer(data.values.base, count: data.values.count)
-        let y = SharedBuffer(data.y.base, count: data.y.count), yStride = data.targetsPerRow
-        let weights = data.weights.map { SharedBuffer($0.base, count: $0.count) }
+        let rowsShared = SharedSparseRows(data), offsets = rowsShared.offsets, columns = rowsShared.columns
         claims.value.store(0, ordering: .relaxed)
         let accumulators = self.accumulators, marks = self.marks
         pool.run { w in
@@ -191,9 +187,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
                             count += 1
                         }
                     }
-                    let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base,
-                                               slots: columns.base + lower, y: y.base + chunk.lowerBound * yStride, yStride: yStride,
-                                               count: chunk.count, weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
+                    let block = rowsShared.block(chunk, slots: columns.base + lower)
                     losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
                                                          gradient: SparseGradient(columns: accumulators[w].base, dense: dense))
                     fileByRange(list.base, count: count, width: width, cuts: cuts, parts: parts, into: region, scratch: slots.base,
@@ -210,9 +204,7 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
                         slots[e - lower] = place[column]
                     }
                     zero(listValues.base, count * width)
-                    let block = SparseRowBlock(offsets: offsets.base + chunk.lowerBound, columns: columns.base, values: values.base, slots: slots.base,
-                                               y: y.base + chunk.lowerBound * yStride, yStride: yStride, count: chunk.count,
-                                               weights: weights.map { UnsafePointer($0.base + chunk.lowerBound) })
+                    let block = rowsShared.block(chunk, slots: slots.base)
                     losses[c] = model.accumulateGradient(parameters: theta.base, rows: block,
                                                          gradient: SparseGradient(columns: listValues.base, dense: dense))
                     for s in 0..<count { place[Int(list[s])] = -1 }
@@ -314,5 +306,32 @@ final class SparseGradientEngine<M: SparseModel, Scalar: TrainingScalar> {
         }
         cuts.append(features)
         return (0..<cuts.count - 1).map { cuts[$0]..<cuts[$0 + 1] }
+    }
+}
+
+/// A sparse data set's arrays as the workers read them (``SharedBuffer``s: read-only in every
+/// phase), and the kernel's view of a chunk of its rows.
+struct SharedSparseRows<Scalar: TrainingScalar>: Sendable {
+    let offsets: SharedBuffer<Int64>
+    let columns: SharedBuffer<Int32>
+    let values: SharedBuffer<Scalar>
+    let y: SharedBuffer<Scalar>
+    let yStride: Int
+    let weights: SharedBuffer<Scalar>?
+
+    init(_ data: SparseDataset<Scalar>) {
+        offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: data.rows + 1)
+        columns = SharedBuffer(data.columns.base, count: data.columns.count)
+        values = SharedBuffer(data.values.base, count: data.values.count)
+        y = SharedBuffer(data.y.base, count: data.y.count)
+        yStride = data.targetsPerRow
+        weights = data.weights.map { SharedBuffer($0.base, count: $0.count) }
+    }
+
+    /// Rows `rows` for a kernel, each entry's place in `slots` (nil: none, for predictions).
+    func block(_ rows: Range<Int>, slots: UnsafePointer<Int32>?) -> SparseRowBlock<Scalar> {
+        SparseRowBlock(offsets: offsets.base + rows.lowerBound, columns: columns.base, values: values.base, slots: slots,
+                       y: y.base + rows.lowerBound * yStride, yStride: yStride, count: rows.count,
+                       weights: weights.map { UnsafePointer($0.base + rows.lowerBound) })
     }
 }

@@ -5,7 +5,7 @@ import ZIPFoundation
 
 /// NumPy's `.npz` archives (`np.savez`, stored, or `np.savez_compressed`, deflated): arrays `X`
 /// (rows × features) and `y` (rows, or rows × 1); or a scipy sparse matrix (`save_npz`), read by
-/// ``loadSparse(path:labels:as:)`` (and expanded by ``load(path:)``). An archive is unpacked into
+/// ``loadSparse(path:labels:requireTargets:as:)`` (and expanded by ``load(path:)``). An archive is unpacked into
 /// memory once.
 public enum NPZ {
     public static func load(path: String) throws -> Dataset<Float> {
