@@ -43,6 +43,8 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
     /// The weight's elements some row has (the gradient's sparse indices when nothing else writes).
     private let touched: [Int]
     private let claims = Counter()
+    /// Whether evaluations record each row's curvature (a second-order optimizer uses them).
+    var needsCurvature = false
     private(set) var computeSeconds = 0.0
     private(set) var reduceSeconds = 0.0
 
@@ -110,7 +112,7 @@ final class SparseColumnGradient<M: SparseLinearModel, Scalar: TrainingScalar>: 
         let plan = ShardPlan(rows: 0..<data.rows, chunkRows: chunkRows), chunkCount = plan.chunkCount
         let model = self.model, claims = self.claims, k = width, d = features
         let denseSlots = self.denseSlots, denseStride = self.denseStride, denseCount = self.denseCount, losses = self.losses
-        let residuals = self.residuals, curvatures = width == 1 && denseCount == 1 ? self.curvatures : nil
+        let residuals = self.residuals, curvatures = needsCurvature ? self.curvatures : nil
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
         let rowsShared = SharedSparseRows(data)
         claims.value.store(0, ordering: .relaxed)
@@ -298,6 +300,7 @@ protocol FullBatchGradient<Scalar>: AnyObject {
     associatedtype Scalar: TrainingScalar
     func gradient(of parameters: Parameters<Scalar>, clearingAll: Bool) -> Double
     var hasHessian: Bool { get }
+    var needsCurvature: Bool { get set }
     func holdCurvature()
     func hessianProduct(_ v: [Double], penalty: FitConfiguration.Penalty?) -> [Double]
     func preconditioner(penalty: FitConfiguration.Penalty?) -> [Double]
@@ -356,6 +359,7 @@ final class FullBatchHessian<Scalar: TrainingScalar>: HessianVectorProduct {
     init(_ full: any FullBatchGradient<Scalar>, penalty: FitConfiguration.Penalty?) {
         self.full = full
         self.penalty = penalty
+        full.needsCurvature = true
     }
 
     func holdCurvature() { full.holdCurvature() }

@@ -111,7 +111,7 @@ extension NPZ {
             try check(rowOf, format == "coo" && archive.has("coords") ? "coords" : "row", below: rows)
             try check(columnOf, archive.has("coords") ? "coords" : "col", below: features)
         default:
-            preconditionFailure("checked above")
+            throw DataFileError("\(path)/format.npy", nil, "scipy format '\(format.prefix(16))' is not read here (csr, csc and coo are): save X.tocsr()")
         }
         // Counting sort by row, stable.
         var pointers = [Int64](repeating: 0, count: rows + 1)

@@ -182,6 +182,7 @@ struct SparseTests {
                 // H·v against (g(θ + εv) − g(θ − εv)) / 2ε, in Double.
                 let pool = WorkerPool(workers: 2, bind: false)
                 let full = try #require(columnGradient(model, pool: pool, chunkRows: 64, data: data))
+                full.needsCurvature = true
                 let parameters = model.makeParameters(seed: 3, as: Double.self)
                 let theta = parameters.values.array
                 func gradient(_ shift: [Double]) -> [Double] {
