@@ -14,6 +14,9 @@ public func fit<M: SparseModel, Scalar: TrainingScalar>(
     onBatch: ((BatchProgress) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
 ) throws(TrainingError) -> TrainingReport {
     try checkFit(model, parameters: parameters, configuration: configuration)
+    guard configuration.cluster.size == 1 else {
+        throw .invalidConfiguration("sparse rows train in one process for now (their reduction merges sparse partials); run without mpirun")
+    }
     try model.check(data)
     if let validation { try model.check(validation) }
     let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)

@@ -42,6 +42,10 @@ public struct FitConfiguration: Sendable, Equatable {
     /// minibatch order depends only on the seed and the epoch, so resuming continues the very
     /// same trajectory.
     public var start = TrainingPosition(epoch: 1, batch: 0)
+    /// The processes that train together: one (the default), or the ranks of an MPI job
+    /// (`MPICluster`), each computing its share of every minibatch on its own workers. The
+    /// weights are bitwise the same for any number of ranks and workers.
+    public var cluster = Cluster.single
 
     /// When to stop early.
     public struct EarlyStopping: Sendable, Equatable {
@@ -288,8 +292,11 @@ public func fit<M: Model, Scalar: TrainingScalar>(
     onBatch: ((BatchProgress) -> Void)? = nil, checkpoint: ((TrainingPosition) throws -> Void)? = nil
 ) throws(TrainingError) -> TrainingReport {
     try checkFit(model, parameters: parameters, configuration: configuration)
-    try model.check(data)
-    if let validation { try model.check(validation) }
+    let cluster = configuration.cluster
+    try cluster.agree { () throws(TrainingError) in
+        try model.check(data)
+        if let validation { try model.check(validation) }
+    }
     if optimizer is any SecondOrderOptimizer<Scalar> {
         throw .invalidConfiguration("newton takes sparse rows for now (its Hessian-vector products are the sparse path's: "
                                     + "optim train --sparse, a SparseDataset in the library); lbfgs fits dense rows")
@@ -299,17 +306,23 @@ public func fit<M: Model, Scalar: TrainingScalar>(
     let batchSize = min(configuration.batchSize, data.rows)
     let engine = GradientEngine<M, Scalar>(model: model, pool: pool,
                                           chunkRows: configuration.chunkRows(for: model, batchRows: batchSize, scalarBytes: MemoryLayout<Scalar>.stride),
-                                          maxRows: batchSize)
+                                          maxRows: batchSize, cluster: cluster)
+    // On a cluster a stop request travels in the next step's gather: every rank stops at the same minibatch.
+    let stop = cluster.size > 1 ? CancellationFlag() : cancellation
+    engine.stopRequests = cancellation
+    engine.agreedStop = stop
     let chunkRows = engine.chunkRows
     let pass = TrainingPass<Scalar>(
         rows: data.rows, bytes: { $0.count * (data.features + data.targetsPerRow) * MemoryLayout<Scalar>.stride },
         trueWeights: data.trueWeights, chunkRows: chunkRows,
         gradient: { rows, _ in engine.gradient(of: parameters, data: data, rows: rows) },
-        validate: validation.map { validation in { evaluate(model, parameters: parameters, data: validation, pool: pool, chunkRows: chunkRows) } },
-        scoreTraining: { evaluate(model, parameters: parameters, data: data, pool: pool, chunkRows: chunkRows) },
+        validate: validation.map { validation in
+            { evaluate(model, parameters: parameters, data: validation, pool: pool, chunkRows: chunkRows, cluster: cluster) }
+        },
+        scoreTraining: { evaluate(model, parameters: parameters, data: data, pool: pool, chunkRows: chunkRows, cluster: cluster) },
         times: { (engine.computeSeconds, engine.reduceSeconds) })
     return try train(pass, parameters: parameters, optimizer: optimizer, schedule: schedule, configuration: configuration,
-                     cancellation: cancellation, progress: progress, onBatch: onBatch, checkpoint: checkpoint, pool: pool)
+                     cancellation: stop, progress: progress, onBatch: onBatch, checkpoint: checkpoint, pool: pool)
 }
 
 /// Scores `parameters` of `model` on `data` (data-parallel, deterministic): the loss and the

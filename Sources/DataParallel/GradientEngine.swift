@@ -6,6 +6,10 @@ import Optim
 /// Computes the mean loss and its gradient over a block of rows, data-parallel and
 /// deterministic: chunk partials on the workers, a fixed-order tree reduction in parallel over
 /// cache-line-aligned slices of the gradient, the result in the parameters' gradient buffer.
+///
+/// On a ``Cluster`` of R ranks, this rank computes its run of the chunks, sums the tree's pieces
+/// it owns, gathers every rank's pieces and finishes the tree (``TreeSplit``): the same bits on
+/// every rank as in one process.
 final class GradientEngine<M: Model, Scalar: TrainingScalar> {
     let model: M
     let pool: WorkerPool
@@ -14,18 +18,26 @@ final class GradientEngine<M: Model, Scalar: TrainingScalar> {
     /// Slot stride in values: the parameter count rounded up to 16 values (a cache line of
     /// Floats, two of Doubles), so that no two workers' slots share a line.
     let stride: Int
+    let cluster: Cluster
+    /// On a cluster: the stop requests this rank sends with its pieces (a signal handler's flag),
+    /// and the flag raised when any rank's request arrives (what the training loop watches).
+    var stopRequests: CancellationFlag?
+    var agreedStop: CancellationFlag?
     private var slots: SharedBuffer<Scalar>
     private var losses: SharedBuffer<Double>
     private var capacity: Int
     /// Per worker, how many of its chunks have been claimed in the current pass.
     private let claims: [Counter]
+    private var split: TreeSplit?
+    private var exchange = PieceExchange()
     private(set) var computeSeconds = 0.0
     private(set) var reduceSeconds = 0.0
 
-    init(model: M, pool: WorkerPool, chunkRows: Int, maxRows: Int) {
+    init(model: M, pool: WorkerPool, chunkRows: Int, maxRows: Int, cluster: Cluster = .single) {
         self.model = model
         self.pool = pool
         self.chunkRows = chunkRows
+        self.cluster = cluster
         parameterCount = model.parameterCount
         stride = (model.parameterCount + 15) / 16 * 16
         capacity = (maxRows + chunkRows - 1) / chunkRows
@@ -44,6 +56,8 @@ final class GradientEngine<M: Model, Scalar: TrainingScalar> {
         let plan = ShardPlan(rows: rows, chunkRows: chunkRows)
         let chunkCount = plan.chunkCount
         precondition(chunkCount <= capacity, "minibatch larger than the engine was sized for")
+        if cluster.size > 1 && split?.chunkCount != chunkCount { split = TreeSplit(chunkCount: chunkCount, ranks: cluster.size) }
+        let local = cluster.size > 1 ? split!.chunks(rank: cluster.rank) : 0..<chunkCount
         let model = self.model, stride = self.stride, count = parameterCount
         let slots = self.slots, losses = self.losses, workers = pool.workers
         let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: count)
@@ -61,7 +75,7 @@ final class GradientEngine<M: Model, Scalar: TrainingScalar> {
             // worker computed it.
             for v in 0..<workers {
                 let owner = (w + v) % workers
-                let own = plan.chunks(worker: owner, of: workers)
+                let own = plan.chunks(worker: owner, of: workers, within: local)
                 while true {
                     let c = own.lowerBound + claims[owner].value.add(1, ordering: .relaxed).oldValue
                     guard c < own.upperBound else { break }
@@ -79,26 +93,90 @@ final class GradientEngine<M: Model, Scalar: TrainingScalar> {
         computeSeconds += seconds(now - start)
         start = now
 
-        // Reduce in parallel over slices when there is enough to share; the order per element is
-        // the same either way.
-        if chunkCount > 1 {
-            if chunkCount * count >= 1 << 16 && workers > 1 {
-                let slice = ((count + workers - 1) / workers + 15) / 16 * 16
-                pool.run { w in
-                    let lower = min(w * slice, count), upper = min(lower + slice, count)
-                    if lower < upper { reduceTree(slots, stride: stride, count: chunkCount, elements: lower..<upper) }
-                }
-            } else {
-                reduceTree(slots, stride: stride, count: chunkCount, elements: 0..<count)
+        let lossSum: Double
+        if let split, cluster.size > 1 {
+            for piece in split.pieces[cluster.rank] {
+                let base = SharedBuffer(slots.base + piece.lo * stride, count: piece.size * stride)
+                inSlices(work: piece.size * count) { reduceTree(base, stride: stride, count: piece.size, elements: $0) }
+                losses[piece.lo] = reduceTree(SharedBuffer(losses.base + piece.lo, count: piece.size), count: piece.size)
             }
+            let stop = exchange.run(split, cluster: cluster, slots: slots, stride: stride, losses: losses,
+                                    flags: stopRequests?.isCancelled == true ? PieceExchange.stopRequested : 0)
+            if stop & PieceExchange.stopRequested != 0 { agreedStop?.cancel() }
+            inSlices(work: chunkCount * count) { split.finish(slots, stride: stride, elements: $0) }
+            lossSum = split.finish(losses)
+        } else {
+            // The tree's order per element is the same however the elements are sliced.
+            if chunkCount > 1 { inSlices(work: chunkCount * count) { reduceTree(slots, stride: stride, count: chunkCount, elements: $0) } }
+            lossSum = reduceTree(losses, count: chunkCount)
         }
-        let lossSum = reduceTree(losses, count: chunkCount)
         let elements = rows.count * model.lossElementsPerRow
         parameters.grad.withUnsafeMutableBufferPointer { g in scale(slots.base, by: 1 / Scalar(elements), into: g.baseAddress!, count) }
         parameters.markAllGradientsDefined()
         now = ContinuousClock.now
         reduceSeconds += seconds(now - start)
         return lossSum / Double(elements)
+    }
+
+    /// `body` over the parameters' elements: in cache-line-aligned slices on the workers when
+    /// there is enough to share, else at once.
+    private func inSlices(work: Int, _ body: @escaping @Sendable (Range<Int>) -> Void) {
+        let count = parameterCount, workers = pool.workers
+        guard work >= 1 << 16 && workers > 1 else { return body(0..<count) }
+        let slice = ((count + workers - 1) / workers + 15) / 16 * 16
+        pool.run { w in
+            let lower = min(w * slice, count), upper = min(lower + slice, count)
+            if lower < upper { body(lower..<upper) }
+        }
+    }
+}
+
+/// The gather of a cluster step: each rank's tree pieces (the gradient slot, the loss, a flag
+/// word) as one record each, every rank's records to every rank, then each piece back in the
+/// slot of its first chunk. Buffers are kept between steps.
+struct PieceExchange {
+    /// Flag bit: a rank was asked to stop (a signal); every rank stops after this step.
+    static let stopRequested: UInt64 = 1
+    private var send: [UInt8] = []
+    private var receive: [UInt8] = []
+
+    /// Gathers and places the pieces; returns the OR of every rank's flags.
+    mutating func run<Scalar>(_ split: TreeSplit, cluster: Cluster, slots: SharedBuffer<Scalar>, stride: Int,
+                              losses: SharedBuffer<Double>, flags: UInt64) -> UInt64 {
+        guard let communicator = cluster.communicator else { return flags }
+        let gradientBytes = stride * MemoryLayout<Scalar>.stride, record = gradientBytes + 16
+        let counts = split.pieces.map { $0.count * record }
+        let rank = cluster.rank
+        let sendBytes = counts[rank], total = counts.reduce(0, +)
+        if send.count < sendBytes { send = [UInt8](repeating: 0, count: sendBytes) }
+        if receive.count < total { receive = [UInt8](repeating: 0, count: total) }
+        send.withUnsafeMutableBytes { out in
+            for (k, piece) in split.pieces[rank].enumerated() {
+                let at = out.baseAddress! + k * record
+                at.copyMemory(from: slots.base + piece.lo * stride, byteCount: gradientBytes)
+                at.storeBytes(of: losses[piece.lo], toByteOffset: gradientBytes, as: Double.self)
+                at.storeBytes(of: flags, toByteOffset: gradientBytes + 8, as: UInt64.self)
+            }
+        }
+        var combined = flags
+        send.withUnsafeBytes { out in
+            receive.withUnsafeMutableBytes { into in
+                communicator.allGather(UnsafeRawBufferPointer(rebasing: out[..<sendBytes]), counts: counts,
+                                       into: UnsafeMutableRawBufferPointer(rebasing: into[..<total]))
+                var offset = 0
+                for r in 0..<cluster.size {
+                    for piece in split.pieces[r] {
+                        defer { offset += record }
+                        guard r != rank else { continue }
+                        let at = UnsafeRawPointer(into.baseAddress! + offset)
+                        UnsafeMutableRawPointer(slots.base + piece.lo * stride).copyMemory(from: at, byteCount: gradientBytes)
+                        losses[piece.lo] = at.loadUnaligned(fromByteOffset: gradientBytes, as: Double.self)
+                        combined |= at.loadUnaligned(fromByteOffset: gradientBytes + 8, as: UInt64.self)
+                    }
+                }
+            }
+        }
+        return combined
     }
 }
 

@@ -26,12 +26,14 @@ public final class GradientEvaluator<M: Model, Scalar: TrainingScalar> {
     ///   - chunkRows: rows per partial gradient (fixed, whatever the worker count); nil picks
     ///     them from the model's size and `maxRows` as ``FitConfiguration/chunkRows`` says.
     ///   - maxRows: the most rows one evaluation will cover.
-    public init(model: M, workers: Int? = nil, bind: Bool = true, chunkRows: Int? = nil, maxRows: Int) {
+    ///   - cluster: the ranks that evaluate together (each its share of the chunks, the result
+    ///     on every rank); every rank must call ``evaluate(_:on:rows:)`` alike.
+    public init(model: M, workers: Int? = nil, bind: Bool = true, chunkRows: Int? = nil, maxRows: Int, cluster: Cluster = .single) {
         pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
         engine = GradientEngine(model: model, pool: pool,
                                 chunkRows: ShardPlan.chunkRows(requested: chunkRows, parameterCount: model.parameterCount, batchRows: maxRows,
                                                                scalarBytes: MemoryLayout<Scalar>.stride),
-                                maxRows: maxRows)
+                                maxRows: maxRows, cluster: cluster)
     }
 
     deinit { pool.release() }

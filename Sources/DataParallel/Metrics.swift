@@ -19,11 +19,15 @@ public struct Metrics: Sendable, Equatable, Codable {
 
 /// Scores `data`: each worker predicts its chunks and sums the chunks' statistics; the chunk sums
 /// are added in the fixed tree order, so the metrics are the same for any worker count.
+///
+/// On a cluster, each rank scores its run of the chunks and the chunks' statistics are gathered,
+/// so every rank gets the same metrics (and early stopping takes the same decision everywhere).
 func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>, pool: WorkerPool,
-                                                chunkRows: Int) -> Metrics {
+                                                chunkRows: Int, cluster: Cluster = .single) -> Metrics {
     let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
     let x = SharedBuffer(data.x.base, count: data.x.count), xStride = data.rowStride
-    return evaluate(model, rows: data.rows, y: data.y, targetStride: data.targetStride, pool: pool, chunkRows: chunkRows) { rows, out in
+    return evaluate(model, rows: data.rows, y: data.y, targetStride: data.targetStride, pool: pool, chunkRows: chunkRows,
+                    cluster: cluster) { rows, out in
         let block = RowBlock(x: x.base + rows.lowerBound * xStride, xStride: xStride, y: x.base, yStride: 0, count: rows.count)
         model.predict(parameters: theta.base, rows: block, outputs: out)
     }
@@ -35,7 +39,8 @@ func evaluate<M: SparseModel, Scalar: TrainingScalar>(_ model: M, parameters: Pa
     let theta = SharedBuffer(parameters.values.withUnsafeMutableBufferPointer { $0.baseAddress! }, count: parameters.count)
     let offsets = SharedBuffer(data.offsets.base + data.offsetStart, count: data.rows + 1)
     let columns = SharedBuffer(data.columns.base, count: data.columns.count), values = SharedBuffer(data.values.base, count: data.values.count)
-    return evaluate(model, rows: data.rows, y: data.y, targetStride: data.targetsPerRow, pool: pool, chunkRows: chunkRows) { rows, out in
+    return evaluate(model, rows: data.rows, y: data.y, targetStride: data.targetsPerRow, pool: pool, chunkRows: chunkRows,
+                    cluster: .single) { rows, out in
         let block = SparseRowBlock(offsets: offsets.base + rows.lowerBound, columns: columns.base, values: values.base, slots: nil,
                                    y: values.base, yStride: 0, count: rows.count)
         model.predict(parameters: theta.base, rows: block, outputs: out)
@@ -44,7 +49,7 @@ func evaluate<M: SparseModel, Scalar: TrainingScalar>(_ model: M, parameters: Pa
 
 /// The metrics of the rows' outputs, which `predictRows(rows, out)` writes for a chunk of rows.
 private func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, rows: Int, y storage: ScalarStorage<Scalar>, targetStride t: Int,
-                                                        pool: WorkerPool, chunkRows: Int,
+                                                        pool: WorkerPool, chunkRows: Int, cluster: Cluster,
                                                         predictRows: @escaping @Sendable (Range<Int>, UnsafeMutablePointer<Scalar>) -> Void) -> Metrics {
     let k = model.outputsPerRow
     let plan = ShardPlan(rows: 0..<rows, chunkRows: chunkRows)
@@ -56,9 +61,10 @@ private func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, rows: Int, y
     defer { partials.deallocate() }
     let y = SharedBuffer(storage.base, count: storage.count)
     let workers = pool.workers, loss = model.loss
+    let local = TreeSplit.chunks(rank: cluster.rank, of: cluster.size, chunkCount: chunks)
     pool.run { w in
         var outputs = [Scalar](repeating: 0, count: chunkRows * k)
-        for c in plan.chunks(worker: w, of: workers) {
+        for c in plan.chunks(worker: w, of: workers, within: local) {
             let rows = plan.chunk(c)
             outputs.withUnsafeMutableBufferPointer { predictRows(rows, $0.baseAddress!) }
             var sums = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -75,6 +81,12 @@ private func evaluate<M: Model, Scalar: TrainingScalar>(_ model: M, rows: Int, y
             let slot = c * fields
             (partials[slot], partials[slot + 1], partials[slot + 2], partials[slot + 3], partials[slot + 4]) = sums
         }
+    }
+    if cluster.size > 1 {
+        let mine = Array(UnsafeBufferPointer(start: partials.base + local.lowerBound * fields, count: local.count * fields))
+        let counts = (0..<cluster.size).map { TreeSplit.chunks(rank: $0, of: cluster.size, chunkCount: chunks).count * fields }
+        let all = cluster.gather(mine, counts: counts)
+        for (i, value) in all.enumerated() { partials[i] = value }
     }
     // Tree-reduce each field over the chunks (fields are interleaved: gather them first).
     var totals = [Double](repeating: 0, count: fields)

@@ -19,8 +19,13 @@ struct ShardPlan {
 
     /// The chunks worker w of `workers` computes.
     func chunks(worker w: Int, of workers: Int) -> Range<Int> {
-        let m = chunkCount
-        return (w * m / workers)..<((w + 1) * m / workers)
+        chunks(worker: w, of: workers, within: 0..<chunkCount)
+    }
+
+    /// The chunks of `range` (a rank's run of chunks) worker w of `workers` computes.
+    func chunks(worker w: Int, of workers: Int, within range: Range<Int>) -> Range<Int> {
+        let m = range.count
+        return (range.lowerBound + w * m / workers)..<(range.lowerBound + (w + 1) * m / workers)
     }
 }
 

@@ -127,6 +127,7 @@ func train<Scalar: TrainingScalar>(
         let epochReport = EpochReport(epoch: epoch, trainingLoss: lossSum / Double(rowsThisEpoch), validation: metrics,
                                       learningRate: learningRate, seconds: trainingTime,
                                       rowsPerSecond: Double(rowsThisEpoch) / max(trainingTime, 1e-9))
+        guard configuration.cluster.replicasAgree(parameters.values.array) else { throw .replicasDiffer(epoch: epoch) }
         report.epochs.append(epochReport)
         progress?(epochReport)
         if report.stopReason == .cancelled { break }

@@ -68,6 +68,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case diverged(epoch: Int, batch: Int, loss: Double, report: TrainingReport)
     /// The checkpoint callback failed (the message says why); training stopped there.
     case checkpointFailed(String)
+    /// Another rank of the cluster failed before training (it reported why); this one stopped with it.
+    case peerFailed(rank: Int)
+    /// The ranks' weights differ after an epoch (different binaries or C libraries on different hosts?).
+    case replicasDiffer(epoch: Int)
 
     public var description: String {
         switch self {
@@ -76,6 +80,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case let .diverged(epoch, batch, loss, _):
             "training diverged: the loss was \(loss) at epoch \(epoch), minibatch \(batch); the weights of the last finite loss were kept (try a lower learning rate)"
         case .checkpointFailed(let why): "cannot write the checkpoint: \(why)"
+        case .peerFailed(let rank): "rank \(rank) of the cluster failed (its message says why)"
+        case .replicasDiffer(let epoch):
+            "the ranks' weights differ after epoch \(epoch): every host must run the same optim binary on the same C library"
         }
     }
 }
