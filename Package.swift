@@ -35,6 +35,15 @@ let package = Package(
         .library(name: "Models", targets: ["Models"]),
         .library(name: "DataParallel", targets: ["DataParallel"]),
         .library(name: "ModelIO", targets: ["ModelIO"]),
+        /// Fits across processes and hosts on Open MPI; empty unless built with the trait MPI.
+        .library(name: "MPICluster", targets: ["MPICluster"]),
+    ],
+    traits: [
+        // Off by default: `swift build` and `swift test` need no MPI. `tools/setup.sh --mpi`
+        // installs Open MPI; `swift build --traits MPI --scratch-path .build-mpi` builds with it
+        // (its own scratch path: switching traits rebuilds every target).
+        .trait(name: "MPI", description: "Training on several processes and hosts over Open MPI (Debian: libopenmpi-dev)"),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -87,7 +96,22 @@ let package = Package(
             swiftSettings: vectorISA + optimizedInDebug
         ),
 
+        /// `Cluster`'s transport over Open MPI: `MPICommunicator`, one `MPI_Allgatherv` per step;
+        /// ranks on one host split its cores. Every file is `#if MPI`: without the trait the
+        /// module is empty and nothing needs Open MPI.
+        .target(
+            name: "MPICluster",
+            dependencies: ["DataParallel", "Topology", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]
+        ),
+
         // MARK: - Implementation details
+
+        /// Open MPI's C API (Debian: libopenmpi-dev), for the trait MPI only. No stable API of its own.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
 
         /// Large buffers as 2 MiB-aligned anonymous mappings advised as transparent huge pages,
         /// first touched by the thread that writes them.
@@ -139,6 +163,7 @@ let package = Package(
             dependencies: [
                 "DataParallel", "Models", "Datasets", "Optim", "Topology", "ModelIO", "SeedRegression", "VectorMath",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .target(name: "MPICluster", condition: .when(traits: ["MPI"])),
             ],
             path: "Sources/OptimCLI"
         ),

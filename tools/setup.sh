@@ -18,6 +18,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# --mpi: Open MPI (openmpi-bin, libopenmpi-dev: 86 MB with gfortran), for `swift build --traits MPI`
+# and tools/test_mpi.sh. Never needed by the two README commands' builds themselves.
+if [ "${1:-}" = "--mpi" ]; then
+    if ! command -v mpirun >/dev/null 2>&1 || ! pkg-config --exists ompi-c 2>/dev/null; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        echo "setup: installing Open MPI (openmpi-bin, libopenmpi-dev)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -qq >&2
+        $sudo apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev >&2
+    fi
+fi
+
 # --tests: Python's safetensors (and numpy), in a virtual environment inside .build/, for the test
 # that reads `optim train --save` files back with the reference implementation (never torch); and
 # on x86-64 qemu's user-mode emulator (qemu-user), for the test that runs optim on an emulated CPU

@@ -73,19 +73,24 @@ extension Cluster {
     }
 
     /// Runs `body` on every rank and agrees on the outcome: when it threw on some rank, the
-    /// lowest such rank rethrows its error and the others throw ``TrainingError/peerFailed(rank:)``
-    /// (so one message reaches the user and every rank stops before the first step).
-    func agree<T>(_ body: () throws(TrainingError) -> T) throws(TrainingError) -> T {
-        var outcome: Result<T, TrainingError>
-        do throws(TrainingError) { outcome = .success(try body()) } catch { outcome = .failure(error) }
+    /// lowest such rank rethrows its error and the others throw `peerFailed(thatRank)`, so that
+    /// one message reaches the user and every rank stops at the same point. Every rank must call it.
+    public func agree<T, E: Error>(_ body: () throws(E) -> T, peerFailed: (Int) -> E) throws(E) -> T {
+        var outcome: Result<T, E>
+        do throws(E) { outcome = .success(try body()) } catch { outcome = .failure(error) }
         guard size > 1 else { return try outcome.get() }
         let failed: Int32 = if case .failure = outcome { 1 } else { 0 }
         let statuses = gather([failed], counts: Array(repeating: 1, count: size))
         if let first = statuses.firstIndex(of: 1) {
             if case .failure(let error) = outcome, first == rank { throw error }
-            throw .peerFailed(rank: first)
+            throw peerFailed(first)
         }
         return try outcome.get()
+    }
+
+    /// ``agree(_:peerFailed:)`` for a fit's checks.
+    func agree<T>(_ body: () throws(TrainingError) -> T) throws(TrainingError) -> T {
+        try agree(body) { .peerFailed(rank: $0) }
     }
 
     /// Whether every rank holds the same `values` (a hash of their bits gathered): replicas that

@@ -19,7 +19,7 @@ public func fit<M: SparseModel, Scalar: TrainingScalar>(
     }
     try model.check(data)
     if let validation { try model.check(validation) }
-    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
+    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind, units: configuration.processingUnits)
     defer { pool.release() }
     let batchSize = min(configuration.batchSize, data.rows)
     let chunkRows = configuration.chunkRows ?? sparseChunkRows(model, data: data, batchRows: batchSize)

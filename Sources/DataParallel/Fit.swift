@@ -46,6 +46,10 @@ public struct FitConfiguration: Sendable, Equatable {
     /// (`MPICluster`), each computing its share of every minibatch on its own workers. The
     /// weights are bitwise the same for any number of ranks and workers.
     public var cluster = Cluster.single
+    /// The processing units (OS indices) the workers may use: a rank's share of a host that
+    /// several ranks share (`MPICommunicator.hostShare`); nil for every allowed one, empty for
+    /// one unpinned worker.
+    public var processingUnits: [Int]?
 
     /// When to stop early.
     public struct EarlyStopping: Sendable, Equatable {
@@ -126,7 +130,11 @@ public struct FitConfiguration: Sendable, Equatable {
     }
 
     /// The worker count to use: the configured one, or every allowed core within the CPU quota.
-    public var resolvedWorkers: Int { workers ?? defaultWorkerCount() }
+    public var resolvedWorkers: Int {
+        if let workers { return workers }
+        guard let units = processingUnits else { return defaultWorkerCount() }
+        return max(1, ((try? MachineTopology.current())?.restricted(to: units).cores.count) ?? 1)
+    }
 }
 
 /// A place in training: the epoch (from 1) and the minibatch within it (from 0) that come next,
@@ -301,7 +309,7 @@ public func fit<M: Model, Scalar: TrainingScalar>(
         throw .invalidConfiguration("newton takes sparse rows for now (its Hessian-vector products are the sparse path's: "
                                     + "optim train --sparse, a SparseDataset in the library); lbfgs fits dense rows")
     }
-    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind)
+    let pool = WorkerPool(workers: configuration.resolvedWorkers, bind: configuration.bind, units: configuration.processingUnits)
     defer { pool.release() }
     let batchSize = min(configuration.batchSize, data.rows)
     let engine = GradientEngine<M, Scalar>(model: model, pool: pool,

@@ -53,9 +53,12 @@ final class WorkerPool {
     /// - Parameters:
     ///   - workers: how many iterations each run has (may exceed the allowed cores).
     ///   - bind: whether to pin workers; false runs them where the scheduler puts them.
-    init(workers: Int, bind: Bool) {
+    ///   - units: the processing units the workers may use (a cluster rank's share of its host);
+    ///     nil for every allowed one, empty for none in particular (unpinned).
+    init(workers: Int, bind: Bool, units: [Int]? = nil) {
         self.workers = workers
-        let machine = try? MachineTopology.current()
+        let bind = bind && units?.isEmpty != true
+        let machine = (try? MachineTopology.current()).map { machine in units.map { machine.restricted(to: $0) } ?? machine }
         plan = machine?.plan(workers: workers) ?? WorkerPlan(units: [], allowedUnits: 0, physicalCores: 0)
         allowedUnits = machine?.processingUnits ?? []
         pinned = bind && !plan.units.isEmpty

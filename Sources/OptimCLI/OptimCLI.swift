@@ -24,38 +24,76 @@ struct OptimCommand: ParsableCommand {
     )
 
     /// Exit codes: 0 success, 1 data errors (unreadable or malformed files, diverged training),
-    /// 2 usage errors (unknown or contradictory options).
+    /// 2 usage errors (unknown or contradictory options), 130 interrupted.
     static func main() {
         guard CPUBaseline.isSupported else { fail(CPUBaseline.unsupportedMessage, code: 1) }
         do {
             var command = try parseAsRoot()
+            try Launch.check(command)
             try command.run()
-        } catch let error as DataFileError {
-            fail(error.description, code: 1)
-        } catch let error as TrainingError {
-            fail(error.description, code: 1)
-        } catch let error as DatasetError {
-            fail(error.description, code: 1)
-        } catch let error as DivergedError {
-            fail(error.description, code: 1)
-        } catch let error as InterruptedError {
-            fail(error.description, code: 130)
-        } catch let error as ValidationError {
-            // Thrown by a command's run() once the data is known (parsing wraps its own).
-            fail(error.message, code: 2)
-        } catch let error as UsageError {
-            fail(error.message + "\n" + OptimCommand.helpMessage(for: error.command), code: 2)
+            if Launch.launchedRanks > 1 { Launch.current.finish() }
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
+            report(error)
+        }
+    }
+
+    /// Prints what went wrong and exits with its code. Under mpirun (see ``Launch``): an error
+    /// every rank met alike is printed by rank 0; one that ranks agreed on is printed by the rank
+    /// that met it; both end every rank normally. Any other error aborts the job from its rank.
+    static func report(_ error: any Error) -> Never {
+        let cluster = Launch.launchedRanks > 1 ? Launch.current : nil
+        var error = error, agreed = false, everyRank = true
+        if let failure = error as? AgreedFailure {
+            error = failure.error
+            agreed = true
+        }
+        if case .peerFailed? = error as? TrainingError {
+            cluster?.finish()
+            Glibc.exit(1)
+        }
+        let (message, code): (String, Int32)
+        switch error {
+        case let error as DataFileError:
+            (message, code) = (error.description, 1)
+            everyRank = false
+        case let error as DatasetError:
+            (message, code) = (error.description, 1)
+            everyRank = false
+        case let error as TrainingError:
+            (message, code) = (error.description, 1)
+            if case .checkpointFailed = error { everyRank = false }
+        case let error as DivergedError: (message, code) = (error.description, 1)
+        case let error as InterruptedError: (message, code) = (error.description, 130)
+        // Thrown by a command's run() once the data is known (parsing wraps its own).
+        case let error as ValidationError: (message, code) = (error.message, 2)
+        case let error as UsageError: (message, code) = (error.message + "\n" + OptimCommand.helpMessage(for: error.command), 2)
+        default:
+            let status = exitCode(for: error)
+            if status == .success {
+                if Launch.launchedRank == 0 { print(fullMessage(for: error)) }
                 Glibc.exit(0)
             }
             // argument-parser starts its messages with "Error: "; ours says "optim: error:" already.
-            var message = fullMessage(for: error)
-            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
-            fail(message, code: code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue == 1 ? 1 : 2)
+            var text = fullMessage(for: error)
+            if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+            (message, code) = (text, status == .validationFailure || status.rawValue == 64 ? 2 : status.rawValue == 1 ? 1 : 2)
         }
+        guard let cluster else {
+            // Not under mpirun, or a usage error before MPI started (every rank parsed the same arguments).
+            if Launch.launchedRank == 0 { fail(message, code: code) }
+            Glibc.exit(code)
+        }
+        if agreed || !everyRank {
+            let line = "optim: error: rank \(cluster.rank): \(message)\n"
+            _ = line.withCString { write(cluster.errorDescriptor, $0, strlen($0)) }
+            if !agreed { cluster.abort(code: code) }
+        } else if cluster.isLead {
+            var standardError = StandardError()
+            print("optim: error: \(message)", to: &standardError)
+        }
+        fflush(nil)
+        cluster.finish()
+        Glibc.exit(code)
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

@@ -107,14 +107,17 @@ struct Train: ParsableCommand {
     func train<Scalar: TrainingScalar>(_: Scalar.Type) throws {
         // Every output path checked before any work (and never onto an input).
         try files.check(Train.self)
-        let lock = try checkpoint.map { try CheckpointLock(checkpoint: $0) }
+        // Under mpirun (see Launch): every rank trains its share; rank 0 alone writes files.
+        let launch = Launch.current
+        let lock = try launch.isLead ? checkpoint.map { try CheckpointLock(checkpoint: $0) } : nil
         defer { withExtendedLifetime(lock) {} }
-        let interrupted = InterruptFlag.install()
+        let interrupted = InterruptFlag.install(cluster: launch.size > 1)
         // A closed stdout (| head) must not kill the run before it saves.
         signal(SIGPIPE, SIG_IGN)
-        let workers = training.workers ?? defaultWorkerCount()
+        let workers = training.workers ?? launch.defaultWorkers
         let loadStart = ContinuousClock.now
-        let prepared = try prepare(workers: workers, as: Scalar.self)
+        // A rank that cannot read its data says so, and every rank stops with it.
+        let prepared = try launch.agree { try prepare(workers: workers, as: Scalar.self) }
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
         let dataset = prepared.source, model = prepared.choice.model
         let trainingData = prepared.training, validationData = prepared.validation
@@ -126,6 +129,8 @@ struct Train: ParsableCommand {
         let optimizer = try self.optimizer.make(parameters, as: defaults.optimizer)
         let epochSchedule = try schedule.make(optimizer, epochs: defaults.epochs)
         var configuration = training.configuration(seed: data.seed, workers: workers, defaults: defaults, penalty: penalty)
+        configuration.cluster = launch.cluster
+        configuration.processingUnits = training.workers == nil ? launch.hostShare : nil
         let hyperparameters = OptimizerOptions.hyperparameters(of: optimizer)
         let optimizerSummary = "\(defaults.optimizer.rawValue)(" + hyperparameters.sorted { $0.key < $1.key }
             .filter { !["differentiable", "foreach", "fused", "capturable", "initial_lr"].contains($0.key) }
@@ -175,7 +180,7 @@ struct Train: ParsableCommand {
             }
             say("resuming from \(resume) at epoch \(configuration.start.epoch), minibatch \(configuration.start.batch)")
         }
-        let writer = checkpoint.flatMap { path in
+        let writer = checkpoint.flatMap { path in launch.isLead ? path : nil }.flatMap { path in
             run.map { CheckpointWriter(run: $0, path: path, interval: training.checkpointEvery, epochs: defaults.epochs) }
         }
 
@@ -191,7 +196,8 @@ struct Train: ParsableCommand {
             say("  muon steps the 2-D weights; the biases take adamw(lr=0.001, weight_decay=0.01), as torch's documentation pairs them")
         }
         if Scalar.self == Double.self { say("  float64: the data, parameters and optimizer state in double precision") }
-        say("optimizer: \(optimizerSummary); batch \(defaults.batchSize), up to \(defaults.epochs) epoch(s)\(defaults.convergence.map { ", tol \(Format.general($0.tolerance))" } ?? "")\(penaltyText); \(workers) worker(s)")
+        let ranks = launch.size > 1 ? "\(launch.size) ranks × " : ""
+        say("optimizer: \(optimizerSummary); batch \(defaults.batchSize), up to \(defaults.epochs) epoch(s)\(defaults.convergence.map { ", tol \(Format.general($0.tolerance))" } ?? "")\(penaltyText); \(ranks)\(workers) worker(s)")
         if json {
             var object: [String: Any] = [
                 "event": "config", "data": data.usesFile ? "file" : dataset.name, "rows": dataset.rows, "features": dataset.features,
@@ -236,7 +242,7 @@ struct Train: ParsableCommand {
             bar.clear()
             guard case let .diverged(epoch, batch, loss, report) = error else { throw error }
             // The fit left the weights of the last finite loss in place: nothing trained is lost.
-            if let save {
+            if let save, launch.isLead {
                 try saveWeights(to: save, prepared, parameters: parameters, optimizer: optimizerSummary, hyperparameters: hyperparameters,
                                 penalty: penalty, report: report, startEpoch: configuration.start.epoch)
                 warn("saved the weights of the last finite loss (before epoch \(epoch), minibatch \(batch)) to \(save)")
@@ -286,7 +292,7 @@ struct Train: ParsableCommand {
                 warn("--swa-start \(training.swaStart ?? 0): the run ended at epoch \(report.epochs.last?.epoch ?? 0) before averaging began; the last weights are the result")
             }
         }
-        if let save {
+        if let save, launch.isLead {
             let start = ContinuousClock.now
             try saveWeights(to: save, prepared, parameters: result, optimizer: optimizerSummary, hyperparameters: hyperparameters,
                             penalty: penalty, report: report, startEpoch: configuration.start.epoch)
@@ -404,10 +410,13 @@ func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.
 /// for).
 enum InterruptFlag {
     static let shared = CancellationFlag()
-    static func install() -> CancellationFlag {
+    /// - Parameter cluster: a rank of an mpirun job: SIGUSR1 too, which mpirun forwards to every
+    ///   rank (`kill -USR1 <mpirun's pid>`: a stop with time to checkpoint, where Ctrl-C reaches
+    ///   the ranks as SIGTERM followed by SIGKILL about a second later).
+    static func install(cluster: Bool = false) -> CancellationFlag {
         var signals = sigset_t()
         sigemptyset(&signals)
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] + (cluster ? [SIGUSR1] : []) {
             signal(signalNumber) { _ in InterruptFlag.shared.cancel() }
             sigaddset(&signals, signalNumber)
         }

@@ -78,6 +78,17 @@ public struct MachineTopology: Sendable, Equatable {
         self.caches = caches
     }
 
+    /// The same machine with only `units` (OS indices) allowed: a rank's share of a host.
+    public func restricted(to units: [Int]) -> MachineTopology {
+        let allowed = Set(units)
+        let kept = cores.compactMap { core -> Core? in
+            let own = core.processingUnits.filter(allowed.contains)
+            return own.isEmpty ? nil : Core(index: core.index, package: core.package, numaNode: core.numaNode, processingUnits: own)
+        }
+        return MachineTopology(packages: max(1, Set(kept.map(\.package)).count), numaNodes: max(1, Set(kept.map(\.numaNode)).count),
+                               cores: kept, caches: caches)
+    }
+
     /// For tests and planning by hand: a machine with the given cores.
     public init(packages: Int, numaNodes: Int, cores: [Core], caches: [Cache] = []) {
         self.packages = packages

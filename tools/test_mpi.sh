@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The MPI tests: optim built with the package trait MPI, run under Open MPI's mpirun on this host.
+#
+#   bash tools/test_mpi.sh            installs Open MPI if missing (tools/setup.sh --mpi), builds
+#                                     into .build-mpi, runs every case; exit 0 when all pass
+#
+# What it checks (each case one mpirun with a --timeout, so that nothing can hang):
+# - the saved weights of `mpirun -np 2` and `-np 3` (and 4) are byte for byte those of one process,
+#   for linear, logistic, softmax regression and an MLP, with SGD, Adam and LBFGS;
+# - one rank that meets a bad file: exit 1, one message naming the rank and the file;
+#   every rank meeting the same bad file: exit 1, one message;
+# - a stop under mpirun (SIGUSR1, which mpirun forwards; and Ctrl-C, which reaches the ranks as
+#   SIGTERM): one checkpoint from rank 0, and resuming it under another rank count ends with the
+#   weights of an uninterrupted one-process run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh --mpi
+started=$(date +%s)
+swift build --traits MPI --scratch-path .build-mpi --product optim >&2
+optim="$PWD/.build-mpi/debug/optim"
+work="$(mktemp -d /tmp/optim-mpi-test.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+# Root (CI) needs both variables; shared memory only (no TCP listeners); never hang.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
+mpi=(mpirun -q --oversubscribe --timeout 120 -x SWIFT_BACKTRACE=enable=no)
+failures=0
+pass() { echo "ok: $*"; }
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+
+# Bitwise equal to one process.
+cases=(
+    "--task linear --optimizer adam --lr 0.01 --batch-size 4096 --epochs 3"
+    "--task linear --outputs 3 --loss huber --optimizer sgd --lr 0.05 --momentum 0.9 --batch-size 2000 --epochs 2"
+    "--task logistic --optimizer sgd --lr 0.1 --batch-size 1000 --epochs 2"
+    "--task logistic --optimizer lbfgs --epochs 3"
+    "--task multiclass --outputs 4 --optimizer lbfgs --epochs 2"
+    "--task multiclass --outputs 3 --optimizer adam --lr 0.01 --batch-size 3000 --epochs 2"
+    "--task nonlinear --model mlp --hidden 16 --optimizer adam --lr 0.01 --batch-size 2048 --epochs 2"
+    "--task nonlinear --model mlp --hidden 12 --hidden 6 --optimizer lbfgs --epochs 2"
+)
+for args in "${cases[@]}"; do
+    # shellcheck disable=SC2086
+    "$optim" train --rows 50000 --features 12 $args --save "$work/one.safetensors" -q > /dev/null 2> "$work/err"
+    for np in 2 3 4; do
+        rm -f "$work/ranks.safetensors"
+        # shellcheck disable=SC2086
+        if "${mpi[@]}" -np $np "$optim" train --rows 50000 --features 12 $args --save "$work/ranks.safetensors" -q > /dev/null 2> "$work/err" \
+            && cmp -s "$work/one.safetensors" "$work/ranks.safetensors"; then
+            pass "np $np bitwise equal to one process: $args"
+        else
+            fail "np $np differs from one process: $args: $(cat "$work/err")"
+        fi
+    done
+done
+
+# A bad row in the file only rank 1 reads: exit 1, one line, naming rank 1 and its file.
+awk 'BEGIN { srand(1); print "a,b,c,y"; for (i = 0; i < 3000; i++) { a = rand(); b = rand(); c = rand(); printf "%f,%f,%f,%f\n", a, b, c, 2 * a - b + c / 2 } }' > "$work/good.csv"
+cp "$work/good.csv" "$work/bad.csv"
+sed -i '1500s/^.*$/0.5,0.25/' "$work/bad.csv"
+cat > "$work/per-rank.sh" <<EOF
+#!/usr/bin/env bash
+if [ "\$OMPI_COMM_WORLD_RANK" = 1 ]; then data="$work/bad.csv"; else data="$work/good.csv"; fi
+exec "$optim" train --data "\$data" --target y --optimizer adam --epochs 2 -q
+EOF
+chmod +x "$work/per-rank.sh"
+set +e
+"${mpi[@]}" -np 3 "$work/per-rank.sh" > /dev/null 2> "$work/err"
+code=$?
+set -e
+lines=$(grep -c . "$work/err" || true)
+if [ "$code" = 1 ] && [ "$lines" = 1 ] && grep -q "rank 1: .*bad.csv, line 1500" "$work/err"; then
+    pass "a bad file on rank 1: exit 1, one message: $(cat "$work/err")"
+else
+    fail "a bad file on rank 1: exit $code, $lines line(s): $(cat "$work/err")"
+fi
+set +e
+"${mpi[@]}" -np 3 "$optim" train --data "$work/bad.csv" --target y -q > /dev/null 2> "$work/err"
+code=$?
+set -e
+lines=$(grep -c . "$work/err" || true)
+if [ "$code" = 1 ] && [ "$lines" = 1 ] && grep -q "bad.csv" "$work/err"; then
+    pass "a bad file on every rank: exit 1, one message"
+else
+    fail "a bad file on every rank: exit $code, $lines line(s): $(cat "$work/err")"
+fi
+
+# Stopped under mpirun, resumed under another rank count: the uninterrupted weights.
+long=(--rows 100000 --features 8 --optimizer adam --lr 0.001 --batch-size 256 --epochs 400 --tol 0)
+"$optim" train "${long[@]}" --save "$work/whole.safetensors" -q > /dev/null
+for stop in USR1 INT; do
+    rm -f "$work/ckpt" "$work/resumed.safetensors"
+    "${mpi[@]}" -np 2 "$optim" train "${long[@]}" --checkpoint "$work/ckpt" > "$work/out" 2> "$work/err" &
+    launcher=$!
+    for _ in $(seq 1 600); do grep -q "^epoch 2/" "$work/out" 2>/dev/null && break; sleep 0.05; done
+    kill -s "$stop" "$launcher"
+    set +e
+    wait "$launcher"
+    code=$?
+    set -e
+    # SIGUSR1 reaches the ranks, which exit 130; Ctrl-C becomes SIGTERM, and mpirun exits 1.
+    if [ "$code" != 0 ] && [ -f "$work/ckpt" ] && grep -q "interrupted" "$work/err" \
+        && "${mpi[@]}" -np 3 "$optim" train "${long[@]}" --resume "$work/ckpt" --save "$work/resumed.safetensors" -q > /dev/null \
+        && cmp -s "$work/whole.safetensors" "$work/resumed.safetensors"; then
+        pass "SIG$stop under np 2 (exit $code), resumed under np 3: the uninterrupted weights"
+    else
+        fail "SIG$stop under np 2 (exit $code) and resume under np 3: $(cat "$work/err")"
+    fi
+done
+
+echo "MPI tests: $failures failure(s) in $(( $(date +%s) - started )) s (build included)"
+[ "$failures" = 0 ]
