@@ -7,7 +7,7 @@ import Models
 /// A fit on a cluster cuts every minibatch into the very chunks one process would (their size
 /// depends on the global minibatch only); rank r computes the contiguous run of chunks
 /// `r·m/R ..< (r+1)·m/R`, its workers sharing them as they do in one process. The partials are
-/// summed by the same fixed pairwise tree over the chunk index (``TreeSplit``): each rank sums the
+/// summed by the same fixed pairwise tree over the chunk index: each rank sums the
 /// largest aligned subtrees that tile its run, one gather gives every rank every rank's subtree
 /// sums, and every rank finishes the top of the tree itself. So the gradient on every rank is
 /// bitwise the one-process gradient, every rank takes the same optimizer step, and the weights
@@ -198,5 +198,55 @@ struct TreeSplit: Sendable {
             step *= 2
         }
         return chunkCount > 0 ? values[0] : 0
+    }
+}
+
+extension Cluster {
+    /// Times the reduction a fit's step does on this cluster, for `parameters` values over
+    /// `chunks` chunk partials: each rank sums its tree pieces, one gather, every rank finishes
+    /// the tree. With `baseline`, also the plain way to the same (unordered) sum: each rank sums
+    /// its chunks, then `baseline` combines the ranks' sums in place (an `MPI_Allreduce`). Every
+    /// rank must call it alike. For benchmarks (`optim scale --reduction`).
+    ///
+    /// - Returns: seconds per reduction, `repeats` of them, for the tree and for the baseline
+    ///   (empty without one).
+    public func timeReduction(parameters: Int, chunks: Int, repeats: Int,
+                              baseline: ((UnsafeMutableBufferPointer<Float>) -> Void)? = nil) -> (tree: [Double], baseline: [Double]) {
+        let stride = (parameters + 15) / 16 * 16, chunks = max(1, chunks)
+        let split = TreeSplit(chunkCount: chunks, ranks: size)
+        let slots = SharedBuffer<Float>.allocate(count: chunks * stride, repeating: 0)
+        let losses = SharedBuffer<Double>.allocate(count: chunks, repeating: 0)
+        defer { slots.deallocate(); losses.deallocate() }
+        let own = split.chunks(rank: rank)
+        func refill() {
+            for c in own {
+                for j in 0..<parameters { slots[c * stride + j] = Float(c &+ j) * 0x1p-10 }
+                losses[c] = Double(c)
+            }
+            _ = gather([0 as UInt8], counts: Array(repeating: 1, count: size))  // every rank starts together
+        }
+        var exchange = PieceExchange()
+        var tree: [Double] = [], plain: [Double] = []
+        for _ in 0..<repeats {
+            refill()
+            let start = ContinuousClock.now
+            for piece in split.pieces[rank] {
+                reduceTree(SharedBuffer(slots.base + piece.lo * stride, count: piece.size * stride), stride: stride, count: piece.size,
+                           elements: 0..<parameters)
+                losses[piece.lo] = reduceTree(SharedBuffer(losses.base + piece.lo, count: piece.size), count: piece.size)
+            }
+            if size > 1 { _ = exchange.run(split, cluster: self, slots: slots, stride: stride, losses: losses, flags: 0) }
+            split.finish(slots, stride: stride, elements: 0..<parameters)
+            _ = split.finish(losses)
+            tree.append(seconds(ContinuousClock.now - start))
+            guard let baseline, !own.isEmpty else { continue }
+            refill()
+            let plainStart = ContinuousClock.now
+            let first = SharedBuffer(slots.base + own.lowerBound * stride, count: own.count * stride)
+            reduceTree(first, stride: stride, count: own.count, elements: 0..<parameters)
+            baseline(UnsafeMutableBufferPointer(start: first.base, count: parameters))
+            plain.append(seconds(ContinuousClock.now - plainStart))
+        }
+        return (tree, plain)
     }
 }

@@ -62,8 +62,9 @@ struct Launch: Sendable {
     static func check(_ command: ParsableCommand) throws {
         guard launchedRanks > 1 else { return }
         #if MPI
-        guard command is Train else {
-            throw UsageError(message: "under mpirun only `optim train` runs for now; run this command in one process", command: type(of: command))
+        guard command is Train || command is Scale else {
+            throw UsageError(message: "under mpirun only `optim train` and `optim scale` run for now; run this command in one process",
+                             command: type(of: command))
         }
         #else
         throw UsageError(message: "this optim was built without MPI, so its \(launchedRanks) ranks would each train alone: build it with "
