@@ -54,8 +54,38 @@ for args in "${cases[@]}"; do
     done
 done
 
-# A bad row in the file only rank 1 reads: exit 1, one line, naming rank 1 and its file.
+# A file with the defaults (held out at random, shuffled, standardized: each rank copies only
+# the rows it reads), and with SWA's averaged weights scored on the held-out rows.
 awk 'BEGIN { srand(1); print "a,b,c,y"; for (i = 0; i < 3000; i++) { a = rand(); b = rand(); c = rand(); printf "%f,%f,%f,%f\n", a, b, c, 2 * a - b + c / 2 } }' > "$work/good.csv"
+for args in "" "--optimizer sgd --lr 0.05 --batch-size 100 --epochs 4 --swa-start 2"; do
+    # shellcheck disable=SC2086
+    "$optim" train --data "$work/good.csv" --target y $args --save "$work/one.safetensors" > "$work/one.out" 2> "$work/err"
+    for np in 2 3; do
+        # shellcheck disable=SC2086
+        if "${mpi[@]}" -np $np "$optim" train --data "$work/good.csv" --target y $args --save "$work/ranks.safetensors" > "$work/ranks.out" 2> "$work/err" \
+            && cmp -s "$work/one.safetensors" "$work/ranks.safetensors" \
+            && diff <(grep -E "^(final|averaged)" "$work/one.out") <(grep -E "^(final|averaged)" "$work/ranks.out") > /dev/null; then
+            pass "np $np: a CSV file${args:+ with $args}: the one-process weights and metrics"
+        else
+            fail "np $np: a CSV file${args:+ with $args}: $(cat "$work/err")"
+        fi
+    done
+done
+
+# evaluate: each rank scores its share; the same report and predictions as one process.
+"$optim" evaluate --weights "$work/one.safetensors" --data "$work/good.csv" --predictions "$work/one.csv" > "$work/one.out"
+for np in 2 3; do
+    rm -f "$work/ranks.csv"
+    if "${mpi[@]}" -np $np "$optim" evaluate --weights "$work/one.safetensors" --data "$work/good.csv" --predictions "$work/ranks.csv" \
+            > "$work/ranks.out" 2> "$work/err" \
+        && diff <(sed 's#ranks.csv#one.csv#' "$work/ranks.out") "$work/one.out" > /dev/null && cmp -s "$work/one.csv" "$work/ranks.csv"; then
+        pass "np $np: evaluate gives the one-process report and predictions"
+    else
+        fail "np $np: evaluate: $(cat "$work/err"; diff "$work/ranks.out" "$work/one.out")"
+    fi
+done
+
+# A bad row in the file only rank 1 reads: exit 1, one line, naming rank 1 and its file.
 cp "$work/good.csv" "$work/bad.csv"
 sed -i '1500s/^.*$/0.5,0.25/' "$work/bad.csv"
 cat > "$work/per-rank.sh" <<EOF

@@ -334,26 +334,39 @@ public func fit<M: Model, Scalar: TrainingScalar>(
 }
 
 /// Scores `parameters` of `model` on `data` (data-parallel, deterministic): the loss and the
-/// metrics that fit it (MSE and R², or accuracy and log-loss).
+/// metrics that fit it (MSE and R², or accuracy and log-loss). On a cluster, each rank scores its
+/// share of the chunks and every rank gets the same metrics.
 public func score<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>, workers: Int? = nil,
-                                                   bind: Bool = true) throws(TrainingError) -> Metrics {
-    try model.check(data)
+                                                   bind: Bool = true, cluster: Cluster = .single) throws(TrainingError) -> Metrics {
+    try cluster.agree { () throws(TrainingError) in try model.check(data) }
     let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
     defer { pool.release() }
     return evaluate(model, parameters: parameters, data: data, pool: pool,
                     chunkRows: ShardPlan.automaticChunkRows(parameterCount: model.parameterCount, batchRows: data.rows,
-                                                            scalarBytes: MemoryLayout<Scalar>.stride))
+                                                            scalarBytes: MemoryLayout<Scalar>.stride), cluster: cluster)
 }
 
-/// The raw outputs (predictions, or logits) of `model` for every row of `data`, `outputsPerRow` per row.
-public func predict<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>) -> [Scalar] {
-    var outputs = [Scalar](repeating: 0, count: data.rows * model.outputsPerRow)
-    parameters.values.withUnsafeBufferPointer { theta in
-        outputs.withUnsafeMutableBufferPointer { out in
-            model.predict(parameters: theta.baseAddress!,
-                          rows: RowBlock(x: data.x.base, xStride: data.rowStride, y: data.y.base, yStride: data.targetStride, count: data.rows),
-                          outputs: out.baseAddress!)
+/// The raw outputs (predictions, or logits) of `model` for every row of `data`, `outputsPerRow` per
+/// row. On a cluster, each rank computes a block of rows (starting at a multiple of eight rows, so
+/// that every row is computed in the same lane as in one process) and every rank gets them all.
+public func predict<M: Model, Scalar: TrainingScalar>(_ model: M, parameters: Parameters<Scalar>, data: Dataset<Scalar>,
+                                                     cluster: Cluster = .single) -> [Scalar] {
+    let groups = (data.rows + 7) / 8
+    func block(_ rank: Int) -> Range<Int> {
+        min(data.rows, rank * groups / cluster.size * 8)..<min(data.rows, (rank + 1) * groups / cluster.size * 8)
+    }
+    let rows = block(cluster.rank), k = model.outputsPerRow
+    var outputs = [Scalar](repeating: 0, count: rows.count * k)
+    if !rows.isEmpty {
+        parameters.values.withUnsafeBufferPointer { theta in
+            outputs.withUnsafeMutableBufferPointer { out in
+                model.predict(parameters: theta.baseAddress!,
+                              rows: RowBlock(x: data.x.base + rows.lowerBound * data.rowStride, xStride: data.rowStride,
+                                             y: data.y.base + rows.lowerBound * data.targetStride, yStride: data.targetStride, count: rows.count),
+                              outputs: out.baseAddress!)
+            }
         }
     }
-    return outputs
+    guard cluster.size > 1 else { return outputs }
+    return cluster.gather(outputs, counts: (0..<cluster.size).map { block($0).count * k })
 }

@@ -166,48 +166,64 @@ extension Dataset where Scalar: TrainingScalar {
     /// `targetIndex(target)` when given (class labels to class indices).
     public func gathered(rows: [Int], name: String, standardization: Standardization? = nil,
                          targetIndex: (@Sendable (Float) -> Float)? = nil, workers: Int? = nil, bind: Bool = true) throws -> Dataset<Scalar> {
-        let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
-        defer { pool.release() }
-        return try gathered(rows: rows, name: name, standardization: standardization, targetIndex: targetIndex, pool: pool)
+        let pending = try pendingGather(rows: rows, name: name, standardization: standardization, targetIndex: targetIndex,
+                                        workers: workers, bind: bind)
+        pending.fillAll()
+        return pending.dataset
     }
 
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    func gathered(rows: [Int], name: String, standardization: Standardization?, targetIndex: (@Sendable (Float) -> Float)?,
-                  pool: WorkerPool) throws -> Dataset<Scalar> {
+    /// ``gathered(rows:name:standardization:targetIndex:workers:bind:)`` with the targets (and
+    /// row weights) copied now and the features later, for the positions given to
+    /// ``PendingFeatures/fill(rows:)`` only: what a rank of a cluster copies of a shuffled data set.
+    /// `scattered`: the features will be written in scattered runs (a rank's), so the copy is
+    /// mapped in small pages.
+    public func pendingGather(rows: [Int], name: String, standardization: Standardization? = nil,
+                              targetIndex: (@Sendable (Float) -> Float)? = nil, workers: Int? = nil,
+                              bind: Bool = true, scattered: Bool = false) throws -> PendingFeatures<Scalar> {
         let d = features, k = targetsPerRow, n = rows.count
-        let x = ScalarStorage<Scalar>(count: n * d), y = ScalarStorage<Scalar>(count: n * k)
+        let x = ScalarStorage<Scalar>(count: n * d, hugePages: !scattered), y = ScalarStorage<Scalar>(count: n * k)
         let weights = self.weights.map { source in ScalarStorage<Scalar>(rows.map { source[$0] }) }
-        let source = SharedBuffer(self.x.base, count: self.x.count), sourceY = SharedBuffer(self.y.base, count: self.y.count)
-        let destination = SharedBuffer(x.base, count: x.count), destinationY = SharedBuffer(y.base, count: y.count)
-        let order = SharedBuffer<Int>.allocate(count: n, repeating: 0)
-        defer { order.deallocate() }
-        for (i, row) in rows.enumerated() { order[i] = row }
-        let means = SharedBuffer<Scalar>.allocate(count: d, repeating: 0), inverse = SharedBuffer<Scalar>.allocate(count: d, repeating: 1)
-        defer { means.deallocate(); inverse.deallocate() }
-        if let standardization {
-            for j in 0..<d {
-                means[j] = Scalar(standardization.means[j])
-                inverse[j] = Scalar(standardization.scales[j])
+        for (i, row) in rows.enumerated() {
+            for o in 0..<k {
+                let value = target(row, o)
+                y.base[i * k + o] = targetIndex.map { Scalar($0(Float(value))) } ?? value
             }
         }
-        let standardize = standardization != nil, xStride = rowStride, yStride = targetStride
-        let workers = pool.workers
-        pool.run { w in
-            for i in (w * n / workers)..<((w + 1) * n / workers) {
-                let from = source.base + order[i] * xStride, to = destination.base + i * d
-                if standardize {
-                    for j in 0..<d { to[j] = (from[j] - means[j]) / inverse[j] }
-                } else {
-                    to.update(from: from, count: d)
-                }
-                for o in 0..<k {
-                    let value = sourceY[order[i] * yStride + o]
-                    destinationY[i * k + o] = targetIndex.map { Scalar($0(Float(value))) } ?? value
+        let dataset = try Dataset(name: name, x: x, y: y, rows: n, features: d, targetsPerRow: k, trueWeights: trueWeights, labels: labels,
+                                  weights: weights)
+        let source = SharedBuffer(self.x.base, count: self.x.count), destination = SharedBuffer(x.base, count: x.count)
+        let xStride = rowStride
+        let means = standardization.map { $0.means.map { Scalar($0) } }, scales = standardization.map { $0.scales.map { Scalar($0) } } ?? []
+        let owner = self
+        return PendingFeatures(dataset: dataset) { positions in
+            let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+            defer { pool.release() }
+            let count = pool.workers, total = positions.reduce(0) { $0 + $1.count }
+            withExtendedLifetime(owner) {
+                pool.run { w in
+                    // Worker w copies its share of the positions, in order.
+                    var skip = w * total / count, left = (w + 1) * total / count - skip
+                    for range in positions where left > 0 {
+                        guard skip < range.count else { skip -= range.count; continue }
+                        let part = (range.lowerBound + skip)..<min(range.upperBound, range.lowerBound + skip + left)
+                        skip = 0
+                        left -= part.count
+                        for i in part { copyRow(from: source.base + rows[i] * xStride, to: destination.base + i * d, d, means, scales) }
+                    }
                 }
             }
         }
-        return try Dataset(name: name, x: x, y: y, rows: n, features: d, targetsPerRow: k, trueWeights: trueWeights, labels: labels,
-                           weights: weights)
+    }
+}
+
+/// One row's features, standardized when `means` are given: (x − mean) / scale.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
+private func copyRow<Scalar: TrainingScalar>(from: UnsafeMutablePointer<Scalar>, to: UnsafeMutablePointer<Scalar>, _ d: Int,
+                                            _ means: [Scalar]?, _ scales: [Scalar]) {
+    if let means {
+        for j in 0..<d { to[j] = (from[j] - means[j]) / scales[j] }
+    } else {
+        to.update(from: from, count: d)
     }
 }

@@ -25,12 +25,14 @@ public final class ScalarStorage<Scalar: VectorScalar> {
     }
 
     /// `count` zeros, 64-byte aligned (a cache line, an AVX-512 vector). Large counts are
-    /// page-mapped and not yet touched (see the type's discussion).
-    public init(count: Int) {
+    /// page-mapped and not yet touched (see the type's discussion); `hugePages: false` maps them
+    /// in small pages, for storage that is written only in scattered runs.
+    public init(count: Int, hugePages: Bool = true) {
         precondition(count >= 0)
         self.count = count
         owner = nil
-        if count * MemoryLayout<Scalar>.stride >= PageMapping.threshold, let mapping = PageMapping(bytes: count * MemoryLayout<Scalar>.stride) {
+        if count * MemoryLayout<Scalar>.stride >= PageMapping.threshold,
+           let mapping = PageMapping(bytes: count * MemoryLayout<Scalar>.stride, hugePages: hugePages) {
             base = mapping.start.bindMemory(to: Scalar.self, capacity: count)
             allocation = .pages(mapping)
         } else {

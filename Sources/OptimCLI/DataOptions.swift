@@ -25,6 +25,9 @@ struct LoadedData<Scalar: TrainingScalar> {
     var libsvmBase: Int?
     /// Per-row weights for the loss (`--sample-weight`).
     var sampleWeights: [Scalar]?
+    /// Synthetic rows whose features are written later, only where this rank reads them (a rank
+    /// of an mpirun job); nil when every row is written.
+    var pending: PendingFeatures<Scalar>?
 }
 
 /// Where the data comes from: a synthetic regression, or a file.
@@ -190,12 +193,15 @@ struct DataOptions: ParsableArguments {
     /// file's numbers rounded once to it (synthetic rows, which are float32 values, and `.npz`
     /// members are widened).
     func load<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, withoutTarget: Bool = false, width: Int? = nil,
-                                      id: String? = nil, dropColumns: [String] = [], libsvmBase: Int? = nil,
+                                      id: String? = nil, dropColumns: [String] = [], libsvmBase: Int? = nil, pending: Bool = false,
                                       as _: Scalar.Type) throws -> LoadedData<Scalar> {
         guard let path = path ?? data else {
             let task = syntheticTask
             let spec = try SyntheticRegression(task: task, rows: rows ?? 2_000_000, features: features ?? 64,
                                                outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise ?? 0.1, seed: seed)
+            if pending, Scalar.self == Float.self, let later = try spec.generatePending(workers: workers, bind: bind) as? PendingFeatures<Scalar> {
+                return LoadedData(dataset: later.dataset, pending: later)
+            }
             return LoadedData(dataset: try spec.generate(workers: workers, bind: bind).converted(to: Scalar.self))
         }
         if path == "-" || path.lowercased().hasSuffix(".gz") {
@@ -339,9 +345,9 @@ extension DataOptions {
     /// ``trainsSparse(_:)`` says so.
     func loadRows<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, withoutTarget: Bool = false, width: Int? = nil,
                                           libsvmBase: Int? = nil, forceSparse: Bool = false, sparseModel: Bool = true,
-                                          as _: Scalar.Type) throws -> LoadedRows<Scalar> {
+                                          pending: Bool = false, as _: Scalar.Type) throws -> LoadedRows<Scalar> {
         guard let path = path ?? data else {
-            guard sparse else { return .dense(try load(workers: workers, bind: bind, as: Scalar.self)) }
+            guard sparse else { return .dense(try load(workers: workers, bind: bind, pending: pending, as: Scalar.self)) }
             let task = syntheticTask
             let spec = try SyntheticSparse(task: task, rows: rows ?? 1_000_000, features: features ?? 1_000_000, nonZerosPerRow: nonZeros ?? 40,
                                            outputs: outputs ?? (task == .multiclass ? 3 : 1), noise: noise ?? 0.1, seed: seed)

@@ -36,6 +36,22 @@ struct Evaluate: ParsableCommand {
         files.read("--data", data.data)
         files.write("--predictions", predictions)
         try files.check(Evaluate.self)
+        // Under mpirun (see Launch): a rank that cannot read the weights or the data says so, and
+        // every rank stops with it; then each scores its share of the rows.
+        let launch = Launch.current
+        let (saved, rows) = try launch.agree { () throws -> (SavedModel, LoadedRows<Float>) in try load() }
+        switch rows {
+        case .dense(let loaded):
+            for note in loaded.notes where launch.isLead { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
+            try evaluate(saved, loaded.dataset)
+        case .sparse(let loaded):
+            for note in loaded.notes where launch.isLead { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
+            try evaluate(saved, loaded.dataset)
+        }
+    }
+
+    /// The weights, and the data read as they say (their target column, libsvm base, width).
+    func load() throws -> (SavedModel, LoadedRows<Float>) {
         let saved = try SavedModel.load(weights)
         var options = data
         if options.target == nil, let target = saved.target, options.data.map({ !$0.lowercased().hasSuffix(".npy") }) ?? true {
@@ -48,15 +64,9 @@ struct Evaluate: ParsableCommand {
            (try? CSV.columnNames(path: path, separator: path.lowercased().hasSuffix(".tsv") ? 0x09 : UInt8(ascii: ",")))?.contains(column) == true {
             options.ignore.append(column)  // the training's weights, not a feature
         }
-        switch try options.loadRows(workers: defaultWorkerCount(), bind: true, width: saved.model.inputFeatures, libsvmBase: saved.libsvmBase,
-                                    sparseModel: saved.model is any SparseModel, as: Float.self) {
-        case .dense(let loaded):
-            for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
-            try evaluate(saved, loaded.dataset)
-        case .sparse(let loaded):
-            for note in loaded.notes { FileHandle.standardError.write(Data("optim: \(note)\n".utf8)) }
-            try evaluate(saved, loaded.dataset)
-        }
+        let rows = try options.loadRows(workers: Launch.current.defaultWorkers, bind: true, width: saved.model.inputFeatures,
+                                        libsvmBase: saved.libsvmBase, sparseModel: saved.model is any SparseModel, as: Float.self)
+        return (saved, rows)
     }
 
     /// The rest of `run`, on dense or sparse rows.
@@ -98,7 +108,7 @@ struct Evaluate: ParsableCommand {
             print(line)
             report.lines.forEach { print($0) }
         }
-        if let path = predictions {
+        if let path = predictions, Launch.current.isLead {
             let table = PredictionTable(model: model, outputs: outputs, rows: dataset.rows, classes: saved.classes, logits: false, ids: nil)
             try writeAtomically(Data(table.csv.utf8), to: path)
             print("wrote \(path)")
@@ -179,8 +189,9 @@ struct SavedModel {
 /// The metrics of the saved model on `data`, in the precision it was trained in.
 func scoreAny(_ saved: SavedModel, _ data: Dataset<Float>) throws -> Metrics {
     func open<M: Model>(_ m: M) throws -> Metrics {
-        if let exact = saved.doubleParameters { return try score(m, parameters: exact, data: data.converted(to: Double.self)) }
-        return try score(m, parameters: saved.parameters, data: data)
+        let cluster = Launch.current.cluster
+        if let exact = saved.doubleParameters { return try score(m, parameters: exact, data: data.converted(to: Double.self), cluster: cluster) }
+        return try score(m, parameters: saved.parameters, data: data, cluster: cluster)
     }
     return try open(saved.model)
 }
@@ -189,8 +200,11 @@ func scoreAny(_ saved: SavedModel, _ data: Dataset<Float>) throws -> Metrics {
 /// float32).
 func predictAny(_ saved: SavedModel, _ data: Dataset<Float>) throws -> [Float] {
     func open<M: Model>(_ m: M) throws -> [Float] {
-        if let exact = saved.doubleParameters { return predict(m, parameters: exact, data: try data.converted(to: Double.self)).map { Float($0) } }
-        return predict(m, parameters: saved.parameters, data: data)
+        let cluster = Launch.current.cluster
+        if let exact = saved.doubleParameters {
+            return predict(m, parameters: exact, data: try data.converted(to: Double.self), cluster: cluster).map { Float($0) }
+        }
+        return predict(m, parameters: saved.parameters, data: data, cluster: cluster)
     }
     return try open(saved.model)
 }

@@ -62,8 +62,8 @@ struct Launch: Sendable {
     static func check(_ command: ParsableCommand) throws {
         guard launchedRanks > 1 else { return }
         #if MPI
-        guard command is Train || command is Scale else {
-            throw UsageError(message: "under mpirun only `optim train` and `optim scale` run for now; run this command in one process",
+        guard command is Train || command is Scale || command is Evaluate else {
+            throw UsageError(message: "under mpirun only `optim train`, `scale` and `evaluate` run for now; run this command in one process",
                              command: type(of: command))
         }
         #else

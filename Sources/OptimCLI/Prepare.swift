@@ -18,6 +18,9 @@ struct PreparedData<Scalar: TrainingScalar> {
     var shuffled: Bool
     /// What was decided and why, for the user.
     var notes: [String]
+    /// For a rank of an mpirun job: writes the features of the training and validation rows it
+    /// reads (`FitConfiguration.rowsRead`), which were left unwritten; nil when all are there.
+    var fillRows: ((_ training: [Range<Int>], _ validation: [Range<Int>]) -> Void)? = nil
 }
 
 /// What was loaded, for messages and the saved weights' notes.
@@ -68,7 +71,9 @@ extension Train {
     /// Loads the data, chooses the model, splits, shuffles and standardizes.
     func prepare<Scalar: TrainingScalar>(workers: Int, as _: Scalar.Type) throws -> PreparedData<Scalar> {
         var loaded: LoadedData<Scalar>
-        switch try data.loadRows(workers: workers, bind: training.bind, as: Scalar.self) {
+        // A rank of an mpirun job writes only the rows it reads, once the fit's settings say which.
+        let cluster = Launch.launchedRanks > 1
+        switch try data.loadRows(workers: workers, bind: training.bind, pending: cluster, as: Scalar.self) {
         case .dense(let dense): loaded = dense
         case .sparse(let sparse): return try prepareSparse(sparse, workers: workers)
         }
@@ -124,9 +129,27 @@ extension Train {
             if !scaler.isIdentity { standardization = scaler }
         }
         let trainingData: Dataset<Scalar>, validationData: Dataset<Scalar>?
+        var fillRows: (([Range<Int>], [Range<Int>]) -> Void)?
+        if copies { loaded.pending?.fillAll() }  // the copy reads every row
         if !copies {
             // Nothing to copy: the rows are used in place (memory-mapped files, synthetic data).
             (trainingData, validationData) = try dataset.split(validationFraction: fraction)
+            if let pending = loaded.pending {
+                let offset = trainingData.rows
+                fillRows = { training, validation in pending.fill(rows: training + validation.map { ($0.lowerBound + offset)..<($0.upperBound + offset) }) }
+            }
+        } else if cluster {
+            // The copies' targets now, their features where this rank reads them.
+            let pendingTraining = try dataset.pendingGather(rows: split.training, name: "\(dataset.name) (training)", standardization: standardization,
+                                                            targetIndex: choice.classIndex, workers: workers, bind: training.bind, scattered: true)
+            let pendingValidation = split.validation.isEmpty ? nil
+                : try dataset.pendingGather(rows: split.validation, name: "\(dataset.name) (validation)", standardization: standardization,
+                                            targetIndex: choice.classIndex, workers: workers, bind: training.bind, scattered: true)
+            (trainingData, validationData) = (pendingTraining.dataset, pendingValidation?.dataset)
+            fillRows = { training, validation in
+                pendingTraining.fill(rows: training)
+                pendingValidation?.fill(rows: validation)
+            }
         } else {
             trainingData = try dataset.gathered(rows: split.training, name: "\(dataset.name) (training)", standardization: standardization,
                                                 targetIndex: choice.classIndex, workers: workers, bind: training.bind)
@@ -166,7 +189,7 @@ extension Train {
         loaded.notes = []
         return PreparedData(source: DataSource(loaded), choice: choice, training: .dense(trainingData), validation: validation.map { .dense($0) },
                             split: copies && fraction > 0 ? split : nil,
-                            standardization: standardization, shuffled: shuffle, notes: notes)
+                            standardization: standardization, shuffled: shuffle, notes: notes, fillRows: fillRows)
     }
 }
 
@@ -307,9 +330,9 @@ func fit<Scalar: TrainingScalar>(
 
 /// The mean loss of `parameters` on dense or sparse rows.
 func validationLoss<Scalar: TrainingScalar>(_ model: any Model, _ parameters: Parameters<Scalar>, on data: TrainingRows<Scalar>,
-                                            workers: Int) throws -> Double {
+                                            workers: Int, like fit: FitConfiguration, chunkRows: Int) throws -> Double {
     switch data {
-    case .dense(let rows): return validationLoss(model, parameters, on: rows, workers: workers)
+    case .dense(let rows): return validationLoss(model, parameters, on: rows, workers: workers, like: fit, chunkRows: chunkRows)
     case .sparse(let rows):
         guard let sparseModel = model as? any SparseModel else { throw ValidationError("\(model.description) does not take sparse rows") }
         return try score(sparseModel, parameters: parameters, data: rows, workers: workers).loss

@@ -10,17 +10,18 @@ struct Scale: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Scaling benchmark: the same training at each worker count; a table, CSV, JSON and an SVG speedup plot.",
         discussion: """
+            Under mpirun (an optim built with the trait MPI), every count is workers per rank and \
+            the table says how many ranks ran; --reduction times one step's reduction across the \
+            ranks (the ordered tree gather against MPI_Allreduce) at 10², 10⁴ and 10⁶ parameters.
+
             Examples:
               optim scale                       # 1, 2, ..., every allowed core
               optim scale --workers 1,2,4,8 --repetitions 5 --output scaling
               optim scale --dtype float64       # in double precision
               optim scale --sparse --task logistic --rows 700000 \\
                   --features 47236 --non-zeros 75   # sparse rows, rcv1-like
-
-            Under mpirun (an optim built with the trait MPI), every count is workers per rank and \
-            the table says how many ranks ran; --reduction times one step's reduction across the \
-            ranks (the ordered tree gather against MPI_Allreduce) at 10², 10⁴ and 10⁶ parameters:
-              for r in 1 2 4; do mpirun -np $r optim scale --workers 1 --output scale-r$r; done
+              for r in 1 2 4; do \\
+                  mpirun -np $r optim scale --workers 1 --output scale-r$r; done
               mpirun -np 2 optim scale --reduction
             """
     )
@@ -139,8 +140,8 @@ struct Scale: ParsableCommand {
     }
 
     func write(_ rows: [Row], prefix: String, plotTitle: String = "Speedup by worker count") throws {
-        var csv = "ranks,workers,epoch_seconds,rows_per_second,bytes_per_second,speedup,efficiency\n"
-        for r in rows { csv += "\(r.ranks),\(r.workers),\(r.epochSeconds),\(r.rowsPerSecond),\(r.bytesPerSecond),\(r.speedup),\(r.efficiency)\n" }
+        var csv = "workers,epoch_seconds,rows_per_second,bytes_per_second,speedup,efficiency,ranks\n"
+        for r in rows { csv += "\(r.workers),\(r.epochSeconds),\(r.rowsPerSecond),\(r.bytesPerSecond),\(r.speedup),\(r.efficiency),\(r.ranks)\n" }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(Data(csv.utf8), to: prefix + ".csv")

@@ -131,6 +131,11 @@ struct Train: ParsableCommand {
         var configuration = training.configuration(seed: data.seed, workers: workers, defaults: defaults, penalty: penalty)
         configuration.cluster = launch.cluster
         configuration.processingUnits = training.workers == nil ? launch.hostShare : nil
+        if let fillRows = prepared.fillRows {
+            let read = configuration.rowsRead(model: model, trainingRows: trainingData.rows, validationRows: validationData?.rows,
+                                              scalarBytes: MemoryLayout<Scalar>.stride)
+            fillRows(read.training, read.validation)
+        }
         let hyperparameters = OptimizerOptions.hyperparameters(of: optimizer)
         let optimizerSummary = "\(defaults.optimizer.rawValue)(" + hyperparameters.sorted { $0.key < $1.key }
             .filter { !["differentiable", "foreach", "fused", "capturable", "initial_lr"].contains($0.key) }
@@ -282,8 +287,9 @@ struct Train: ParsableCommand {
                 let kind = training.emaDecay.map { "EMA, decay \(Format.general($0)), over \(average.nAveraged) minibatches" }
                     ?? "SWA of \(average.nAveraged) epoch(s) from epoch \(training.swaStart ?? 1)"
                 if let validationData {
-                    let averaged = try validationLoss(model, average.averaged, on: validationData, workers: workers)
-                    let last = try validationLoss(model, parameters, on: validationData, workers: workers)
+                    let averaged = try validationLoss(model, average.averaged, on: validationData, workers: workers, like: configuration,
+                                                  chunkRows: report.chunkRows)
+                    let last = try validationLoss(model, parameters, on: validationData, workers: workers, like: configuration, chunkRows: report.chunkRows)
                     say("averaged weights (\(kind)): validation loss \(Format.general(averaged)); the last weights' \(Format.general(last))")
                 } else {
                     say("averaged weights (\(kind))")
@@ -428,10 +434,12 @@ enum InterruptFlag {
 }
 
 /// The mean loss of `model` with `parameters` on `data`, data-parallel (what an epoch's
-/// validation loss is, for weights the fit did not score: averaged ones).
+/// validation loss is, for weights the fit did not score: averaged ones), on the fit's cluster and
+/// in its chunks (so that a rank reads the validation rows it holds).
 func validationLoss<M: Model, Scalar: TrainingScalar>(_ model: M, _ parameters: Parameters<Scalar>, on data: Dataset<Scalar>,
-                                                      workers: Int) -> Double {
-    let evaluator = GradientEvaluator<M, Scalar>(model: model, workers: workers, maxRows: data.rows)
+                                                      workers: Int, like fit: FitConfiguration, chunkRows: Int) -> Double {
+    let evaluator = GradientEvaluator<M, Scalar>(model: model, workers: workers, bind: fit.bind, chunkRows: chunkRows, maxRows: data.rows,
+                                                 cluster: fit.cluster)
     return evaluator.evaluate(parameters, on: data)
 }
 

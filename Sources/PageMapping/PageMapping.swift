@@ -24,8 +24,10 @@ public final class PageMapping {
     private let length: Int
 
     /// A mapping of at least `bytes` zero bytes, or nil when the system refuses it (callers fall
-    /// back to the heap).
-    public init?(bytes: Int) {
+    /// back to the heap). `hugePages: false` advises against huge pages instead, for memory
+    /// written only in scattered runs (a cluster rank's rows), where a 2 MiB page would bring in
+    /// much that is never written.
+    public init?(bytes: Int, hugePages: Bool = true) {
         precondition(bytes >= 0)
         length = bytes + Self.alignment
         #if canImport(Glibc)
@@ -39,7 +41,7 @@ public final class PageMapping {
         let aligned = (address + UInt(Self.alignment) - 1) & ~UInt(Self.alignment - 1)
         start = raw + Int(aligned - address)
         #if os(Linux)
-        _ = madvise(start, bytes, MADV_HUGEPAGE)
+        _ = madvise(start, bytes, hugePages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)
         #endif
     }
 

@@ -84,6 +84,7 @@ struct Unchecked<Value>: @unchecked Sendable {
 struct RankOutcome: Sendable {
     var weights: [Float] = []
     var validation: [Metrics] = []
+    var final: Metrics?
     var stop: StopReason?
     var error: TrainingError?
 }
@@ -133,22 +134,29 @@ struct ClusterTests {
         }
     }
 
+    /// What every cluster fit here runs with.
+    func configuration(workers: Int, earlyStopping: Bool, chunkRows: Int? = 128) -> FitConfiguration {
+        FitConfiguration(batchSize: 1000, epochs: 3, workers: workers, bind: false, seed: 3, chunkRows: chunkRows,
+                         earlyStopping: earlyStopping ? .init(patience: 1, minDelta: 1e9) : nil)
+    }
+
     /// Trains `testCase` on `ranks` ranks of `workers` workers each (threads of this process).
     func trainOnCluster(_ testCase: TrainingCase, ranks: Int, workers: Int, data: Dataset<Float>, validation: Dataset<Float>? = nil,
-                        rankData: [Dataset<Float>]? = nil,
-                        stopRank: Int? = nil, earlyStopping: Bool = false) -> [RankOutcome] {
-        let shared = Unchecked((data: data, validation: validation, rankData: rankData))
+                        rankData: [Dataset<Float>]? = nil, rankValidation: [Dataset<Float>]? = nil,
+                        stopRank: Int? = nil, earlyStopping: Bool = false, chunkRows: Int? = 128) -> [RankOutcome] {
+        let shared = Unchecked((data: data, validation: validation, rankData: rankData, rankValidation: rankValidation))
+        let base = configuration(workers: workers, earlyStopping: earlyStopping, chunkRows: chunkRows)
         return ThreadGroup(size: ranks).run { communicator in
-            let (data, validation, rankData) = shared.value
+            let (data, validation, rankData, rankValidation) = shared.value
             var outcome = RankOutcome()
             do {
                 let parameters = testCase.model.makeParameters(seed: 11)
                 let optimizer = try testCase.makeOptimizer(parameters)
-                var configuration = FitConfiguration(batchSize: 1000, epochs: 3, workers: workers, bind: false, seed: 3, chunkRows: 128,
-                                                     earlyStopping: earlyStopping ? .init(patience: 1, minDelta: 1e9) : nil)
+                var configuration = base
                 configuration.cluster = Cluster(communicator)
                 let stop = CancellationFlag()
-                let report = try fit(testCase.model, parameters: parameters, data: rankData?[communicator.rank] ?? data, validation: validation,
+                let report = try fit(testCase.model, parameters: parameters, data: rankData?[communicator.rank] ?? data,
+                                     validation: rankValidation?[communicator.rank] ?? validation,
                                      optimizer: optimizer, configuration: configuration, cancellation: stop,
                                      onBatch: { batch in
                                          // Only this rank is asked to stop, in the middle of epoch 2.
@@ -157,6 +165,7 @@ struct ClusterTests {
                 outcome.weights = parameters.values.array
                 outcome.validation = report.epochs.compactMap(\.validation)
                 outcome.stop = report.stopReason
+                outcome.final = report.finalMetrics
             } catch {
                 outcome.error = error as? TrainingError
             }
@@ -190,6 +199,55 @@ struct ClusterTests {
             #expect(outcome.weights == one.weights)
             #expect(outcome.stop == .earlyStopped)
         }
+    }
+
+    @Test("A rank that holds only the rows rowsRead names (the others garbage) trains to the one-process weights",
+          arguments: [false, true])
+    func ranksReadOnlyTheirRows(withValidation: Bool) throws {
+        let testCase = trainingCases.first { $0.model is MLP && $0.optimizer == "Adam" }!
+        let data = try testCase.data(rows: 2900), validation = withValidation ? try testCase.data(rows: 700) : nil
+        // The automatic chunk size: what the CLI's ranks use.
+        let one = trainOnCluster(testCase, ranks: 1, workers: 1, data: data, validation: validation, chunkRows: nil)[0]
+        #expect(one.error == nil)
+        func garbled(_ rows: Dataset<Float>, keeping kept: [Range<Int>]) throws -> Dataset<Float> {
+            let copy = try rows.gathered(rows: Array(0..<rows.rows), name: rows.name, bind: false)
+            let keep = Set(kept.flatMap { Array($0) })
+            for row in 0..<copy.rows where !keep.contains(row) {
+                for j in 0..<copy.features { copy.x.base[row * copy.rowStride + j] = 1000 }
+            }
+            return copy
+        }
+        for ranks in [2, 3] {
+            var rankData: [Dataset<Float>] = [], rankValidation: [Dataset<Float>] = []
+            for rank in 0..<ranks {
+                var settings = configuration(workers: 1, earlyStopping: false, chunkRows: nil)
+                settings.cluster = Cluster(ThreadRank(rank: rank, group: ThreadGroup(size: ranks)))
+                let read = settings.rowsRead(model: testCase.model, trainingRows: data.rows, validationRows: validation?.rows)
+                #expect(read.training.reduce(0) { $0 + $1.count } < data.rows, "rank \(rank) of \(ranks) reads every row")
+                rankData.append(try garbled(data, keeping: read.training))
+                if let validation { rankValidation.append(try garbled(validation, keeping: read.validation)) }
+            }
+            let outcomes = trainOnCluster(testCase, ranks: ranks, workers: 1, data: data, validation: validation, rankData: rankData,
+                                          rankValidation: withValidation ? rankValidation : nil, chunkRows: nil)
+            for (rank, outcome) in outcomes.enumerated() {
+                #expect(outcome.error == nil)
+                #expect(outcome.weights == one.weights, "rank \(rank) of \(ranks)")
+                #expect(outcome.validation == one.validation)
+                #expect(outcome.final != nil && outcome.final == one.final)
+            }
+        }
+    }
+
+    @Test("Synthetic data generated only where a rank reads it has those rows' values")
+    func pendingSyntheticRows() throws {
+        let spec = try SyntheticRegression(task: .logistic, rows: 5000, features: 6, seed: 9)
+        let whole = try spec.generate(workers: 2, bind: false)
+        let pending = try spec.generatePending(workers: 2, bind: false, chunkRows: 512)
+        #expect((0..<whole.rows).allSatisfy { pending.dataset.target($0) == whole.target($0) })
+        #expect(pending.dataset.feature(100, 2) == 0)
+        pending.fill(rows: [10..<900, 3000..<3001])
+        for row in [10, 500, 899, 3000] { #expect((0..<6).map { pending.dataset.feature(row, $0) } == (0..<6).map { whole.feature(row, $0) }) }
+        #expect((0..<6).allSatisfy { pending.dataset.feature(900, $0) == 0 && pending.dataset.feature(9, $0) == 0 })
     }
 
     @Test("A stop asked of one rank stops every rank at the same minibatch, with the same weights")
