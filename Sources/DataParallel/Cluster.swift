@@ -33,6 +33,11 @@ public struct Cluster: Sendable, Equatable {
         self.communicator = communicator
     }
 
+    /// From this many parameters up, a step's exchange is by slices (an all-to-all of the
+    /// pieces' slices, each rank finishing the tree on its slice, an all-gather of the slices:
+    /// about a ring all-reduce's traffic); below, one all-gather of the pieces. Same bits.
+    public static let slicedExchangeFrom = PieceExchange.slicesFrom
+
     /// This process's rank, from 0.
     public var rank: Int { communicator?.rank ?? 0 }
     /// How many processes take part.
@@ -56,6 +61,27 @@ public protocol Communicator: AnyObject, Sendable {
     /// Every rank's `send` bytes, concatenated in rank order into `receive`. Rank r sends
     /// `counts[r]` bytes; every rank passes the same `counts`, and `receive` holds their sum.
     func allGather(_ send: UnsafeRawBufferPointer, counts: [Int], into receive: UnsafeMutableRawBufferPointer)
+    /// Personalized exchange: `counts[r][q]` bytes go from rank r to rank q (every rank passes the
+    /// same matrix). `send` holds this rank's bytes for rank 0, 1, ... in turn; `receive` gets
+    /// those from rank 0, 1, ... in turn. A default built on ``allGather(_:counts:into:)`` moves
+    /// every rank's bytes to every rank; `MPI_Alltoallv` moves only what each needs.
+    func allToAll(_ send: UnsafeRawBufferPointer, counts: [[Int]], into receive: UnsafeMutableRawBufferPointer)
+}
+
+extension Communicator {
+    public func allToAll(_ send: UnsafeRawBufferPointer, counts: [[Int]], into receive: UnsafeMutableRawBufferPointer) {
+        let totals = counts.map { $0.reduce(0, +) }
+        let all = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, totals.reduce(0, +)), alignment: 64)
+        defer { all.deallocate() }
+        allGather(send, counts: totals, into: UnsafeMutableRawBufferPointer(rebasing: all[..<totals.reduce(0, +)]))
+        var start = 0, into = 0
+        for r in 0..<size {
+            let offset = start + counts[r][..<rank].reduce(0, +), bytes = counts[r][rank]
+            if bytes > 0 { (receive.baseAddress! + into).copyMemory(from: all.baseAddress! + offset, byteCount: bytes) }
+            into += bytes
+            start += totals[r]
+        }
+    }
 }
 
 extension Cluster {
@@ -97,9 +123,11 @@ extension Cluster {
     /// drifted apart (different binaries or C libraries on different hosts) are caught here.
     func replicasAgree<Scalar: TrainingScalar>(_ values: [Scalar]) -> Bool {
         guard size > 1 else { return true }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a over the values' bytes
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a over the values' bits, a word at a time
         values.withUnsafeBytes { bytes in
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            let words = bytes.count / 8
+            for i in 0..<words { hash = (hash ^ bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+            for byte in bytes[(words * 8)...] { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         }
         return Set(gather([hash], counts: Array(repeating: 1, count: size))).count == 1
     }
@@ -235,9 +263,9 @@ extension Cluster {
                            elements: 0..<parameters)
                 losses[piece.lo] = reduceTree(SharedBuffer(losses.base + piece.lo, count: piece.size), count: piece.size)
             }
-            if size > 1 { _ = exchange.run(split, cluster: self, slots: slots, stride: stride, losses: losses, flags: 0) }
-            split.finish(slots, stride: stride, elements: 0..<parameters)
-            _ = split.finish(losses)
+            _ = exchange.reduce(split, cluster: self, slots: slots, stride: stride, count: parameters, losses: losses, flags: 0) {
+                split.finish(slots, stride: stride, elements: $0)
+            }
             tree.append(seconds(ContinuousClock.now - start))
             guard let baseline, !own.isEmpty else { continue }
             refill()

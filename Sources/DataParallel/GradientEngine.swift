@@ -100,11 +100,12 @@ final class GradientEngine<M: Model, Scalar: TrainingScalar> {
                 inSlices(work: piece.size * count) { reduceTree(base, stride: stride, count: piece.size, elements: $0) }
                 losses[piece.lo] = reduceTree(SharedBuffer(losses.base + piece.lo, count: piece.size), count: piece.size)
             }
-            let stop = exchange.run(split, cluster: cluster, slots: slots, stride: stride, losses: losses,
-                                    flags: stopRequests?.isCancelled == true ? PieceExchange.stopRequested : 0)
-            if stop & PieceExchange.stopRequested != 0 { agreedStop?.cancel() }
-            inSlices(work: chunkCount * count) { split.finish(slots, stride: stride, elements: $0) }
-            lossSum = split.finish(losses)
+            let flags = stopRequests?.isCancelled == true ? PieceExchange.stopRequested : 0
+            let reduced = exchange.reduce(split, cluster: cluster, slots: slots, stride: stride, count: count, losses: losses, flags: flags) {
+                elements in inSlices(work: chunkCount * elements.count, over: elements) { split.finish(slots, stride: stride, elements: $0) }
+            }
+            if reduced.flags & PieceExchange.stopRequested != 0 { agreedStop?.cancel() }
+            lossSum = reduced.loss
         } else {
             // The tree's order per element is the same however the elements are sliced.
             if chunkCount > 1 { inSlices(work: chunkCount * count) { reduceTree(slots, stride: stride, count: chunkCount, elements: $0) } }
@@ -118,65 +119,16 @@ final class GradientEngine<M: Model, Scalar: TrainingScalar> {
         return lossSum / Double(elements)
     }
 
-    /// `body` over the parameters' elements: in cache-line-aligned slices on the workers when
-    /// there is enough to share, else at once.
-    private func inSlices(work: Int, _ body: @escaping @Sendable (Range<Int>) -> Void) {
-        let count = parameterCount, workers = pool.workers
-        guard work >= 1 << 16 && workers > 1 else { return body(0..<count) }
-        let slice = ((count + workers - 1) / workers + 15) / 16 * 16
+    /// `body` over the parameters' elements (or those of `range`): in cache-line-aligned slices
+    /// on the workers when there is enough to share, else at once.
+    private func inSlices(work: Int, over range: Range<Int>? = nil, _ body: @escaping @Sendable (Range<Int>) -> Void) {
+        let range = range ?? 0..<parameterCount, workers = pool.workers
+        guard work >= 1 << 16 && workers > 1 else { return body(range) }
+        let slice = ((range.count + workers - 1) / workers + 15) / 16 * 16
         pool.run { w in
-            let lower = min(w * slice, count), upper = min(lower + slice, count)
+            let lower = min(range.lowerBound + w * slice, range.upperBound), upper = min(lower + slice, range.upperBound)
             if lower < upper { body(lower..<upper) }
         }
-    }
-}
-
-/// The gather of a cluster step: each rank's tree pieces (the gradient slot, the loss, a flag
-/// word) as one record each, every rank's records to every rank, then each piece back in the
-/// slot of its first chunk. Buffers are kept between steps.
-struct PieceExchange {
-    /// Flag bit: a rank was asked to stop (a signal); every rank stops after this step.
-    static let stopRequested: UInt64 = 1
-    private var send: [UInt8] = []
-    private var receive: [UInt8] = []
-
-    /// Gathers and places the pieces; returns the OR of every rank's flags.
-    mutating func run<Scalar>(_ split: TreeSplit, cluster: Cluster, slots: SharedBuffer<Scalar>, stride: Int,
-                              losses: SharedBuffer<Double>, flags: UInt64) -> UInt64 {
-        guard let communicator = cluster.communicator else { return flags }
-        let gradientBytes = stride * MemoryLayout<Scalar>.stride, record = gradientBytes + 16
-        let counts = split.pieces.map { $0.count * record }
-        let rank = cluster.rank
-        let sendBytes = counts[rank], total = counts.reduce(0, +)
-        if send.count < sendBytes { send = [UInt8](repeating: 0, count: sendBytes) }
-        if receive.count < total { receive = [UInt8](repeating: 0, count: total) }
-        send.withUnsafeMutableBytes { out in
-            for (k, piece) in split.pieces[rank].enumerated() {
-                let at = out.baseAddress! + k * record
-                at.copyMemory(from: slots.base + piece.lo * stride, byteCount: gradientBytes)
-                at.storeBytes(of: losses[piece.lo], toByteOffset: gradientBytes, as: Double.self)
-                at.storeBytes(of: flags, toByteOffset: gradientBytes + 8, as: UInt64.self)
-            }
-        }
-        var combined = flags
-        send.withUnsafeBytes { out in
-            receive.withUnsafeMutableBytes { into in
-                communicator.allGather(UnsafeRawBufferPointer(rebasing: out[..<sendBytes]), counts: counts,
-                                       into: UnsafeMutableRawBufferPointer(rebasing: into[..<total]))
-                var offset = 0
-                for r in 0..<cluster.size {
-                    for piece in split.pieces[r] {
-                        defer { offset += record }
-                        guard r != rank else { continue }
-                        let at = UnsafeRawPointer(into.baseAddress! + offset)
-                        UnsafeMutableRawPointer(slots.base + piece.lo * stride).copyMemory(from: at, byteCount: gradientBytes)
-                        losses[piece.lo] = at.loadUnaligned(fromByteOffset: gradientBytes, as: Double.self)
-                        combined |= at.loadUnaligned(fromByteOffset: gradientBytes + 8, as: UInt64.self)
-                    }
-                }
-            }
-        }
-        return combined
     }
 }
 

@@ -122,6 +122,21 @@ public final class MPICommunicator: Communicator {
         } while done < longest
     }
 
+    public func allToAll(_ send: UnsafeRawBufferPointer, counts: [[Int]], into receive: UnsafeMutableRawBufferPointer) {
+        let sendCounts = counts[rank], receiveCounts = counts.map { $0[rank] }
+        func displacements(_ counts: [Int]) -> [Int32] {
+            var offset = 0
+            return counts.map { count in defer { offset += count }; return Int32(truncatingIfNeeded: offset) }
+        }
+        // A step's pieces of one rank's slice are far below 2 GiB for any model that fits in memory.
+        guard sendCounts.reduce(0, +) <= Int(Int32.max), receiveCounts.reduce(0, +) <= Int(Int32.max) else {
+            abort(message: "a step's exchange of over 2 GiB per rank is beyond this build", code: 1)
+        }
+        let status = MPI_Alltoallv(send.baseAddress, sendCounts.map { Int32($0) }, displacements(sendCounts), MPI_BYTE,
+                                   receive.baseAddress, receiveCounts.map { Int32($0) }, displacements(receiveCounts), MPI_BYTE, MPI_COMM_WORLD)
+        if status != MPI_SUCCESS { abort(message: "MPI_Alltoallv failed (\(errorText(status)))", code: 1) }
+    }
+
     /// `MPI_Allreduce` (sum) of `values` in place: the baseline the tree gather is measured against
     /// (its bits change with the rank count and the algorithm Open MPI picks).
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) {

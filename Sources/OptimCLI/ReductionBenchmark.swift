@@ -19,7 +19,7 @@ extension Scale {
         }
         let chunks = 64, repeats = max(repetitions, 3) * 10
         print("reduction of one step across \(launch.size) ranks, \(chunks) chunks, \(repeats) rounds; the slowest rank's median (range)")
-        print("parameters   tree gather                MPI_Allreduce              ratio")
+        print("parameters   tree exchange              MPI_Allreduce              ratio")
         for parameters in [100, 10_000, 1_000_000] {
             let (tree, plain) = launch.cluster.timeReduction(parameters: parameters, chunks: chunks, repeats: repeats) { mpi.allReduceSum($0) }
             // The slowest rank's time per round is the step's.
@@ -37,9 +37,11 @@ extension Scale {
 
     #if MPI
     /// The transport's latency α and inverse bandwidth β (an all-gather of 8 bytes and of 4 MiB
-    /// per rank), and what they project for 16 hosts: the tree gather (each rank one piece:
-    /// recursive doubling, α·log₂R + β·(R−1)·n) against a ring all-reduce (2(R−1)·α +
-    /// 2(R−1)/R·n·β), n the gradient's bytes. A model, not a measurement of 16 hosts.
+    /// per rank), and what they project for 16 hosts: the exchange of a step, each rank one piece
+    /// (the gather: recursive doubling, α·log₂R + β·(R−1)·n; from `Cluster.slicedExchangeFrom`
+    /// parameters the slices: an all-to-all and an all-gather, (R−1 + log₂R)·α + 2(R−1)/R·n·β)
+    /// against a ring all-reduce (2(R−1)·α + 2(R−1)/R·n·β), n the gradient's bytes. A model, not
+    /// a measurement of 16 hosts.
     private func transportModel(_ mpi: MPICommunicator) {
         func allGather(bytes: Int, rounds: Int) -> Double {
             let send = [UInt8](repeating: 1, count: bytes)
@@ -61,12 +63,13 @@ extension Scale {
         print("transport: all-gather latency α \(Format.fixed(alpha * 1e6, 2))µs per round, bandwidth 1/β \(Format.fixed(1 / beta / 1e9, 2)) GB/s "
               + "(\(mpi.size) ranks on this host)")
         print("projection for 16 hosts with this α and β (a model, not a measurement): one step's exchange")
-        print("parameters   tree gather   ring all-reduce   ratio")
+        print("parameters   tree exchange   ring all-reduce   ratio")
         for parameters in [100, 10_000, 1_000_000] {
             let n = Double(parameters * 4 + 16), r = 16.0
-            let tree = alpha * log2(r) + beta * (r - 1) * n
+            let tree = parameters >= Cluster.slicedExchangeFrom ? (r - 1 + log2(r)) * alpha + 2 * (r - 1) / r * n * beta
+                : alpha * log2(r) + beta * (r - 1) * n
             let ring = 2 * (r - 1) * alpha + 2 * (r - 1) / r * n * beta
-            print(Format.pad("\(parameters)", 10, right: true) + "   " + Format.pad(Format.fixed(tree * 1e6, 1) + "µs", 11, right: true) + "   "
+            print(Format.pad("\(parameters)", 10, right: true) + "   " + Format.pad(Format.fixed(tree * 1e6, 1) + "µs", 13, right: true) + "   "
                   + Format.pad(Format.fixed(ring * 1e6, 1) + "µs", 15, right: true) + "   " + Format.fixed(tree / ring, 2))
         }
     }

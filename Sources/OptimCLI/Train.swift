@@ -23,6 +23,9 @@ struct Train: ParsableCommand {
             regression with trust-region Newton). Each choice is printed with the option that \
             changes it.
 
+            Under mpirun, an optim built with the trait MPI trains on every rank, each its share \
+            of every minibatch, to bitwise the weights of one process; rank 0 prints and writes.
+
             Examples:
               optim train
               optim train --data iris.csv --target species --save model.safetensors
@@ -33,6 +36,7 @@ struct Train: ParsableCommand {
                   --weight-decay 0.05 --scheduler cosine
               optim train --data train.npy --model mlp --hidden 64 --epochs 20 --json
               optim train --data houses.csv.gz --target price --l2 0.001
+              mpirun -np 4 optim train --data train.npy --save model.safetensors
             """
     )
 

@@ -187,6 +187,24 @@ struct ClusterTests {
         }
     }
 
+    @Test("A model large enough for the slices exchange (all-to-all, finish a slice, all-gather) trains to the one-process weights")
+    func slicesExchange() throws {
+        let model = MLP(features: 300, hidden: [256], activation: .tanh)
+        #expect(model.parameterCount >= PieceExchange.slicesFrom)
+        let testCase = TrainingCase(model: model, task: .nonlinear, outputs: 1, optimizer: "Adam")
+        let data = try testCase.data(rows: 1500), validation = try testCase.data(rows: 300)
+        let one = trainOnCluster(testCase, ranks: 1, workers: 1, data: data, validation: validation)[0]
+        #expect(one.error == nil && one.weights != model.initialParameters(seed: 11))
+        for ranks in [2, 3, 4] {
+            for (rank, outcome) in trainOnCluster(testCase, ranks: ranks, workers: 1, data: data, validation: validation).enumerated() {
+                #expect(outcome.error == nil)
+                let same = outcome.weights == one.weights  // (not printed: 77k values)
+                #expect(same, "rank \(rank) of \(ranks)")
+                #expect(outcome.validation == one.validation)
+            }
+        }
+    }
+
     @Test("Validation metrics and early stopping are the same on every rank and in one process")
     func metricsAgree() throws {
         let testCase = trainingCases.first { $0.model is LogisticRegression && $0.optimizer == "Adam" }!
