@@ -54,6 +54,17 @@ for args in "${cases[@]}"; do
     done
 done
 
+# Over TCP (loopback), as between hosts: the same bytes.
+# shellcheck disable=SC2086
+if OMPI_MCA_btl=self,tcp "${mpi[@]}" -np 3 --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo "$optim" train --rows 50000 --features 12 \
+        ${cases[0]} --save "$work/ranks.safetensors" -q > /dev/null 2> "$work/err" \
+    && "$optim" train --rows 50000 --features 12 ${cases[0]} --save "$work/one.safetensors" -q > /dev/null 2>&1 \
+    && cmp -s "$work/one.safetensors" "$work/ranks.safetensors"; then
+    pass "np 3 over TCP: bitwise equal to one process"
+else
+    fail "np 3 over TCP: $(cat "$work/err")"
+fi
+
 # A file with the defaults (held out at random, shuffled, standardized: each rank copies only
 # the rows it reads), and with SWA's averaged weights scored on the held-out rows.
 awk 'BEGIN { srand(1); print "a,b,c,y"; for (i = 0; i < 3000; i++) { a = rand(); b = rand(); c = rand(); printf "%f,%f,%f,%f\n", a, b, c, 2 * a - b + c / 2 } }' > "$work/good.csv"
