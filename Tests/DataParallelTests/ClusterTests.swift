@@ -101,7 +101,7 @@ struct ClusterTests {
             return result
         }
         for m in [1, 2, 3, 5, 7, 8, 63, 64, 65, 100, 257] {
-            var generator = SplitMix(seed: UInt64(m))
+            var generator = SplitMix64(seed: UInt64(m))  // the package's own (testable import)
             let values = (0..<(m * stride)).map { _ in Float(generator.next() % 20_000) / 7 - 1000 }
             let losses = (0..<m).map { Double(values[$0 * stride]) / 3 }
             let reference = buffer(values), referenceLosses = buffer(losses)
@@ -295,17 +295,4 @@ struct ClusterTests {
         #expect(outcomes.allSatisfy { $0.weights.isEmpty })
     }
 }
-}
-
-/// A small deterministic generator for test values.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
