@@ -78,8 +78,9 @@ struct OptimCommand: ParsableCommand {
             if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
             (message, code) = (text, status == .validationFailure || status.rawValue == 64 ? 2 : status.rawValue == 1 ? 1 : 2)
         }
-        guard let cluster else {
-            // Not under mpirun, or a usage error before MPI started (every rank parsed the same arguments).
+        guard let cluster, cluster.size > 1 else {
+            // One process; or ranks that each run alone (a build without MPI refusing mpirun):
+            // the launcher's rank 0 speaks for them all.
             if Launch.launchedRank == 0 { fail(message, code: code) }
             Glibc.exit(code)
         }
