@@ -90,6 +90,8 @@ extension Cluster {
     func gather<T: BitwiseCopyable>(_ values: [T], counts: [Int]? = nil) -> [T] {
         guard let communicator, size > 1 else { return values }
         let counts = counts ?? gather([values.count], counts: Array(repeating: 1, count: size))
+        // Every rank knows every count, so every rank skips an empty gather alike.
+        guard counts.contains(where: { $0 > 0 }) else { return [] }
         return [T](unsafeUninitializedCapacity: counts.reduce(0, +)) { buffer, initialized in
             values.withUnsafeBytes { send in
                 communicator.allGather(send, counts: counts.map { $0 * MemoryLayout<T>.stride }, into: UnsafeMutableRawBufferPointer(buffer))

@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
         let epochSchedule = try schedule.make(optimizer, epochs: defaults.epochs)
         var configuration = training.configuration(seed: data.seed, workers: workers, defaults: defaults, penalty: penalty)
         configuration.cluster = launch.cluster
-        configuration.processingUnits = training.workers == nil ? launch.hostShare : nil
+        configuration.processingUnits = launch.hostShare  // ranks sharing a host: each its own cores
         if let fillRows = prepared.fillRows {
             let read = configuration.rowsRead(model: model, trainingRows: trainingData.rows, validationRows: validationData?.rows,
                                               scalarBytes: MemoryLayout<Scalar>.stride)
