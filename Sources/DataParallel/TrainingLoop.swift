@@ -127,7 +127,10 @@ func train<Scalar: TrainingScalar>(
         let epochReport = EpochReport(epoch: epoch, trainingLoss: lossSum / Double(rowsThisEpoch), validation: metrics,
                                       learningRate: learningRate, seconds: trainingTime,
                                       rowsPerSecond: Double(rowsThisEpoch) / max(trainingTime, 1e-9))
-        guard configuration.cluster.replicasAgree(parameters.values.array) else { throw .replicasDiffer(epoch: epoch) }
+        // (A copy of the weights only on a cluster: one process has no replicas.)
+        if configuration.cluster.size > 1, !configuration.cluster.replicasAgree(parameters.values.array) {
+            throw .replicasDiffer(epoch: epoch)
+        }
         report.epochs.append(epochReport)
         progress?(epochReport)
         if report.stopReason == .cancelled { break }

@@ -85,11 +85,9 @@ struct Launch: Sendable {
     /// out there (marked as agreed) and ``TrainingError/peerFailed(rank:)`` on the others.
     func agree<T>(_ body: () throws -> T) throws -> T {
         guard size > 1 else { return try body() }
-        do {
-            return try cluster.agree { () throws(AgreedFailure) in
-                do { return try body() } catch { throw AgreedFailure(error: error) }
-            } peerFailed: { AgreedFailure(error: TrainingError.peerFailed(rank: $0)) }
-        }
+        return try cluster.agree { () throws(AgreedFailure) in
+            do { return try body() } catch { throw AgreedFailure(error: error) }
+        } peerFailed: { AgreedFailure(error: TrainingError.peerFailed(rank: $0)) }
     }
 
     /// Ends MPI for a rank that finished (or failed in step with the others).
