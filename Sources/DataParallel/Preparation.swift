@@ -13,45 +13,85 @@ extension Standardization {
         self.init(of: data, rows: rows ?? Array(0..<data.rows), pool: pool)
     }
 
+    /// The same over `rows` (sorted) of data spread over a cluster's ranks: rank r sums its run
+    /// of the chunks (their rows fetched from the ranks holding them) and the chunk sums are
+    /// gathered, so every rank adds the very partials of one process in the same tree: the same
+    /// bits. Every rank calls it alike.
+    public init<Scalar: TrainingScalar>(of data: ScatteredRows<Scalar>, rows selected: [Int], workers: Int? = nil, bind: Bool = true) {
+        let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
+        defer { pool.release() }
+        let cluster = data.cluster, plan = ShardPlan(rows: 0..<selected.count, chunkRows: Standardization.chunkRows)
+        let local = TreeSplit.chunks(rank: cluster.rank, of: cluster.size, chunkCount: plan.chunkCount)
+        let first = local.isEmpty ? 0 : plan.chunk(local.lowerBound).lowerBound
+        let last = local.isEmpty ? 0 : plan.chunk(local.upperBound - 1).upperBound
+        let fetched = data.fetch(Array(selected[first..<last]))
+        let rows = fetched.shared
+        let counts = (0..<cluster.size).map { TreeSplit.chunks(rank: $0, of: cluster.size, chunkCount: plan.chunkCount).count }
+        self.init(rows: selected.count, features: data.dataset.features, computing: local, pool: pool,
+                  row: { rows.row($0 - first) }) { partials, stride in
+            withExtendedLifetime(fetched) {}
+            return cluster.gather(partials, counts: counts.map { $0 * stride })
+        }
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     init<Scalar: VectorScalar>(of data: Dataset<Scalar>, rows selected: [Int], pool: WorkerPool) {
-        let d = data.features, plan = ShardPlan(rows: 0..<selected.count, chunkRows: 4096)
         let order = SharedBuffer<Int>.allocate(count: selected.count, repeating: 0)
         defer { order.deallocate() }
         for (i, row) in selected.enumerated() { order[i] = row }
-        let chunks = plan.chunkCount, stride = (d + 7) / 8 * 8
         let x = SharedBuffer(data.x.base, count: data.x.count), xStride = data.rowStride
-        let partials = SharedBuffer<Double>.allocate(count: chunks * stride, repeating: 0)
+        let chunks = ShardPlan(rows: 0..<selected.count, chunkRows: Standardization.chunkRows).chunkCount
+        self.init(rows: selected.count, features: data.features, computing: 0..<chunks, pool: pool,
+                  row: { x.base + order[$0] * xStride }) { partials, _ in partials }
+    }
+
+    /// Rows per chunk of the sums.
+    static let chunkRows = 4096
+
+    /// The figures of `count` rows, row i's features at `row(i)`: the chunks `computing` summed
+    /// here, `combine` giving every chunk's sums from those (`stride` values per chunk; the
+    /// identity when this process computes them all).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    init<Scalar: VectorScalar>(rows count: Int, features d: Int, computing: Range<Int>, pool: WorkerPool,
+                               row: @escaping @Sendable (Int) -> UnsafeMutablePointer<Scalar>,
+                               combine: ([Double], Int) -> [Double]) {
+        let plan = ShardPlan(rows: 0..<count, chunkRows: Standardization.chunkRows)
+        let chunks = plan.chunkCount, stride = (d + 7) / 8 * 8
+        let partials = SharedBuffer<Double>.allocate(count: max(computing.count, 1) * stride, repeating: 0)
         defer { partials.deallocate() }
         let column = SharedBuffer<Double>.allocate(count: chunks, repeating: 0)
         defer { column.deallocate() }
-        /// Σ over the chunks of partials[c][j], in the fixed tree order.
-        func total(_ j: Int) -> Double {
-            for c in 0..<chunks { column[c] = partials[c * stride + j] }
+        let workers = pool.workers, n = Double(count), firstChunk = computing.lowerBound
+        /// Every chunk's sums, in chunk order.
+        func gathered() -> [Double] { combine(Array(UnsafeBufferPointer(start: partials.base, count: computing.count * stride)), stride) }
+        /// Σ over the chunks of all[c][j], in the fixed tree order.
+        func total(_ all: [Double], _ j: Int) -> Double {
+            for c in 0..<chunks { column[c] = all[c * stride + j] }
             return reduceTree(column, count: chunks)
         }
-        let workers = pool.workers, n = Double(selected.count)
         // Two passes (means, then squared deviations from them): exact where Σx² − n·mean² cancels.
         pool.run { w in
-            for c in plan.chunks(worker: w, of: workers) {
-                let sums = partials.base + c * stride
+            for c in plan.chunks(worker: w, of: workers, within: computing) {
+                let sums = partials.base + (c - firstChunk) * stride
                 for i in plan.chunk(c) {
-                    let features = x.base + order[i] * xStride
+                    let features = row(i)
                     for j in 0..<d { sums[j] += Double(features[j]) }
                 }
             }
         }
-        let means = (0..<d).map { total($0) / n }
-        for i in 0..<chunks * stride { partials[i] = 0 }
+        let sums = gathered()
+        let means = (0..<d).map { total(sums, $0) / n }
+        for i in 0..<computing.count * stride { partials[i] = 0 }
         let meanBuffer = SharedBuffer<Double>.allocate(count: d, repeating: 0)
         defer { meanBuffer.deallocate() }
         for j in 0..<d { meanBuffer[j] = means[j] }
         pool.run { w in
-            for c in plan.chunks(worker: w, of: workers) {
-                let sums = partials.base + c * stride
+            for c in plan.chunks(worker: w, of: workers, within: computing) {
+                let sums = partials.base + (c - firstChunk) * stride
                 for i in plan.chunk(c) {
-                    let features = x.base + order[i] * xStride
+                    let features = row(i)
                     for j in 0..<d {
                         let deviation = Double(features[j]) - meanBuffer[j]
                         sums[j] += deviation * deviation
@@ -59,8 +99,9 @@ extension Standardization {
                 }
             }
         }
+        let deviations = gathered()
         let scales = (0..<d).map { j -> Float in
-            let deviation = (total(j) / n).squareRoot()
+            let deviation = (total(deviations, j) / n).squareRoot()
             // scikit-learn's rule: a scale too small to divide by (a constant column) stays 1.
             return deviation > 10 * Double(Float.ulpOfOne) * max(abs(means[j]), 1) ? Float(deviation) : 1
         }
@@ -177,9 +218,13 @@ extension Dataset where Scalar: TrainingScalar {
     /// ``PendingFeatures/fill(rows:)`` only: what a rank of a cluster copies of a shuffled data set.
     /// `scattered`: the features will be written in scattered runs (a rank's), so the copy is
     /// mapped in small pages.
+    ///
+    /// `source`: this data set is a cluster's ``ScatteredRows``, whose ranks hold different rows;
+    /// then filling fetches the rows from the ranks that hold them, and every rank fills at the
+    /// same point.
     public func pendingGather(rows: [Int], name: String, standardization: Standardization? = nil,
                               targetIndex: (@Sendable (Float) -> Float)? = nil, workers: Int? = nil,
-                              bind: Bool = true, scattered: Bool = false) throws -> PendingFeatures<Scalar> {
+                              bind: Bool = true, scattered: Bool = false, source spread: ScatteredRows<Scalar>? = nil) throws -> PendingFeatures<Scalar> {
         let d = features, k = targetsPerRow, n = rows.count
         let x = ScalarStorage<Scalar>(count: n * d, hugePages: !scattered), y = ScalarStorage<Scalar>(count: n * k)
         let weights = self.weights.map { source in ScalarStorage<Scalar>(rows.map { source[$0] }) }
@@ -199,6 +244,20 @@ extension Dataset where Scalar: TrainingScalar {
             let pool = WorkerPool(workers: workers ?? defaultWorkerCount(), bind: bind)
             defer { pool.release() }
             let count = pool.workers, total = positions.reduce(0) { $0 + $1.count }
+            if let spread {
+                // The rows from wherever they are, then each worker its share of them, in order.
+                let places = positions.flatMap { $0 }
+                let fetched = spread.fetch(places.map { rows[$0] })
+                let from = fetched.shared
+                withExtendedLifetime(fetched) {
+                    pool.run { w in
+                        for k in (w * total / count)..<((w + 1) * total / count) {
+                            copyRow(from: from.row(k), to: destination.base + places[k] * d, d, means, scales)
+                        }
+                    }
+                }
+                return
+            }
             withExtendedLifetime(owner) {
                 pool.run { w in
                     // Worker w copies its share of the positions, in order.

@@ -28,6 +28,9 @@ struct LoadedData<Scalar: TrainingScalar> {
     /// Synthetic rows whose features are written later, only where this rank reads them (a rank
     /// of an mpirun job); nil when every row is written.
     var pending: PendingFeatures<Scalar>?
+    /// A CSV file read by the ranks of an mpirun job, each its own part: `dataset` holds this
+    /// rank's rows' features (and `pending` writes the others it reads, in place).
+    var scattered: ScatteredRows<Scalar>?
 }
 
 /// Where the data comes from: a synthetic regression, or a file.
@@ -192,6 +195,13 @@ struct DataOptions: ParsableArguments {
     /// ``load(workers:bind:path:withoutTarget:width:id:dropColumns:libsvmBase:)`` in `Scalar`: a
     /// file's numbers rounded once to it (synthetic rows, which are float32 values, and `.npz`
     /// members are widened).
+    /// `error` with what the command line offers for the two things real tables hold.
+    private func hinted(_ error: DataFileError) -> DataFileError {
+        let hint = error.message.contains("is not a number") ? " (leave a text column out with --ignore NAME)"
+            : error.message.contains("a missing value") ? " (--skip-incomplete-rows skips such rows)" : ""
+        return hint.isEmpty || error.message.hasSuffix(hint) ? error : DataFileError(error.path, error.location, error.message + hint)
+    }
+
     func load<Scalar: TrainingScalar>(workers: Int, bind: Bool, path: String? = nil, withoutTarget: Bool = false, width: Int? = nil,
                                       id: String? = nil, dropColumns: [String] = [], libsvmBase: Int? = nil, pending: Bool = false,
                                       as _: Scalar.Type) throws -> LoadedData<Scalar> {
@@ -285,18 +295,26 @@ struct DataOptions: ParsableArguments {
                     let names = try CSV.columnNames(path: path, separator: separator)
                     options.ignoring += dropColumns.filter { names.contains($0) && !ignore.contains($0) }
                 }
-                let table = try CSV.read(path: path, options: options, as: Scalar.self)
+                var table: CSV.Table<Scalar>, scattered: ScatteredRows<Scalar>?
+                if pending && Launch.launchedRanks > 1 {
+                    let launch = Launch.current
+                    // Each rank parses its part of the file; the parts make the one table.
+                    let part = try launch.agree { () throws in
+                        do throws(DataFileError) { return try CSV.readPart(path: path, options: options, part: launch.rank, of: launch.size, as: Scalar.self) }
+                        catch { throw hinted(error) }
+                    }
+                    (table, scattered) = try ScatteredRows.merge(part, path: path, cluster: launch.cluster)
+                } else {
+                    table = try CSV.read(path: path, options: options, as: Scalar.self)
+                }
                 var notes = table.notes
                 if table.skippedRows > 0 {
                     notes.append("skipped \(table.skippedRows) of \(table.skippedRows + table.data.rows) rows with a missing value")
                 }
                 return LoadedData(dataset: table.data, featureNames: table.featureNames, targetName: table.targetName, ids: table.ids, notes: notes,
-                                  sampleWeights: table.weights)
-            } catch {
-                // What the command line offers for the two things real tables hold.
-                let hint = error.message.contains("is not a number") ? " (leave a text column out with --ignore NAME)"
-                    : error.message.contains("a missing value") ? " (--skip-incomplete-rows skips such rows)" : ""
-                throw DataFileError(error.path, error.location, error.message + hint)
+                                  sampleWeights: table.weights, pending: scattered?.inPlace(), scattered: scattered)
+            } catch let error as DataFileError {
+                throw hinted(error)
             }
         case .libsvm:
             guard target == nil else { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }

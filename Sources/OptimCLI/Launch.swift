@@ -83,11 +83,20 @@ struct Launch: Sendable {
 
     /// Runs `body` on every rank; when it threw on some rank, the lowest such rank's error comes
     /// out there (marked as agreed) and ``TrainingError/peerFailed(rank:)`` on the others.
+    /// An agreement within `body` (every rank failed alike) comes out as it is.
     func agree<T>(_ body: () throws -> T) throws -> T {
         guard size > 1 else { return try body() }
-        return try cluster.agree { () throws(AgreedFailure) in
-            do { return try body() } catch { throw AgreedFailure(error: error) }
-        } peerFailed: { AgreedFailure(error: TrainingError.peerFailed(rank: $0)) }
+        var inner: AgreedFailure?
+        do {
+            return try cluster.agree { () throws(AgreedFailure) in
+                do { return try body() } catch let failure as AgreedFailure {
+                    inner = failure
+                    throw failure
+                } catch { throw AgreedFailure(error: error) }
+            } peerFailed: { AgreedFailure(error: TrainingError.peerFailed(rank: $0)) }
+        } catch {
+            throw inner ?? error
+        }
     }
 
     /// Ends MPI for a rank that finished (or failed in step with the others).

@@ -113,7 +113,8 @@ extension Train {
         }
         let copies = shuffle || standardize || choice.classIndex != nil
         // Before any copy, so that a message's row is the file's (without one, the fit checks).
-        if copies { try dataset.validateFinite() }
+        // (A CSV read in parts has refused any value that is not finite.)
+        if copies && loaded.scattered == nil { try dataset.validateFinite() }
         let split = copies ? RowSplit(rows: dataset.rows, validationFraction: fraction, seed: data.seed, classes: classes, shuffle: shuffle)
             : RowSplit(training: [], validation: [])
         guard !copies || !split.training.isEmpty else {
@@ -125,12 +126,16 @@ extension Train {
                                    notes: &notes)
         var standardization: Standardization?
         if standardize {
-            let scaler = Standardization(of: dataset, rows: split.training.sorted(), workers: workers, bind: training.bind)
+            let scaler = if let scattered = loaded.scattered {
+                Standardization(of: scattered, rows: split.training.sorted(), workers: workers, bind: training.bind)
+            } else {
+                Standardization(of: dataset, rows: split.training.sorted(), workers: workers, bind: training.bind)
+            }
             if !scaler.isIdentity { standardization = scaler }
         }
         let trainingData: Dataset<Scalar>, validationData: Dataset<Scalar>?
         var fillRows: (([Range<Int>], [Range<Int>]) -> Void)?
-        if copies { loaded.pending?.fillAll() }  // the copy reads every row
+        if copies && loaded.scattered == nil { loaded.pending?.fillAll() }  // the copy reads every row (a CSV in parts: fetches)
         if !copies {
             // Nothing to copy: the rows are used in place (memory-mapped files, synthetic data).
             (trainingData, validationData) = try dataset.split(validationFraction: fraction)
@@ -141,10 +146,12 @@ extension Train {
         } else if cluster {
             // The copies' targets now, their features where this rank reads them.
             let pendingTraining = try dataset.pendingGather(rows: split.training, name: "\(dataset.name) (training)", standardization: standardization,
-                                                            targetIndex: choice.classIndex, workers: workers, bind: training.bind, scattered: true)
+                                                            targetIndex: choice.classIndex, workers: workers, bind: training.bind, scattered: true,
+                                                            source: loaded.scattered)
             let pendingValidation = split.validation.isEmpty ? nil
                 : try dataset.pendingGather(rows: split.validation, name: "\(dataset.name) (validation)", standardization: standardization,
-                                            targetIndex: choice.classIndex, workers: workers, bind: training.bind, scattered: true)
+                                            targetIndex: choice.classIndex, workers: workers, bind: training.bind, scattered: true,
+                                            source: loaded.scattered)
             (trainingData, validationData) = (pendingTraining.dataset, pendingValidation?.dataset)
             fillRows = { training, validation in
                 pendingTraining.fill(rows: training)
