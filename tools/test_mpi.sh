@@ -83,6 +83,49 @@ for args in "" "--optimizer sgd --lr 0.05 --batch-size 100 --epochs 4 --swa-star
     done
 done
 
+# Each rank parses only its byte range of a CSV: rank r gets a copy whose every other line holds
+# other numbers (the same bytes' lengths, so the same cuts), and the weights are still those of
+# one process on the true file. Text labels (numbers among them), a weight column, a skipped row.
+awk 'BEGIN { srand(2); print "a,b,c,w,kind"; for (i = 0; i < 4000; i++) { a = rand(); b = 10 * rand(); c = rand() - 0.5;
+    k = a + c > 0.6 ? "red" : b > 5 ? "green" : 7; printf i == 77 ? "%f,,%f,1,%s\n" : "%f,%f,%f,%d,%s\n", a, b, c, 1 + i % 3, k } }' > "$work/classes.csv"
+cat > "$work/garble.py" <<'EOF_PY'
+import os, sys
+path, ranks = sys.argv[1], int(sys.argv[2])
+data = open(path, "rb").read()
+start = data.index(b"\n") + 1
+size = len(data) - start
+def cut(i):
+    if i == 0: return start
+    if i == ranks: return len(data)
+    at = data.find(b"\n", start + size // ranks * i + (size % ranks) * i // ranks)
+    return len(data) if at < 0 else at + 1
+shift = bytes.maketrans(b"0123456789", b"3456789012")
+for r in range(ranks):
+    lo, hi = cut(r), cut(r + 1)
+    folder = os.path.join(os.path.dirname(path), f"parts{ranks}.{r}")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, os.path.basename(path)), "wb") as out:
+        out.write(data[:start] + data[start:lo].translate(shift) + data[lo:hi] + data[hi:].translate(shift))
+EOF_PY
+for variant in "" "--no-shuffle --no-standardize"; do
+# shellcheck disable=SC2206
+parts_args=(--target kind --skip-incomplete-rows --sample-weight w --model softmax --optimizer adam --lr 0.05 --batch-size 500 --epochs 3 $variant)
+# (Each rank's copy has the same name, in a folder of its own: the saved metadata names the file.)
+(cd "$work" && "$optim" train --data classes.csv "${parts_args[@]}" --save "$work/one-parts.safetensors" > "$work/one-parts.out" 2> "$work/err")
+for np in 2 3 4; do
+    python3 "$work/garble.py" "$work/classes.csv" $np
+    rm -f "$work/ranks.safetensors"
+    if "${mpi[@]}" -np $np sh -c "cd \"$work/parts$np.\$OMPI_COMM_WORLD_RANK\" && exec \"$optim\" train --data classes.csv ${parts_args[*]} --save \"$work/ranks.safetensors\"" \
+            > "$work/ranks.out" 2> "$work/err" \
+        && cmp -s "$work/one-parts.safetensors" "$work/ranks.safetensors" \
+        && diff <(grep -E "^final" "$work/one-parts.out") <(grep -E "^final" "$work/ranks.out") > /dev/null; then
+        pass "np $np: each rank reads only its part of a CSV (the rest garbled)${variant:+, $variant}: the one-process weights and metrics"
+    else
+        fail "np $np: ranks reading their parts of a CSV${variant:+, $variant}: $(cat "$work/err")"
+    fi
+done
+done
+
 # evaluate: each rank scores its share; the same report and predictions as one process.
 "$optim" evaluate --weights "$work/one.safetensors" --data "$work/good.csv" --predictions "$work/one.csv" > "$work/one.out"
 for np in 2 3; do

@@ -379,7 +379,8 @@ extension DataOptions {
                 let what = plain ? "\(path) is \((try? format(of: path).rawValue) ?? "not one")" : "not compressed or standard input, for now"
                 throw UsageError(message: "sparse rows are read from plain libsvm files and scipy sparse .npz matrices (\(what)); drop --sparse", command: Train.self)
             }
-            return .dense(try load(workers: workers, bind: bind, path: path, withoutTarget: withoutTarget, width: width, libsvmBase: libsvmBase, as: Scalar.self))
+            return .dense(try load(workers: workers, bind: bind, path: path, withoutTarget: withoutTarget, width: width, libsvmBase: libsvmBase,
+                                   pending: pending, as: Scalar.self))
         }
         let dataset: SparseDataset<Scalar>, used: Int?
         var notes: [String]
