@@ -116,6 +116,10 @@ extension Cluster {
         return try outcome.get()
     }
 
+    /// Every rank's `word`, in rank order (what a caller agrees on beyond ``agree(_:peerFailed:)``:
+    /// e.g. whether every rank met the same error). Every rank must call it.
+    public func words(_ word: UInt64) -> [UInt64] { gather([word], counts: Array(repeating: 1, count: size)) }
+
     /// ``agree(_:peerFailed:)`` for a fit's checks.
     func agree<T>(_ body: () throws(TrainingError) -> T) throws(TrainingError) -> T {
         try agree(body) { .peerFailed(rank: $0) }

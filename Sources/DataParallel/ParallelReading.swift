@@ -33,11 +33,23 @@ extension LibSVM {
     {
         let file = try MappedFile(path: path)
         defer { withExtendedLifetime(file) {} }
-        let text = SharedBuffer(UnsafeMutablePointer(mutating: file.bytes.assumingMemoryBound(to: UInt8.self)), count: file.count)
-        let bytes = UnsafeBufferPointer(start: text.base, count: text.count)
+        let bytes = UnsafeBufferPointer(start: file.bytes.assumingMemoryBound(to: UInt8.self), count: file.count)
+        let parsed = try parsePieces(bytes, path: path, range: 0..<file.count, linesBefore: 0, base: base, as: Scalar.self,
+                                     workers: workers, bind: bind, pieceBytes: pieceBytes)
+        return try finish(bytes, path: path, layout: parsed.layout, summaries: parsed.summaries, features: features, base: base,
+                          labels: parsed.labels, offsets: parsed.offsets, columns: parsed.columns, values: parsed.values)
+    }
+
+    /// The lines of `range` of a file (the whole, or a cluster rank's part), counted and parsed in
+    /// pieces by `workers` threads; the indices as in the file.
+    static func parsePieces<Scalar: VectorScalar>(_ bytes: UnsafeBufferPointer<UInt8>, path: String, range: Range<Int>, linesBefore: Int,
+                                                  base: Int?, as _: Scalar.Type, workers: Int, bind: Bool, pieceBytes: Int = 1 << 20,
+                                                  allowingEmpty: Bool = false) throws(DataFileError) -> ParsedPieces<Scalar> {
+        let text = SharedBuffer(UnsafeMutablePointer(mutating: bytes.baseAddress!), count: bytes.count)
         // Pieces of at least 1 MiB, several per worker, claimed in file order as workers free up.
-        let workers = max(1, min(workers, file.count / max(pieceBytes, 1)))
-        let pieces = self.pieces(bytes, count: workers == 1 ? 1 : min(workers * 8, file.count / max(pieceBytes, 1)))
+        let workers = max(1, min(workers, range.count / max(pieceBytes, 1)))
+        let pieces = self.pieces(UnsafeBufferPointer(rebasing: bytes[range]), count: workers == 1 ? 1 : min(workers * 8, range.count / max(pieceBytes, 1)))
+            .map { ($0.lowerBound + range.lowerBound)..<($0.upperBound + range.lowerBound) }
         let pool = WorkerPool(workers: workers, bind: bind)
         defer { pool.release() }
 
@@ -52,8 +64,8 @@ extension LibSVM {
                 counts[p] = count(bytes, piece: pieces[p])
             }
         }
-        let layout = Layout(pieces: pieces, counts: (0..<n).map { counts[$0] })
-        let (labels, offsets, columns, values) = try storage(path: path, layout: layout, as: Scalar.self)
+        let layout = Layout(pieces: pieces, counts: (0..<n).map { counts[$0] }, linesBefore: linesBefore)
+        let (labels, offsets, columns, values) = try storage(path: path, layout: layout, as: Scalar.self, allowingEmpty: allowingEmpty)
 
         let summaries = SharedBuffer<PieceSummary>.allocate(count: n, repeating: PieceSummary())
         let errors = SharedBuffer<DataFileError?>.allocate(count: n, repeating: nil)
@@ -79,7 +91,16 @@ extension LibSVM {
             }
         }
         if let error = (0..<n).lazy.compactMap({ errors[$0] }).first { throw error }
-        return try finish(bytes, path: path, layout: layout, summaries: (0..<n).map { summaries[$0] }, features: features, base: base,
-                          labels: labels, offsets: offsets, columns: columns, values: values)
+        return ParsedPieces(layout: layout, summaries: (0..<n).map { summaries[$0] }, labels: labels, offsets: offsets, columns: columns, values: values)
     }
+}
+
+/// A libsvm file's pieces as parsed, before their base and width are settled.
+struct ParsedPieces<Scalar: VectorScalar> {
+    let layout: LibSVM.Layout
+    let summaries: [LibSVM.PieceSummary]
+    let labels: ScalarStorage<Scalar>
+    let offsets: IndexStorage<Int64>
+    let columns: IndexStorage<Int32>
+    let values: ScalarStorage<Scalar>
 }

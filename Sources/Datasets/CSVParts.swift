@@ -85,7 +85,7 @@ extension CSV {
 
     /// Where part `part` of `parts` of `bytes[start...]` starts: the start of the line after the
     /// first newline at or after its share (the file's end for the last).
-    static func lineStart(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, part: Int, of parts: Int) -> Int {
+    package static func lineStart(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, part: Int, of parts: Int) -> Int {
         let size = bytes.count - start
         guard part > 0 else { return start }
         guard part < parts else { return bytes.count }

@@ -51,9 +51,10 @@ extension LibSVM {
         package var rows: Int { firstRow.last! }
         package var entries: Int { firstEntry.last! }
 
-        package init(pieces: [Range<Int>], counts: [PieceCount]) {
+        /// `linesBefore`: the lines of the file before the first piece.
+        package init(pieces: [Range<Int>], counts: [PieceCount], linesBefore: Int = 0) {
             self.pieces = pieces
-            var r = [0], e = [0], l = [0]
+            var r = [0], e = [0], l = [linesBefore]
             for c in counts {
                 r.append(r.last! + c.rows)
                 e.append(e.last! + c.entries)
@@ -128,11 +129,12 @@ extension LibSVM {
     }
 
     /// The CSR arrays for `layout`, allocated once (refused beyond the memory budget).
-    package static func storage<Scalar: VectorScalar>(path: String, layout: Layout, as _: Scalar.Type) throws(DataFileError)
+    /// `allowingEmpty`: a part of a file (a cluster rank's) may hold no rows.
+    package static func storage<Scalar: VectorScalar>(path: String, layout: Layout, as _: Scalar.Type, allowingEmpty: Bool = false) throws(DataFileError)
         -> (labels: ScalarStorage<Scalar>, offsets: IndexStorage<Int64>, columns: IndexStorage<Int32>, values: ScalarStorage<Scalar>)
     {
         let rows = layout.rows, entries = layout.entries
-        guard rows > 0 else { throw DataFileError(path, nil, "the file has no rows") }
+        guard rows > 0 || allowingEmpty else { throw DataFileError(path, nil, "the file has no rows") }
         let entryBytes = entries.multipliedReportingOverflow(by: 4 + MemoryLayout<Scalar>.stride)
         let rowBytes = rows.multipliedReportingOverflow(by: 8 + MemoryLayout<Scalar>.stride)
         let total = entryBytes.partialValue.addingReportingOverflow(rowBytes.partialValue)
@@ -241,7 +243,7 @@ extension LibSVM {
     }
 
     /// The line number of data row `row` (0-based, blank and comment lines not rows).
-    static func line(ofRow row: Int, in bytes: UnsafeBufferPointer<UInt8>, layout: Layout) -> Int {
+    package static func line(ofRow row: Int, in bytes: UnsafeBufferPointer<UInt8>, layout: Layout) -> Int {
         let p = layout.firstRow.lastIndex { $0 <= row }!
         var lines = TextLines(bytes, range: layout.pieces[p], linesBefore: layout.firstLine[p])
         var current = layout.firstRow[p]

@@ -342,18 +342,44 @@ enum LoadedRows<Scalar: TrainingScalar> {
 extension DataOptions {
     /// Whether a sparse file's rows train as sparse data: `--sparse`, `--dense`, or by themselves
     /// when the dense form would be mostly zeros and large, or would not fit.
+    /// A libsvm file under mpirun: each rank parses its part of the file and expands it to
+    /// dense rows (sparse rows train in one process for now).
+    private func loadLibSVMParts<Scalar: TrainingScalar>(path: String, width: Int?, libsvmBase: Int?, forceSparse: Bool, sparseModel: Bool,
+                                                         workers: Int, bind: Bool, as _: Scalar.Type) throws -> LoadedRows<Scalar> {
+        if target != nil { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
+        let launch = Launch.current, base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
+        let part = try launch.agree { () throws in
+            try LibSVM.readPart(path: path, base: base, part: launch.rank, of: launch.size, as: Scalar.self, workers: workers, bind: bind)
+        }
+        let shape = try ScatteredRows<Scalar>.shape(of: part, path: path, features: features ?? width, base: base, cluster: launch.cluster)
+        let (isSparse, reason) = forceSparse ? (true, nil)
+            : sparseModel ? trainsSparse(rows: shape.rows, features: shape.features, nonZeros: shape.nonZeros, scalarBytes: MemoryLayout<Scalar>.stride)
+            : (false, nil)
+        if isSparse {
+            throw ValidationError("under mpirun a libsvm file trains as dense rows (each rank expands its part of the file), and this one would train sparse: "
+                                  + (reason ?? "--sparse") + "; add --dense, or train in one process")
+        }
+        let scattered = try ScatteredRows.expand(part, shape: shape, path: path, cluster: launch.cluster)
+        let notes = base == nil ? ["libsvm indices read as \(shape.base)-based (--zero-based or --one-based to say otherwise)"] : []
+        return .dense(LoadedData(dataset: scattered.dataset, notes: notes, libsvmBase: shape.base, pending: scattered.inPlace(), scattered: scattered))
+    }
+
     func trainsSparse<Scalar>(_ data: SparseDataset<Scalar>) -> (sparse: Bool, reason: String?) {
+        trainsSparse(rows: data.rows, features: data.features, nonZeros: data.nonZeros, scalarBytes: MemoryLayout<Scalar>.stride)
+    }
+
+    func trainsSparse(rows: Int, features: Int, nonZeros: Int, scalarBytes: Int) -> (sparse: Bool, reason: String?) {
         if sparse { return (true, nil) }
         if dense { return (false, nil) }
-        let cells = data.rows.multipliedReportingOverflow(by: data.features)
-        let bytes = cells.partialValue.multipliedReportingOverflow(by: MemoryLayout<Scalar>.stride)
+        let cells = rows.multipliedReportingOverflow(by: features)
+        let bytes = cells.partialValue.multipliedReportingOverflow(by: scalarBytes)
         let denseBytes = cells.overflow || bytes.overflow ? nil : bytes.partialValue
         guard let denseBytes, fitsInMemory(bytes: denseBytes) else {
             return (true, "as dense rows it would take \(denseBytes.map(formatBytes) ?? "more than any machine has"): read as sparse rows")
         }
-        let density = Double(data.nonZeros) / Double(cells.partialValue)
+        let density = Double(nonZeros) / Double(cells.partialValue)
         if density < 0.05 && cells.partialValue > 4 << 20 {
-            return (true, "\(Format.percent(density)) of its \(data.rows) × \(data.features) cells are non-zero: read as sparse rows (--dense to expand them)")
+            return (true, "\(Format.percent(density)) of its \(rows) × \(features) cells are non-zero: read as sparse rows (--dense to expand them)")
         }
         return (false, nil)
     }
@@ -381,6 +407,10 @@ extension DataOptions {
             }
             return .dense(try load(workers: workers, bind: bind, path: path, withoutTarget: withoutTarget, width: width, libsvmBase: libsvmBase,
                                    pending: pending, as: Scalar.self))
+        }
+        if pending && Launch.launchedRanks > 1 && !archive {
+            return try loadLibSVMParts(path: path, width: width, libsvmBase: libsvmBase, forceSparse: forceSparse, sparseModel: sparseModel,
+                                       workers: workers, bind: bind, as: Scalar.self)
         }
         let dataset: SparseDataset<Scalar>, used: Int?
         var notes: [String]

@@ -82,20 +82,32 @@ struct Launch: Sendable {
     }
 
     /// Runs `body` on every rank; when it threw on some rank, the lowest such rank's error comes
-    /// out there (marked as agreed) and ``TrainingError/peerFailed(rank:)`` on the others.
-    /// An agreement within `body` (every rank failed alike) comes out as it is.
+    /// out there (marked as agreed) and ``TrainingError/peerFailed(rank:)`` on the others; when
+    /// every rank met the same error (the same message), it comes out on every rank marked as
+    /// met by all, for rank 0 to print. An agreement within `body` comes out as it is.
     func agree<T>(_ body: () throws -> T) throws -> T {
         guard size > 1 else { return try body() }
-        var inner: AgreedFailure?
-        do {
-            return try cluster.agree { () throws(AgreedFailure) in
-                do { return try body() } catch let failure as AgreedFailure {
-                    inner = failure
-                    throw failure
-                } catch { throw AgreedFailure(error: error) }
-            } peerFailed: { AgreedFailure(error: TrainingError.peerFailed(rank: $0)) }
-        } catch {
-            throw inner ?? error
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try body()) } catch { outcome = .failure(error) }
+        var word: UInt64 = 0
+        if case .failure(let error) = outcome {
+            if error is AgreedFailure {
+                word = 1
+            } else {
+                word = 0xcbf2_9ce4_8422_2325  // FNV-1a of the message, never 0 or 1
+                for byte in String(describing: error).utf8 { word = (word ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                word |= 2
+            }
+        }
+        let words = cluster.words(word)
+        switch outcome {
+        case .success(let value) where words.allSatisfy({ $0 == 0 }): return value
+        case .failure(let error as AgreedFailure): throw error
+        case .failure(let error) where words.allSatisfy({ $0 == word }): throw AgreedFailure(error: error, everyRank: true)
+        default:
+            let first = words.firstIndex { $0 != 0 }!
+            if case .failure(let error) = outcome, first == rank { throw AgreedFailure(error: error) }
+            throw AgreedFailure(error: TrainingError.peerFailed(rank: first))
         }
     }
 
@@ -119,4 +131,6 @@ struct Launch: Sendable {
 /// An error every rank agreed on before training: its rank reports it, every rank exits.
 struct AgreedFailure: Error {
     let error: any Error
+    /// Every rank met it alike: rank 0 alone prints it.
+    var everyRank = false
 }

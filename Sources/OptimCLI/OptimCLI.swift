@@ -43,9 +43,11 @@ struct OptimCommand: ParsableCommand {
     static func report(_ error: any Error) -> Never {
         let cluster = Launch.launchedRanks > 1 ? Launch.current : nil
         var error = error, agreed = false, everyRank = true
+        var metByAll = false
         if let failure = error as? AgreedFailure {
             error = failure.error
             agreed = true
+            metByAll = failure.everyRank
         }
         if case .peerFailed? = error as? TrainingError {
             cluster?.finish()
@@ -84,7 +86,7 @@ struct OptimCommand: ParsableCommand {
             if Launch.launchedRank == 0 { fail(message, code: code) }
             Glibc.exit(code)
         }
-        if agreed || !everyRank {
+        if agreed && !metByAll || !everyRank && !agreed {
             let line = "optim: error: rank \(cluster.rank): \(message)\n"
             _ = line.withCString { write(cluster.errorDescriptor, $0, strlen($0)) }
             if !agreed { cluster.abort(code: code) }
