@@ -196,7 +196,7 @@ struct DataOptions: ParsableArguments {
     /// file's numbers rounded once to it (synthetic rows, which are float32 values, and `.npz`
     /// members are widened).
     /// `error` with what the command line offers for the two things real tables hold.
-    private func hinted(_ error: DataFileError) -> DataFileError {
+    func hinted(_ error: DataFileError) -> DataFileError {
         let hint = error.message.contains("is not a number") ? " (leave a text column out with --ignore NAME)"
             : error.message.contains("a missing value") ? " (--skip-incomplete-rows skips such rows)" : ""
         return hint.isEmpty || error.message.hasSuffix(hint) ? error : DataFileError(error.path, error.location, error.message + hint)
@@ -297,13 +297,7 @@ struct DataOptions: ParsableArguments {
                 }
                 var table: CSV.Table<Scalar>, scattered: ScatteredRows<Scalar>?
                 if pending && Launch.launchedRanks > 1 {
-                    let launch = Launch.current
-                    // Each rank parses its part of the file; the parts make the one table.
-                    let part = try launch.agree { () throws in
-                        do throws(DataFileError) { return try CSV.readPart(path: path, options: options, part: launch.rank, of: launch.size, as: Scalar.self) }
-                        catch { throw hinted(error) }
-                    }
-                    (table, scattered) = try ScatteredRows.merge(part, path: path, cluster: launch.cluster)
+                    (table, scattered) = try readCSVParts(path: path, options: options, as: Scalar.self)
                 } else {
                     table = try CSV.read(path: path, options: options, as: Scalar.self)
                 }
@@ -342,28 +336,6 @@ enum LoadedRows<Scalar: TrainingScalar> {
 extension DataOptions {
     /// Whether a sparse file's rows train as sparse data: `--sparse`, `--dense`, or by themselves
     /// when the dense form would be mostly zeros and large, or would not fit.
-    /// A libsvm file under mpirun: each rank parses its part of the file and expands it to
-    /// dense rows (sparse rows train in one process for now).
-    private func loadLibSVMParts<Scalar: TrainingScalar>(path: String, width: Int?, libsvmBase: Int?, forceSparse: Bool, sparseModel: Bool,
-                                                         workers: Int, bind: Bool, as _: Scalar.Type) throws -> LoadedRows<Scalar> {
-        if target != nil { throw DataFileError(path, nil, "--target does not apply to libsvm files (each line's first field is its label)") }
-        let launch = Launch.current, base = zeroBased ? 0 : oneBased ? 1 : libsvmBase
-        let part = try launch.agree { () throws in
-            try LibSVM.readPart(path: path, base: base, part: launch.rank, of: launch.size, as: Scalar.self, workers: workers, bind: bind)
-        }
-        let shape = try ScatteredRows<Scalar>.shape(of: part, path: path, features: features ?? width, base: base, cluster: launch.cluster)
-        let (isSparse, reason) = forceSparse ? (true, nil)
-            : sparseModel ? trainsSparse(rows: shape.rows, features: shape.features, nonZeros: shape.nonZeros, scalarBytes: MemoryLayout<Scalar>.stride)
-            : (false, nil)
-        if isSparse {
-            throw ValidationError("under mpirun a libsvm file trains as dense rows (each rank expands its part of the file), and this one would train sparse: "
-                                  + (reason ?? "--sparse") + "; add --dense, or train in one process")
-        }
-        let scattered = try ScatteredRows.expand(part, shape: shape, path: path, cluster: launch.cluster)
-        let notes = base == nil ? ["libsvm indices read as \(shape.base)-based (--zero-based or --one-based to say otherwise)"] : []
-        return .dense(LoadedData(dataset: scattered.dataset, notes: notes, libsvmBase: shape.base, pending: scattered.inPlace(), scattered: scattered))
-    }
-
     func trainsSparse<Scalar>(_ data: SparseDataset<Scalar>) -> (sparse: Bool, reason: String?) {
         trainsSparse(rows: data.rows, features: data.features, nonZeros: data.nonZeros, scalarBytes: MemoryLayout<Scalar>.stride)
     }

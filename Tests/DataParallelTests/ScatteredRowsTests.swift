@@ -97,5 +97,49 @@ struct ScatteredRowsTests {
         }
         #expect(found == [wholeMessage])
     }
+
+    @Test("R ranks, each parsing its part of a libsvm file, make the dense rows one process reads", arguments: [1, 2, 3, 7])
+    func libsvmParts(ranks: Int) throws {
+        var text = ""
+        for i in 0..<5000 {
+            if i % 700 == 3 { text += "# a comment\n\n" }
+            let entries = (0..<12).filter { ($0 * 31 + i * 17) % 5 < 2 }.map { "\($0 + (i == 4321 ? 40 : 0)):\(Double((i + $0) % 97) / 8)" }
+            text += "\(i % 3 == 0 ? 1 : 0) " + entries.joined(separator: " ") + "\n"
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("scattered-\(UUID().uuidString).svm")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let path = url.path
+        let (whole, base) = try LibSVM.read(path: path, as: Float.self)
+        var narrow = ""
+        do { _ = try LibSVM.read(path: path, features: 20, as: Float.self) } catch { narrow = error.description }
+        let expected = Unchecked(whole), narrowMessage = narrow
+        let outcomes = ThreadGroup(size: ranks).run { communicator -> [String] in
+            let whole = expected.value, cluster = Cluster(communicator)
+            var failures: [String] = []
+            do {
+                let part = try LibSVM.readPart(path: path, base: nil, part: cluster.rank, of: ranks, as: Float.self, workers: 2, bind: false)
+                let shape = try ScatteredRows<Float>.shape(of: part, path: path, features: nil, base: nil, cluster: cluster)
+                if shape.base != base || shape.features != whole.features || shape.rows != whole.rows { failures.append("shape \(shape)") }
+                let rows = try ScatteredRows.expand(part, shape: shape, path: path, cluster: cluster)
+                if rows.dataset.y.array != whole.y.array { failures.append("targets") }
+                for row in rows.held where (0..<whole.features).contains(where: { rows.dataset.feature(row, $0) != whole.feature(row, $0) }) {
+                    failures.append("row \(row)")
+                    break
+                }
+                do throws(DataFileError) {
+                    _ = try ScatteredRows<Float>.shape(of: part, path: path, features: 20, base: nil, cluster: cluster)
+                    failures.append("no error for 20 features")
+                } catch {
+                    if error.description != narrowMessage { failures.append("\(error.description) ≠ \(narrowMessage)") }
+                }
+            } catch {
+                failures.append("\(error)")
+            }
+            return failures
+        }
+        #expect(narrow.contains("line 4336"), "\(narrow)")
+        for (rank, list) in outcomes.enumerated() { #expect(list.isEmpty, "rank \(rank): \(list)") }
+    }
 }
 }
