@@ -7,6 +7,8 @@
 # What it checks (each case one mpirun with a --timeout, so that nothing can hang):
 # - the saved weights of `mpirun -np 2` and `-np 3` (and 4) are byte for byte those of one process,
 #   for linear, logistic, softmax regression and an MLP, with SGD, Adam and LBFGS;
+# - each rank parses only its part of a CSV or libsvm file: given a copy garbled outside its part,
+#   it still trains to the one-process weights on the true file;
 # - one rank that meets a bad file: exit 1, one message naming the rank and the file;
 #   every rank meeting the same bad file: exit 1, one message;
 # - a stop under mpirun (SIGUSR1, which mpirun forwards; and Ctrl-C, which reaches the ranks as
@@ -107,46 +109,36 @@ for r in range(ranks):
     with open(os.path.join(folder, os.path.basename(path)), "wb") as out:
         out.write(data[:start] + data[start:lo].translate(shift) + data[lo:hi] + data[hi:].translate(shift))
 EOF_PY
-for variant in "" "--no-shuffle --no-standardize"; do
-# shellcheck disable=SC2206
-parts_args=(--target kind --skip-incomplete-rows --sample-weight w --model softmax --optimizer adam --lr 0.05 --batch-size 500 --epochs 3 $variant)
+# parts_case FILE "RANK COUNTS" ARGS...: one process on FILE, then each rank on its garbled copy.
 # (Each rank's copy has the same name, in a folder of its own: the saved metadata names the file.)
-(cd "$work" && "$optim" train --data classes.csv "${parts_args[@]}" --save "$work/one-parts.safetensors" > "$work/one-parts.out" 2> "$work/err")
-for np in 2 3 4; do
-    python3 "$work/garble.py" "$work/classes.csv" $np
-    rm -f "$work/ranks.safetensors"
-    if "${mpi[@]}" -np $np sh -c "cd \"$work/parts$np.\$OMPI_COMM_WORLD_RANK\" && exec \"$optim\" train --data classes.csv ${parts_args[*]} --save \"$work/ranks.safetensors\"" \
-            > "$work/ranks.out" 2> "$work/err" \
-        && cmp -s "$work/one-parts.safetensors" "$work/ranks.safetensors" \
-        && diff <(grep -E "^final" "$work/one-parts.out") <(grep -E "^final" "$work/ranks.out") > /dev/null; then
-        pass "np $np: each rank reads only its part of a CSV (the rest garbled)${variant:+, $variant}: the one-process weights and metrics"
-    else
-        fail "np $np: ranks reading their parts of a CSV${variant:+, $variant}: $(cat "$work/err")"
-    fi
-done
-done
+parts_case() {
+    local file=$1 counts=$2
+    shift 2
+    (cd "$work" && "$optim" train --data "$file" "$@" --save "$work/one-parts.safetensors" > "$work/one-parts.out" 2> "$work/err")
+    for np in $counts; do
+        python3 "$work/garble.py" "$work/$file" "$np"
+        rm -f "$work/ranks.safetensors"
+        if "${mpi[@]}" -np "$np" sh -c "cd \"$work/parts$np.\$OMPI_COMM_WORLD_RANK\" && exec \"$optim\" train --data $file $* --save \"$work/ranks.safetensors\"" \
+                > "$work/ranks.out" 2> "$work/err" \
+            && cmp -s "$work/one-parts.safetensors" "$work/ranks.safetensors" \
+            && diff <(grep -E "^final" "$work/one-parts.out") <(grep -E "^final" "$work/ranks.out") > /dev/null; then
+            pass "np $np: each rank reads only its part of $file (the rest garbled), $*: the one-process weights and metrics"
+        else
+            fail "np $np: ranks reading their parts of $file, $*: $(cat "$work/err")"
+        fi
+    done
+}
+csv_args=(--target kind --skip-incomplete-rows --sample-weight w --model softmax --optimizer adam --lr 0.05 --batch-size 500 --epochs 3)
+parts_case classes.csv "2 3 4" "${csv_args[@]}"
+parts_case classes.csv "2 3 4" "${csv_args[@]}" --no-shuffle --no-standardize
 
 # The same for a libsvm file (each rank expands its part to dense rows; comment lines, a width
 # from --features).
 awk 'BEGIN { srand(5); for (i = 0; i < 3000; i++) { s = 0; line = ""; for (j = 1; j <= 20; j++) if (rand() < 0.4) {
     v = rand(); s += (j % 3 - 1) * v; line = line sprintf(" %d:%.4f", j, v) }; if (i % 500 == 7) print "# a comment";
     printf "%d%s\n", (s > 0 ? 1 : 0), line } }' > "$work/rows.svm"
-for variant in "" "--features 25 --optimizer adam --lr 0.05 --batch-size 256 --epochs 3 --no-shuffle"; do
-    # shellcheck disable=SC2086
-    (cd "$work" && "$optim" train --data rows.svm $variant --save "$work/one-parts.safetensors" > "$work/one-parts.out" 2> "$work/err")
-    for np in 2 3; do
-        python3 "$work/garble.py" "$work/rows.svm" $np
-        rm -f "$work/ranks.safetensors"
-        if "${mpi[@]}" -np $np sh -c "cd \"$work/parts$np.\$OMPI_COMM_WORLD_RANK\" && exec \"$optim\" train --data rows.svm $variant --save \"$work/ranks.safetensors\"" \
-                > "$work/ranks.out" 2> "$work/err" \
-            && cmp -s "$work/one-parts.safetensors" "$work/ranks.safetensors" \
-            && diff <(grep -E "^final" "$work/one-parts.out") <(grep -E "^final" "$work/ranks.out") > /dev/null; then
-            pass "np $np: each rank reads only its part of a libsvm file${variant:+ ($variant)}: the one-process weights and metrics"
-        else
-            fail "np $np: ranks reading their parts of a libsvm file${variant:+ ($variant)}: $(cat "$work/err")"
-        fi
-    done
-done
+parts_case rows.svm "2 3" --validation 0.1
+parts_case rows.svm "2 3" --features 25 --optimizer adam --lr 0.05 --batch-size 256 --epochs 3 --no-shuffle
 
 # evaluate: each rank scores its share; the same report and predictions as one process.
 "$optim" evaluate --weights "$work/one.safetensors" --data "$work/good.csv" --predictions "$work/one.csv" > "$work/one.out"

@@ -214,6 +214,9 @@ struct DataOptions: ParsableArguments {
             }
             return LoadedData(dataset: try spec.generate(workers: workers, bind: bind).converted(to: Scalar.self))
         }
+        if path == "-" && Launch.launchedRanks > 1 {
+            throw UsageError(message: "under mpirun standard input reaches rank 0 only: give --data a file that every rank can read", command: Train.self)
+        }
         if path == "-" || path.lowercased().hasSuffix(".gz") {
             // Standard input or gzip: decompressed once into a temporary file, read like any
             // other, removed at once (its mapping keeps the pages), named as the user named it.
