@@ -11,7 +11,7 @@ import Darwin
 extension LibSVM {
     /// The rows of one part of a libsvm file (a cluster rank's: the file cut into `parts`
     /// nearly equal byte ranges at line starts), parsed on `workers` threads, indices as in
-    /// the file. ``ScatteredRows/merge(_:path:features:base:cluster:)`` settles the base and
+    /// the file. ``ScatteredRows/shape(of:path:features:base:cluster:)`` settles the base and
     /// width over every part and expands the rows. An error is the first in the part, with its
     /// line in the whole file.
     public final class Part<Scalar: VectorScalar> {
@@ -115,7 +115,7 @@ extension ScatteredRows {
     }
 
     /// The dense rows of a libsvm file read in parts (`shape` from ``shape(of:path:features:base:cluster:)``):
-    /// every rank's targets, this rank's features (as ``LibSVM/read(path:features:base:as:)``
+    /// every rank's targets, this rank's features (as `LibSVM.read(path:features:base:as:)`
     /// expands them). Refused, on every rank alike, when one rank's rows would not fit.
     public static func expand(_ part: LibSVM.Part<Scalar>, shape: LibSVMShape, path: String, cluster: Cluster) throws(DataFileError)
         -> ScatteredRows<Scalar>

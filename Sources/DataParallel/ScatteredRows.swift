@@ -28,7 +28,7 @@ public final class ScatteredRows<Scalar: TrainingScalar> {
         self.dataset = dataset
     }
 
-    /// The table that every rank's `part` of `path` makes (what ``CSV/read(path:options:as:)``
+    /// The table that every rank's `part` of `path` makes (what `CSV.read(path:options:as:)`
     /// gives one process: the same rows, targets, class names, weights, ids and errors) and the
     /// rows as this rank holds them. Every rank calls it, with its own part (part `rank` of
     /// `size`).
