@@ -111,12 +111,14 @@ for r in range(ranks):
 EOF_PY
 # parts_case FILE "RANK COUNTS" ARGS...: one process on FILE, then each rank on its garbled copy.
 # (Each rank's copy has the same name, in a folder of its own: the saved metadata names the file.)
+python="$PWD/.build/python-tools/bin/python"  # tools/setup.sh --tests makes it; else the system's
+[ -x "$python" ] || python=python3
 parts_case() {
     local file=$1 counts=$2
     shift 2
     (cd "$work" && "$optim" train --data "$file" "$@" --save "$work/one-parts.safetensors" > "$work/one-parts.out" 2> "$work/err")
     for np in $counts; do
-        python3 "$work/garble.py" "$work/$file" "$np"
+        "$python" "$work/garble.py" "$work/$file" "$np"
         rm -f "$work/ranks.safetensors"
         if "${mpi[@]}" -np "$np" sh -c "cd \"$work/parts$np.\$OMPI_COMM_WORLD_RANK\" && exec \"$optim\" train --data $file $* --save \"$work/ranks.safetensors\"" \
                 > "$work/ranks.out" 2> "$work/err" \

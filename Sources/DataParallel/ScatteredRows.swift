@@ -99,7 +99,10 @@ public final class ScatteredRows<Scalar: TrainingScalar> {
     /// The features of `rows` (any rows, in any order), in that order: those this rank holds
     /// where they are, the others brought from their ranks. Every rank calls it at the same
     /// point, each with the rows it needs.
-    public func fetch(_ rows: [Int]) -> FetchedRows<Scalar> {
+    public func fetch(_ rows: [Int]) -> FetchedRows<Scalar> { fetch(rows, roundBytes: 1 << 30) }
+
+    /// `roundBytes`: the most bytes a rank sends or receives in one exchange (tests make it small).
+    func fetch(_ rows: [Int], roundBytes: Int) -> FetchedRows<Scalar> {
         let ranks = cluster.size, me = cluster.rank, d = dataset.features
         guard let communicator = cluster.communicator, ranks > 1 else {
             return FetchedRows(source: dataset.x, received: ScalarStorage(count: 1), locations: rows, features: d)
@@ -124,10 +127,10 @@ public final class ScatteredRows<Scalar: TrainingScalar> {
         for entry in remote { locations[entry.index] = -(firstOf[entry.owner] + entry.place) - 1 }
         let received = ScalarStorage<Scalar>(count: max(remote.count * d, 1), hugePages: false)
         let rowBytes = d * MemoryLayout<Scalar>.stride
-        // In rounds of at most about 1 GiB per rank each way (MPI's counts are 32-bit); every rank
-        // derives the same rounds from `wanted`.
+        // In rounds of at most about `roundBytes` per rank each way (MPI's counts are 32-bit);
+        // every rank derives the same rounds from `wanted`.
         let most = (0..<ranks).map { r in max(wanted[r].reduce(0, +), (0..<ranks).reduce(0) { $0 + wanted[$1][r] }) }.max() ?? 0
-        let rounds = max(1, (most * max(rowBytes, 8) + (1 << 30) - 1) >> 30)
+        let rounds = max(1, (most * max(rowBytes, 8) + roundBytes - 1) / roundBytes)
         func share(_ count: Int, _ round: Int) -> Range<Int> { (count * round / rounds)..<(count * (round + 1) / rounds) }
         for round in 0..<rounds {
             // The requests: rank r's row numbers for rank q.

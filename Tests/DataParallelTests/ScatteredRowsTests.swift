@@ -66,6 +66,13 @@ struct ScatteredRowsTests {
                     failures.append("copied row \(i)")
                     break
                 }
+                // In many small exchanges: the same rows.
+                let some = order.prefix(3000 + 500 * cluster.rank).map { $0 }
+                let fetched = rows.fetch(some, roundBytes: 4096)
+                for (i, row) in some.enumerated() where (0..<d).contains(where: { fetched.row(i)[$0] != data.feature(row, $0) }) {
+                    failures.append("fetched row \(row)")
+                    break
+                }
                 // In place (no copy): the rows a rank reads, fetched into the data set.
                 let start = (cluster.rank * 1103 + 500) % (data.rows - 100), wanted = [start..<(start + 100)]
                 rows.inPlace().fill(rows: wanted)
