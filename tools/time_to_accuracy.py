@@ -17,7 +17,7 @@ standardizing. A peer's time is its fit call on data in memory, at each of a lad
 each solver returns (optim's saved weights take raw features).
 
 Peers, in a virtual environment outside the repository (never in CI):
-  python3 -m venv /tmp/tta && /tmp/tta/bin/pip install numpy scipy scikit-learn liblinear-official torch safetensors
+  python3 -m venv /tmp/tta && /tmp/tta/bin/pip install numpy scipy scikit-learn liblinear-official snapml vowpalwabbit torch safetensors
   /tmp/tta/bin/python tools/time_to_accuracy.py --optim .build/release/optim [--rows 1000000] [--threads 2]
 """
 import argparse
@@ -131,6 +131,25 @@ def peers(kind, x, y, l2, threads):
         except ImportError:
             print("(liblinear not installed)", file=sys.stderr)
     try:
+        from snapml import LinearRegression as SnapLinear, LogisticRegression as SnapLogistic
+        for it in [5, 10, 20, 50, 100, 200]:
+            def fit(it=it):
+                # Snap ML's regularizer is 1/C (sum of losses + regularizer/2 ||w||^2).
+                if kind == "logistic":
+                    m = SnapLogistic(max_iter=it, regularizer=l2 * n, fit_intercept=True, n_jobs=threads, tol=1e-12)
+                else:
+                    m = SnapLinear(max_iter=it, regularizer=1e-12, fit_intercept=True, n_jobs=threads, tol=1e-12)
+                m.fit(x.astype(np.float32), y.astype(np.float32))
+                return np.asarray(m.coef_, dtype=np.float64).reshape(-1), float(np.asarray(m.intercept_).reshape(-1)[0])
+            result.append(("Snap ML", f"max_iter {it}", fit))
+    except ImportError:
+        print("(snapml not installed)", file=sys.stderr)
+    try:
+        import vowpalwabbit
+        result += vowpal_wabbit(vowpalwabbit, kind, x, y, l2)
+    except ImportError:
+        print("(vowpalwabbit not installed)", file=sys.stderr)
+    try:
         import torch
         torch.set_num_threads(threads)
         xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
@@ -152,8 +171,34 @@ def peers(kind, x, y, l2, threads):
                 optimizer.step(closure)
                 return layer.weight.detach().double().numpy().reshape(-1), float(layer.bias.detach()[0])
             result.append(("torch LBFGS", f"max_iter {it}", fit))
-    except ImportError:
+    except (ImportError, OSError):
         print("(torch not installed)", file=sys.stderr)
+    return result
+
+
+def vowpal_wabbit(vowpalwabbit, kind, x, y, l2):
+    """Vowpal Wabbit (one thread: it has no threads of its own), passes over examples parsed
+    before the clock starts (as from its cache): one run, its weights read after each budget of
+    passes, the time the passes' total."""
+    loss = "logistic" if kind == "logistic" else "squared"
+    model = vowpalwabbit.Workspace(f"--loss_function {loss} --l2 {l2:.3g} --quiet -b 20")
+    names = [f"f{j}" for j in range(x.shape[1])]
+    examples = []
+    for row, target in zip(x, y):
+        label = ("1" if target > 0 else "-1") if kind == "logistic" else f"{target:.9g}"
+        examples.append(model.parse(label + " | " + " ".join(f"{name}:{value:.9g}" for name, value in zip(names, row))))
+    result, elapsed, done = [], 0.0, 0
+    for passes in [1, 2, 3, 5, 8, 13, 20]:
+        start = time.perf_counter()
+        for _ in range(passes - done):
+            for example in examples:
+                model.learn(example)
+        elapsed += time.perf_counter() - start
+        done = passes
+        w = np.array([model.get_weight_from_name(name) for name in names])
+        b = model.get_weight(11650396 & ((1 << 20) - 1))  # VW's constant feature
+        result.append(("Vowpal Wabbit (parsed examples, 1 thread)", f"{passes} pass(es)", lambda w=w, b=b, t=elapsed: (t, w, b)))
+    model.finish()
     return result
 
 
@@ -183,7 +228,10 @@ def main():
                 seconds, w, b, _, _ = run_optim(args.optim, path, kind, budget, args.threads, workdir)
                 runs.append(("optim (defaults, --epochs budget)", f"--epochs {budget}", seconds, objective(kind, x, y, w, b, l2)))
             for solver, budget, fit in ([] if args.optim_only else peers(kind, x, y, l2, args.threads)):
-                seconds, w, b = timed(fit)
+                if solver.startswith("Vowpal"):
+                    seconds, w, b = fit()  # timed as it ran
+                else:
+                    seconds, w, b = timed(fit)
                 runs.append((solver, budget, seconds, objective(kind, x, y, w, b, l2)))
         best = min(r[3] for r in runs)
         print(f"\n## {name}: {args.rows} rows x {args.features}, best objective {best:.9g}, {args.threads} thread(s)\n")
