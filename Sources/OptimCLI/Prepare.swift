@@ -113,7 +113,7 @@ extension Train {
         }
         let copies = shuffle || standardize || choice.classIndex != nil
         // Before any copy, so that a message's row is the file's (without one, the fit checks).
-        // (A CSV read in parts has refused any value that is not finite.)
+        // (A file read in parts, CSV or libsvm, has refused any value that is not finite.)
         if copies && loaded.scattered == nil { try dataset.validateFinite() }
         let split = copies ? RowSplit(rows: dataset.rows, validationFraction: fraction, seed: data.seed, classes: classes, shuffle: shuffle)
             : RowSplit(training: [], validation: [])
