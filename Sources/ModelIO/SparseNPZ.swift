@@ -51,6 +51,11 @@ extension NPZ {
         guard !bytes.overflow, MemoryBudget.allows(bytes.partialValue) else {
             throw DataFileError(path, nil, "\(entries) stored entries " + MemoryBudget.refusal(bytes.overflow ? nil : bytes.partialValue))
         }
+        // Per-row arrays (pointers, their copy, offsets, targets): refused before any is made.
+        let rowBytes = rows.multipliedReportingOverflow(by: 24 + MemoryLayout<Scalar>.stride)
+        guard !rowBytes.overflow, MemoryBudget.allows(rowBytes.partialValue) else {
+            throw DataFileError("\(path)/shape.npy", nil, "\(rows) rows " + MemoryBudget.refusal(rowBytes.overflow ? nil : rowBytes.partialValue))
+        }
         let values: [Scalar] = dataMember.values(as: Scalar.self)
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw DataFileError("\(path)/data.npy", "element \(bad)", "value \(values[bad]) is not finite")

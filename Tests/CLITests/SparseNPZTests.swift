@@ -55,6 +55,8 @@ struct SparseNPZTests {
             ("bad-index.npz", "y.npy", "bad-index.npz/indices.npy, element 7: index 43 is outside 0..<40"),
             ("bad-pointers.npz", "y.npy", "indptr.npy, element 11: pointers descend"),
             ("csr.npz", nil, "a scipy sparse matrix holds no targets: give them with --labels FILE"),
+            // Found by the fuzzer: a shape of 2^45 rows around two entries (refused, not allocated).
+            ("huge-shape.npz", "y.npy", "huge-shape.npz/shape.npy: 35184372088832 rows "),
             ("csr.npz", "csr.npz", "line 1: "),
         ]
         for (file, labels, message) in cases {
